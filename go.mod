@@ -1,0 +1,3 @@
+module github.com/benthos-sse/benthos-sse
+
+go 1.26.6

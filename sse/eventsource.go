@@ -1,0 +1,692 @@
+package sse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ReadyState is the state of an [EventSource], as the readyState attribute
+// of the standard's EventSource interface reports it.
+type ReadyState int32
+
+// The ready states, with the standard's numeric values.
+const (
+	// Connecting: the connection has not yet been established, or it was
+	// lost and the event source is reconnecting.
+	Connecting ReadyState = 0
+	// Open: the connection is open and events are being received.
+	Open ReadyState = 1
+	// Closed: the connection is not open and the event source is not
+	// trying to reconnect, because [EventSource.Close] was called, the
+	// connection failed (see [ResponseError]), or a [From] stream ended.
+	Closed ReadyState = 2
+)
+
+// String returns the standard's name for s: CONNECTING, OPEN or CLOSED.
+func (s ReadyState) String() string {
+	switch s {
+	case Connecting:
+		return "CONNECTING"
+	case Open:
+		return "OPEN"
+	case Closed:
+		return "CLOSED"
+	}
+	return fmt.Sprintf("ReadyState(%d)", int32(s))
+}
+
+// Defaults for the zero values of [Options].
+const (
+	// DefaultReconnectionTime is the wait before reconnecting until the
+	// server sets another with a retry field. The standard leaves it to the
+	// user agent ("probably in the region of a few seconds"); browsers use
+	// about three seconds.
+	DefaultReconnectionTime = 3 * time.Second
+	// DefaultMaxReconnectionTime caps every wait, including one the server
+	// asked for with retry or Retry-After, so that a buggy or hostile server
+	// cannot stall reconnection for days.
+	DefaultMaxReconnectionTime = 5 * time.Minute
+)
+
+var (
+	// ErrClosed is returned by [EventSource.Next] once [EventSource.Close]
+	// has been called.
+	ErrClosed = errors.New("sse: event source closed")
+	// ErrStreamEnded is the error passed to [Options.OnError] when the server
+	// ends the response body. The event source reconnects.
+	ErrStreamEnded = errors.New("sse: stream ended by the server")
+	// ErrIdleTimeout is the error passed to [Options.OnError] when no bytes
+	// arrived for [Options.IdleTimeout]. The event source reconnects.
+	ErrIdleTimeout = errors.New("sse: idle timeout")
+)
+
+// ResponseError reports a response that "fails the connection": a status
+// other than 200 or a Content-Type other than text/event-stream. Unless
+// [Options.RetryResponse] says otherwise the event source is then closed and
+// does not reconnect, as the standard requires; this is how a server tells
+// its clients to stop (HTTP 204 No Content, for instance).
+type ResponseError struct {
+	StatusCode  int
+	ContentType string
+	// RetryAfter is the wait the response's Retry-After header asked for, or
+	// zero when it had none.
+	RetryAfter time.Duration
+	// URL is the URL that gave the response, after redirects, with any
+	// password redacted.
+	URL string
+}
+
+func (e *ResponseError) Error() string {
+	if e.StatusCode != http.StatusOK {
+		return fmt.Sprintf("sse: %s answered %d %s, want 200", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	return fmt.Sprintf("sse: %s answered with Content-Type %q, want text/event-stream", e.URL, e.ContentType)
+}
+
+// Options configures an [EventSource]: the EventSource constructor's options
+// dictionary. The zero value of every field selects the documented default.
+type Options struct {
+	// Client makes every request: the Workers `fetcher` option. Nil means
+	// http.DefaultClient. Its Timeout must be zero, because it would also
+	// limit how long a stream may stay open; use the transport's
+	// ResponseHeaderTimeout and [Options.IdleTimeout] instead. Redirects are
+	// followed as Client's CheckRedirect decides.
+	Client *http.Client
+
+	// Method is the request method. Empty means GET. POST with a Body suits
+	// streaming APIs that take a request document, such as LLM APIs.
+	Method string
+	// Body is the request body, sent again on every reconnection.
+	Body []byte
+	// Header holds extra request headers. Accept, Cache-Control and
+	// Last-Event-ID are set by the event source and override these.
+	Header http.Header
+	// PrepareRequest, if set, is called with each connection's first
+	// request before it is sent, for example to sign it. Unlike a
+	// RoundTripper it does not see redirected requests, so what it adds is
+	// subject to the client's rules for forwarding sensitive headers (net/http
+	// drops Authorization and Cookie on a redirect to another host).
+	PrepareRequest func(*http.Request) error
+
+	// WithCredentials is the credentials flag. When false (the default) the
+	// event source sends no ambient credentials: it ignores Client's cookie
+	// jar and strips a user:password from the URL. Headers the caller sets
+	// explicitly are always sent.
+	WithCredentials bool
+	// LastEventID is the last event ID to start from, sent as Last-Event-ID
+	// on the first request when not empty.
+	LastEventID string
+
+	// ReconnectionTime is the wait before reconnecting until the server sets
+	// one with a retry field. Zero means [DefaultReconnectionTime].
+	ReconnectionTime time.Duration
+	// MaxReconnectionTime caps every wait, including one from the server's
+	// retry field or Retry-After header. Zero means
+	// [DefaultMaxReconnectionTime].
+	MaxReconnectionTime time.Duration
+	// BackoffFactor, when above 1, multiplies the wait by itself for each
+	// consecutive failed attempt: the n-th attempt in a row waits
+	// reconnection time × factor^(n-1), capped by MaxReconnectionTime. A
+	// successful open resets it. Zero or 1 waits the reconnection time every
+	// time, as the standard describes.
+	BackoffFactor float64
+	// Jitter, between 0 and 1, shortens each wait by a random fraction up
+	// to this much, so that many clients dropped at once do not reconnect in
+	// step. Zero means no jitter.
+	Jitter float64
+	// IdleTimeout, when positive, treats a connection that delivered no byte
+	// (comments included) for this long as lost: the event source reports
+	// [ErrIdleTimeout] and reconnects. Zero means no idle timeout.
+	IdleTimeout time.Duration
+
+	// MaxEventSize bounds one event; see [ParserOptions.MaxEventSize].
+	MaxEventSize int
+
+	// RetryResponse, if set, decides whether a response that fails the
+	// connection (see [ResponseError]) is retried instead, like a network
+	// error, waiting at least its Retry-After. Nil follows the standard:
+	// never retry.
+	RetryResponse func(*ResponseError) bool
+
+	// OnOpen, if set, is called when a connection opens: the open event. It
+	// gets the response, whose body it must not read; for a [From] stream it
+	// gets nil. It runs on the goroutine calling [EventSource.Next].
+	OnOpen func(*http.Response)
+	// OnError, if set, is called with the reason whenever a connection
+	// attempt fails or an open connection is lost: the error event. The
+	// ready state tells whether the event source will reconnect
+	// ([Connecting]) or has stopped ([Closed]). It runs on the goroutine
+	// calling [EventSource.Next].
+	OnError func(error)
+}
+
+// EventSource is a client for one event stream, reconnecting as the
+// standard's processing model describes. Events are pulled with
+// [EventSource.Next], which also drives connecting and reconnecting, so
+// nothing is read from the network faster than the caller consumes it.
+//
+// Next and Buffered must be called from one goroutine at a time; the other
+// methods are safe to call from any goroutine at any time.
+type EventSource struct {
+	url    *url.URL
+	opts   Options
+	client *http.Client
+	from   bool
+
+	state  atomic.Int32
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelCauseFunc
+
+	parser *Parser
+
+	// Connection state, owned by the goroutine in Next. mu guards only the
+	// fields Close and the caller-context watcher touch from elsewhere.
+	mu         sync.Mutex
+	body       io.ReadCloser
+	connCtx    context.Context
+	connCancel context.CancelCauseFunc
+	idle       *time.Timer
+
+	connected  bool // a body is being read
+	wait       bool // the next connection attempt waits first
+	failures   int  // consecutive failed attempts since the last open
+	retryAfter time.Duration
+	opened     bool // From: OnOpen was called
+
+	watchDone <-chan struct{}
+	stopWatch func() bool
+}
+
+// New returns an event source for rawURL: `new EventSource(url, options)`.
+// It does not connect until the first call to [EventSource.Next]. Only http
+// and https URLs are accepted.
+func New(rawURL string, opts Options) (*EventSource, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("sse: parse url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("sse: url %q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("sse: url %q: no host", u.Redacted())
+	}
+	es := newEventSource(opts)
+	es.url = u
+	es.client = opts.Client
+	if es.client == nil {
+		es.client = http.DefaultClient
+	}
+	if !opts.WithCredentials && es.client.Jar != nil {
+		c := *es.client
+		c.Jar = nil
+		es.client = &c
+	}
+	es.state.Store(int32(Connecting))
+	return es, nil
+}
+
+// From returns an event source that parses the existing byte stream r
+// instead of connecting: `EventSource.from(stream)`. It is [Open] at once,
+// and becomes [Closed] at the end of the stream, where Next returns io.EOF;
+// it never reconnects. If r is an io.Closer, Close closes it, which is how a
+// blocked read is interrupted.
+func From(r io.Reader, opts Options) *EventSource {
+	es := newEventSource(opts)
+	es.from = true
+	es.parser.Reset(r)
+	es.connected = true
+	if c, ok := r.(io.ReadCloser); ok {
+		es.body = c
+	}
+	es.state.Store(int32(Open))
+	return es
+}
+
+func newEventSource(opts Options) *EventSource {
+	if opts.ReconnectionTime <= 0 {
+		opts.ReconnectionTime = DefaultReconnectionTime
+	}
+	if opts.MaxReconnectionTime <= 0 {
+		opts.MaxReconnectionTime = DefaultMaxReconnectionTime
+	}
+	if opts.Method == "" {
+		opts.Method = http.MethodGet
+	}
+	opts.Header = opts.Header.Clone()
+	opts.Body = bytes.Clone(opts.Body)
+	es := &EventSource{opts: opts}
+	es.ctx, es.cancel = context.WithCancelCause(context.Background())
+	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize})
+	if opts.LastEventID != "" {
+		es.parser.SetLastEventID(opts.LastEventID)
+	}
+	return es
+}
+
+// URL returns the URL the event source was created with (with any password
+// redacted). It stays the same after redirects. It is empty for [From].
+func (es *EventSource) URL() string {
+	if es.url == nil {
+		return ""
+	}
+	return es.url.Redacted()
+}
+
+// ReadyState returns the current state.
+func (es *EventSource) ReadyState() ReadyState { return ReadyState(es.state.Load()) }
+
+// WithCredentials reports the credentials flag the event source was created
+// with.
+func (es *EventSource) WithCredentials() bool { return es.opts.WithCredentials }
+
+// LastEventID returns the last event ID string: what the next reconnection
+// sends as Last-Event-ID.
+func (es *EventSource) LastEventID() string { return es.parser.LastEventID() }
+
+// ReconnectionTime returns the current reconnection time: the server's last
+// valid retry value, or [Options.ReconnectionTime], capped by
+// [Options.MaxReconnectionTime].
+func (es *EventSource) ReconnectionTime() time.Duration {
+	d := es.opts.ReconnectionTime
+	if r, ok := es.parser.Retry(); ok {
+		d = r
+	}
+	return min(d, es.opts.MaxReconnectionTime)
+}
+
+// Close closes the event source: `close()`. Its state becomes [Closed], a
+// blocked [EventSource.Next] returns [ErrClosed] promptly, and the
+// connection is released. It is safe to call from any goroutine, any number
+// of times.
+func (es *EventSource) Close() error {
+	es.state.Store(int32(Closed))
+	es.cancel(ErrClosed)
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.idle != nil {
+		es.idle.Stop()
+	}
+	if es.body != nil {
+		es.body.Close()
+		es.body = nil
+	}
+	if es.stopWatch != nil {
+		es.stopWatch()
+	}
+	return nil
+}
+
+// Next returns the next event, connecting and reconnecting as needed.
+//
+// It returns an error only when the caller must act: ctx's error when ctx is
+// done (the connection is then abandoned, and a later call reconnects),
+// [ErrClosed] after Close, a [*ResponseError] when the connection failed and
+// the event source closed, io.EOF at the end of a [From] stream, and
+// [ErrEventTooLarge] for a skipped event (call Next again to go on). Network
+// errors and the end of a response body are not returned: they are passed to
+// [Options.OnError] and the event source reconnects after the reconnection
+// time.
+func (es *EventSource) Next(ctx context.Context) (Event, error) {
+	es.watch(ctx)
+	for {
+		if err := es.ctx.Err(); err != nil {
+			return Event{}, es.closedErr()
+		}
+		if err := ctx.Err(); err != nil {
+			return Event{}, err
+		}
+		if !es.connected {
+			if err := es.reconnect(ctx); err != nil {
+				return Event{}, err
+			}
+			continue
+		}
+		if es.from && !es.opened {
+			es.opened = true
+			if es.opts.OnOpen != nil {
+				es.opts.OnOpen(nil)
+			}
+		}
+		ev, err := es.parser.Next()
+		if err == nil || err == ErrEventTooLarge {
+			return ev, err
+		}
+		if err := es.lost(ctx, err); err != nil {
+			return Event{}, err
+		}
+	}
+}
+
+// Buffered returns the next event if it has already arrived in full,
+// without reading from the network or blocking. ok is false when there is
+// none; err is only ever [ErrEventTooLarge]. Call it after Next to collect
+// the events that came in the same read.
+func (es *EventSource) Buffered() (ev Event, ok bool, err error) {
+	if !es.connected || es.ctx.Err() != nil {
+		return Event{}, false, nil
+	}
+	ev, ok, err = es.parser.Buffered()
+	if err != nil && err != ErrEventTooLarge {
+		// A read error: leave it for the next call to Next to handle.
+		return Event{}, false, nil
+	}
+	return ev, ok, err
+}
+
+func (es *EventSource) closedErr() error {
+	if err := context.Cause(es.ctx); err != nil && err != ErrClosed {
+		return err // the connection failed
+	}
+	return ErrClosed
+}
+
+// fail closes the event source because of err: the standard's "fail the
+// connection".
+func (es *EventSource) fail(err error) error {
+	es.state.Store(int32(Closed))
+	es.cancel(err)
+	if es.opts.OnError != nil {
+		es.opts.OnError(err)
+	}
+	return err
+}
+
+// lost handles the end of an open connection's body: readErr is what the
+// parser returned. It returns an error only when Next must return it.
+func (es *EventSource) lost(ctx context.Context, readErr error) error {
+	cause := es.disconnect()
+	if es.ctx.Err() != nil {
+		return es.closedErr()
+	}
+	if es.from {
+		// A From stream cannot be reopened: whatever ended it ends the
+		// event source, and later calls return the same error.
+		if ctx.Err() != nil {
+			readErr = ctx.Err()
+		}
+		es.state.Store(int32(Closed))
+		es.cancel(readErr)
+		if readErr == io.EOF || ctx.Err() != nil {
+			return readErr
+		}
+		if es.opts.OnError != nil {
+			es.opts.OnError(readErr)
+		}
+		return readErr
+	}
+	if ctx.Err() != nil {
+		// The caller gave up: not the server's fault, so reconnect at once
+		// on the next call.
+		es.state.Store(int32(Connecting))
+		return ctx.Err()
+	}
+	switch {
+	case cause != nil:
+		readErr = cause
+	case readErr == io.EOF:
+		readErr = ErrStreamEnded
+	}
+	// spec: "When a user agent is to reestablish the connection ... Set the
+	// readyState attribute to CONNECTING. Fire an event named error."
+	es.state.Store(int32(Connecting))
+	es.wait = true
+	if es.opts.OnError != nil {
+		es.opts.OnError(readErr)
+	}
+	return nil
+}
+
+// disconnect releases the current connection and returns why it was
+// cancelled, if it was (an idle timeout, for instance).
+func (es *EventSource) disconnect() error {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	es.connected = false
+	var cause error
+	if es.connCancel != nil {
+		cause = context.Cause(es.connCtx)
+		es.connCancel(nil)
+		es.connCancel = nil
+	}
+	if es.idle != nil {
+		es.idle.Stop()
+		es.idle = nil
+	}
+	if es.body != nil {
+		es.body.Close()
+		es.body = nil
+	}
+	return cause
+}
+
+// reconnect waits if it should, then makes one connection attempt. It
+// returns an error only when Next must return it.
+func (es *EventSource) reconnect(ctx context.Context) error {
+	if es.wait {
+		t := time.NewTimer(es.delay())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-es.ctx.Done():
+			t.Stop()
+			return es.closedErr()
+		}
+	}
+	es.wait = true
+	err := es.connect()
+	if err == nil {
+		es.failures, es.retryAfter = 0, 0
+		es.state.Store(int32(Open))
+		return nil
+	}
+	if es.ctx.Err() != nil {
+		return es.closedErr()
+	}
+	if ctx.Err() != nil {
+		es.wait = false
+		return ctx.Err()
+	}
+	es.failures++
+	var re *ResponseError
+	if errors.As(err, &re) {
+		if es.opts.RetryResponse == nil || !es.opts.RetryResponse(re) {
+			return es.fail(err)
+		}
+		es.retryAfter = re.RetryAfter
+	} else {
+		es.retryAfter = 0
+	}
+	if es.opts.OnError != nil {
+		es.opts.OnError(err)
+	}
+	return nil
+}
+
+// delay is the wait before the next connection attempt.
+func (es *EventSource) delay() time.Duration {
+	d := es.ReconnectionTime()
+	limit := es.opts.MaxReconnectionTime
+	if es.opts.BackoffFactor > 1 {
+		for i := 1; i < es.failures && d < limit; i++ {
+			d = time.Duration(float64(d) * es.opts.BackoffFactor)
+		}
+	}
+	d = max(d, es.retryAfter)
+	d = min(d, limit)
+	if es.opts.Jitter > 0 {
+		d -= time.Duration(float64(d) * min(es.opts.Jitter, 1) * rand.Float64())
+	}
+	return d
+}
+
+// connect makes one request and, on success, starts reading its body.
+func (es *EventSource) connect() error {
+	connCtx, cancel := context.WithCancelCause(es.ctx)
+	req, err := es.newRequest(connCtx)
+	if err != nil {
+		cancel(nil)
+		return err
+	}
+	es.mu.Lock()
+	es.connCtx, es.connCancel = connCtx, cancel
+	es.mu.Unlock()
+
+	resp, err := es.client.Do(req)
+	if err != nil {
+		es.disconnect()
+		return err
+	}
+	// spec: "if res's status is not 200, or if res's `Content-Type` is not
+	// `text/event-stream`, then fail the connection."
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !isEventStream(ct) {
+		resp.Body.Close()
+		es.disconnect()
+		return &ResponseError{
+			StatusCode:  resp.StatusCode,
+			ContentType: ct,
+			RetryAfter:  parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			URL:         resp.Request.URL.Redacted(),
+		}
+	}
+	es.mu.Lock()
+	if es.ctx.Err() != nil {
+		es.mu.Unlock()
+		resp.Body.Close()
+		es.disconnect()
+		return es.closedErr()
+	}
+	body := resp.Body
+	if es.opts.IdleTimeout > 0 {
+		es.idle = time.AfterFunc(es.opts.IdleTimeout, func() { cancel(ErrIdleTimeout) })
+		body = &idleReader{ReadCloser: body, timer: es.idle, timeout: es.opts.IdleTimeout}
+	}
+	es.body = body
+	es.connected = true
+	es.mu.Unlock()
+	es.parser.Reset(body)
+	// spec: "announce the connection": set readyState to OPEN, fire open.
+	es.state.Store(int32(Open))
+	if es.opts.OnOpen != nil {
+		es.opts.OnOpen(resp)
+	}
+	return nil
+}
+
+func (es *EventSource) newRequest(ctx context.Context) (*http.Request, error) {
+	u := es.url
+	if !es.opts.WithCredentials && u.User != nil {
+		c := *u
+		c.User = nil
+		u = &c
+	}
+	var body io.Reader
+	if es.opts.Body != nil {
+		body = bytes.NewReader(es.opts.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, es.opts.Method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("sse: new request: %w", err)
+	}
+	for k, v := range es.opts.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	if id := es.parser.LastEventID(); id != "" {
+		req.Header.Set("Last-Event-ID", id)
+	}
+	if es.opts.PrepareRequest != nil {
+		if err := es.opts.PrepareRequest(req); err != nil {
+			return nil, fmt.Errorf("sse: prepare request: %w", err)
+		}
+	}
+	return req, nil
+}
+
+// watch makes a cancellation of ctx abandon the current connection, so that
+// a Next blocked in a read returns promptly. The watcher is kept while the
+// caller passes the same context, which avoids a registration per event.
+func (es *EventSource) watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == es.watchDone {
+		return
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.stopWatch != nil {
+		es.stopWatch()
+		es.stopWatch = nil
+	}
+	es.watchDone = done
+	if done != nil {
+		es.stopWatch = context.AfterFunc(ctx, func() {
+			es.mu.Lock()
+			defer es.mu.Unlock()
+			if es.connCancel != nil {
+				es.connCancel(context.Cause(ctx))
+			}
+			if es.from && es.body != nil {
+				es.body.Close()
+			}
+		})
+	}
+}
+
+// idleReader re-arms the idle timer whenever bytes arrive.
+type idleReader struct {
+	io.ReadCloser
+	timer   *time.Timer
+	timeout time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.timeout)
+	}
+	return n, err
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt, _, _ = strings.Cut(contentType, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+	}
+	return mt == "text/event-stream"
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if d, ok := parseDigits([]byte(v)); ok {
+		// parseDigits reads milliseconds; Retry-After counts seconds.
+		secs := int64(d / time.Millisecond)
+		if secs > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,549 @@
+package sse
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// DefaultMaxEventSize is the event size bound a zero [ParserOptions.MaxEventSize]
+// selects. It is far above what real streams send (a few KiB, rarely a few
+// hundred KiB for a large JSON document) and low enough that a hostile server
+// cannot make one connection hold more than a few tens of MiB.
+const DefaultMaxEventSize = 8 << 20
+
+// defaultBufferSize is the read buffer a parser starts with. A line that does
+// not fit grows it, up to the event size bound.
+const defaultBufferSize = 64 << 10
+
+var (
+	// ErrEventTooLarge is returned by [Parser.Next] for an event whose data,
+	// type and ID together exceed the size bound, or that holds a line longer
+	// than the bound. The parser has already skipped to the end of that event;
+	// call Next again to read the following one.
+	ErrEventTooLarge = errors.New("sse: event too large")
+
+	// errWouldBlock tells the non-blocking path that the buffered bytes hold
+	// no complete line.
+	errWouldBlock = errors.New("sse: would block")
+)
+
+// ParserOptions configures a [Parser]. The zero value is ready to use.
+type ParserOptions struct {
+	// MaxEventSize bounds one event: the bytes of its data, type and last
+	// event ID together, and the length of any line in it. Zero means
+	// [DefaultMaxEventSize]. An event over it is skipped to its end and
+	// reported as [ErrEventTooLarge]. The parser holds at most about twice
+	// this many bytes at once.
+	MaxEventSize int
+}
+
+// Event is one dispatched server-sent event: the MessageEvent of the
+// standard.
+type Event struct {
+	// Type is the event type: the value of the last event field, or
+	// "message" when the event had none.
+	Type string
+	// Data is the event's data: its data lines joined with LF, without the
+	// final LF. It belongs to the caller; the parser never touches it again.
+	Data []byte
+	// LastEventID is the last event ID string at dispatch: the value of the
+	// most recent id field, in this event or an earlier one.
+	LastEventID string
+}
+
+// Parser reads events from an event stream. It implements the standard's
+// "interpret an event stream" algorithm exactly, including the parts most
+// parsers skip: one leading BOM, a CR at the end of one read and an LF at the
+// start of the next as one line ending, the WHATWG UTF-8 decoder's U+FFFD
+// replacement, ids containing NUL ignored, retry only when all ASCII digits,
+// and an unterminated event at the end of the stream discarded.
+//
+// A Parser reads only inside [Parser.Next], never ahead of what that call
+// needs. It is not safe for concurrent use.
+type Parser struct {
+	r   io.Reader
+	err error // sticky error from r
+
+	buf        []byte
+	start, end int // unread bytes are buf[start:end]
+	// Cached positions of the next LF and CR at or after start (-1: none
+	// before the scanned mark), so finding a line end stays linear even when
+	// one of the two bytes never appears.
+	lfPos, lfScanned int
+	crPos, crScanned int
+
+	bomDone     bool // the leading BOM has been looked for
+	skipLF      bool // the last line ended in CR: an LF next is part of it
+	discardLine bool // dropping the rest of a line over the size bound
+	tooLarge    bool // skipping the rest of an event over the size bound
+
+	max  int
+	data []byte // data buffer
+	typ  []byte // event type buffer
+	id   []byte // last event ID buffer (raw bytes)
+
+	idStr    string // last event ID string, decoded
+	typStr   string // the last non-default event type handed out, for reuse
+	retry    time.Duration
+	hasRetry bool
+}
+
+// NewParser returns a parser that reads the event stream r.
+func NewParser(r io.Reader, opts ParserOptions) *Parser {
+	p := &Parser{max: opts.MaxEventSize}
+	if p.max <= 0 {
+		p.max = DefaultMaxEventSize
+	}
+	p.Reset(r)
+	return p
+}
+
+// Reset makes p read a new stream from r, as for a new connection. The
+// stream state is cleared; the last event ID and the reconnection time are
+// kept, because they belong to the event source rather than to one
+// connection.
+func (p *Parser) Reset(r io.Reader) {
+	p.r = r
+	p.err = nil
+	p.start, p.end = 0, 0
+	p.lfPos, p.lfScanned, p.crPos, p.crScanned = -1, 0, -1, 0
+	p.bomDone, p.skipLF, p.discardLine, p.tooLarge = false, false, false, false
+	p.data = p.data[:0]
+	p.typ = p.typ[:0]
+	if cap(p.buf) > 4*defaultBufferSize || p.buf == nil {
+		p.buf = make([]byte, defaultBufferSize)
+	}
+	if cap(p.data) > 4*defaultBufferSize {
+		p.data = nil
+	}
+}
+
+// LastEventID returns the last event ID string: the value of the most recent
+// valid id field, or the value given to [Parser.SetLastEventID].
+func (p *Parser) LastEventID() string { return p.idStr }
+
+// SetLastEventID sets the last event ID, as if an id field had carried it.
+// Use it to resume a stream whose previous ID is known.
+func (p *Parser) SetLastEventID(id string) {
+	p.id = append(p.id[:0], id...)
+	p.idStr = id
+}
+
+// Retry returns the reconnection time set by the most recent valid retry
+// field, and whether there was one.
+func (p *Parser) Retry() (time.Duration, bool) { return p.retry, p.hasRetry }
+
+// Next returns the next event. At the end of the stream it returns io.EOF,
+// discarding an event that was not terminated by a blank line, as the
+// standard requires; any other error from the reader is returned as it is.
+// [ErrEventTooLarge] reports a skipped event; parsing can continue.
+func (p *Parser) Next() (Event, error) { return p.next(true) }
+
+// Buffered returns the next event if the bytes already read hold all of it,
+// without reading more. It lets a caller collect the events that have
+// already arrived into one batch without waiting for the network. ok is
+// false when a read would be needed; err is as for [Parser.Next].
+func (p *Parser) Buffered() (ev Event, ok bool, err error) {
+	ev, err = p.next(false)
+	if err == errWouldBlock {
+		return Event{}, false, nil
+	}
+	return ev, err == nil, err
+}
+
+func (p *Parser) next(block bool) (Event, error) {
+	for {
+		line, err := p.readLine(block)
+		if err != nil {
+			if err != errWouldBlock {
+				// spec: "Once the end of the file is reached, any pending
+				// data must be discarded."
+				p.data, p.typ, p.tooLarge = p.data[:0], p.typ[:0], false
+			}
+			return Event{}, err
+		}
+		if len(line) == 0 {
+			ev, ok, err := p.dispatch()
+			if ok || err != nil {
+				return ev, err
+			}
+			continue
+		}
+		p.processLine(line)
+	}
+}
+
+// readLine returns the next line without its line ending. The slice is only
+// valid until the next call.
+func (p *Parser) readLine(block bool) ([]byte, error) {
+	for {
+		if p.skipLF && p.start < p.end {
+			p.skipLF = false
+			if p.buf[p.start] == '\n' {
+				p.start++
+			}
+		}
+		if !p.bomDone && !p.stripBOM() {
+			if err := p.more(block); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if i := p.lineEnd(); i >= 0 {
+			line := p.buf[p.start:i]
+			p.skipLF = p.buf[i] == '\r'
+			p.start = i + 1
+			if p.discardLine {
+				p.discardLine = false
+				continue
+			}
+			return line, nil
+		}
+		if err := p.more(block); err != nil {
+			return nil, err
+		}
+	}
+}
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// stripBOM removes one leading U+FEFF and reports whether the question is
+// settled; false means more bytes are needed to tell.
+func (p *Parser) stripBOM() bool {
+	avail := p.buf[p.start:p.end]
+	n := min(len(avail), len(bom))
+	switch {
+	case !bytes.Equal(avail[:n], bom[:n]):
+	case n == len(bom):
+		p.start += n
+	case p.err == nil:
+		return false
+	}
+	p.bomDone = true
+	return true
+}
+
+// lineEnd returns the index of the first CR or LF in the unread bytes, or -1.
+func (p *Parser) lineEnd() int {
+	lf := p.find('\n', &p.lfPos, &p.lfScanned)
+	cr := p.find('\r', &p.crPos, &p.crScanned)
+	if cr >= 0 && (lf < 0 || cr < lf) {
+		return cr
+	}
+	return lf
+}
+
+func (p *Parser) find(c byte, pos, scanned *int) int {
+	if *pos >= p.start {
+		return *pos
+	}
+	from := max(*scanned, p.start)
+	if i := bytes.IndexByte(p.buf[from:p.end], c); i >= 0 {
+		*pos = from + i
+		return *pos
+	}
+	*pos, *scanned = -1, p.end
+	return -1
+}
+
+// more reads more bytes into the buffer, making room first. It enforces the
+// line length bound: a partial line that would outgrow it is dropped and the
+// rest of that line discarded as it arrives.
+func (p *Parser) more(block bool) error {
+	if p.err != nil {
+		return p.err
+	}
+	if !block {
+		return errWouldBlock
+	}
+	if p.discardLine {
+		p.start = p.end
+	}
+	if p.start > 0 {
+		if p.start == p.end && cap(p.buf) > 4*defaultBufferSize {
+			p.buf = make([]byte, defaultBufferSize) // let a grown buffer go
+		} else {
+			copy(p.buf, p.buf[p.start:p.end])
+		}
+		p.shift(p.start)
+	}
+	if p.end == len(p.buf) {
+		// The buffer holds one partial line.
+		if p.end >= p.max {
+			// spec: a comment line can be dropped without harm; any other
+			// line this long makes its event too large.
+			if p.buf[0] != ':' {
+				p.tooLarge = true
+			}
+			p.discardLine = true
+			p.start = p.end
+			p.shift(p.start)
+		} else {
+			nb := make([]byte, min(2*len(p.buf), p.max+1))
+			copy(nb, p.buf[:p.end])
+			p.buf = nb
+		}
+	}
+	for range 100 {
+		n, err := p.r.Read(p.buf[p.end:])
+		if n < 0 || n > len(p.buf)-p.end {
+			p.err = errors.New("sse: reader returned an invalid count")
+			return p.err
+		}
+		p.end += n
+		if err != nil {
+			p.err = err
+			if n > 0 {
+				return nil
+			}
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	p.err = io.ErrNoProgress
+	return p.err
+}
+
+// shift moves every index down by n after the unread bytes moved to the
+// front of the buffer.
+func (p *Parser) shift(n int) {
+	p.start -= n
+	p.end -= n
+	p.lfPos -= n
+	p.crPos -= n
+	p.lfScanned = max(p.lfScanned-n, 0)
+	p.crScanned = max(p.crScanned-n, 0)
+	if p.lfPos < 0 {
+		p.lfPos = -1
+	}
+	if p.crPos < 0 {
+		p.crPos = -1
+	}
+}
+
+// processLine applies one non-empty line to the event being built.
+func (p *Parser) processLine(line []byte) {
+	// spec: "If the line starts with a U+003A COLON character (:) Ignore the
+	// line."
+	if line[0] == ':' {
+		return
+	}
+	if len(line) > p.max {
+		p.tooLarge = true
+		return
+	}
+	// spec: "If the line contains a U+003A COLON character (:) Collect the
+	// characters on the line before the first U+003A COLON character (:), and
+	// let field be that string. Collect the characters on the line after the
+	// first U+003A COLON character (:), and let value be that string. If value
+	// starts with a U+0020 SPACE character, remove it from value."
+	// "Otherwise, ... Process the field using the whole line as the field
+	// name, and the empty string as the field value."
+	name, value := line, line[:0]
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		name, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	switch string(name) {
+	case "data":
+		// spec: "Append the field value to the data buffer, then append a
+		// single U+000A LINE FEED (LF) character to the data buffer."
+		if p.tooLarge {
+			return
+		}
+		if len(p.data)+len(value) >= p.max+1 {
+			p.tooLarge = true
+			p.data = p.data[:0]
+			return
+		}
+		p.data = append(p.data, value...)
+		p.data = append(p.data, '\n')
+	case "event":
+		// spec: "Set the event type buffer to field value."
+		p.typ = append(p.typ[:0], value...)
+	case "id":
+		// spec: "If the field value does not contain U+0000 NULL, then set
+		// the last event ID buffer to the field value. Otherwise, ignore the
+		// field."
+		if bytes.IndexByte(value, 0) < 0 {
+			p.id = append(p.id[:0], value...)
+		}
+	case "retry":
+		// spec: "If the field value consists of only ASCII digits, then
+		// interpret the field value as an integer in base ten, and set the
+		// event stream's reconnection time to that integer. Otherwise, ignore
+		// the field."
+		if ms, ok := parseDigits(value); ok {
+			p.retry, p.hasRetry = ms, true
+		}
+	}
+	// spec: "Otherwise: The field is ignored."
+}
+
+// parseDigits parses a reconnection time in milliseconds, saturating at the
+// largest time.Duration rather than overflowing.
+func parseDigits(b []byte) (time.Duration, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	const limit = math.MaxInt64 / int64(time.Millisecond)
+	var ms int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if ms <= limit {
+			ms = ms*10 + int64(c-'0')
+		}
+	}
+	if ms > limit {
+		return time.Duration(math.MaxInt64), true
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// dispatch implements "dispatch the event". ok is false when no event is
+// dispatched because the data buffer is empty.
+func (p *Parser) dispatch() (ev Event, ok bool, err error) {
+	tooLarge := p.tooLarge
+	p.tooLarge = false
+	// spec: "Set the last event ID string of the event source to the value
+	// of the last event ID buffer."
+	newID := string(p.id) != p.idStr
+	if newID && !utf8.Valid(p.id) {
+		p.idStr, newID = string(appendDecoded(nil, p.id)), false
+	}
+	// spec: "If the data buffer is an empty string, set the data buffer and
+	// the event type buffer to the empty string and return."
+	if len(p.data) == 0 && !tooLarge {
+		p.typ = p.typ[:0]
+		if newID {
+			p.idStr = string(p.id)
+		}
+		return Event{}, false, nil
+	}
+	// spec: "If the data buffer's last character is a U+000A LINE FEED (LF)
+	// character, then remove the last character from the data buffer."
+	data := p.data[:max(len(p.data)-1, 0)]
+	typ := p.typ
+	p.data, p.typ = p.data[:0], p.typ[:0]
+	if tooLarge || len(data)+len(p.id)+len(typ) > p.max {
+		if newID {
+			p.idStr = string(p.id)
+		}
+		return Event{}, false, ErrEventTooLarge
+	}
+	// spec: "Initialize event's type attribute to "message" ... If the event
+	// type buffer has a value other than the empty string, change the type of
+	// the newly created event to equal the value of the event type buffer."
+	newType := len(typ) > 0 && string(typ) != p.typStr
+	if !utf8.Valid(data) || newType && !utf8.Valid(typ) {
+		return p.dispatchDecoded(data, typ, newID), true, nil
+	}
+	// One allocation carries the data, and the ID and type when they differ
+	// from the last event's: the strings are views of its tail, which the
+	// caller cannot reach through Data because Data's capacity ends first.
+	n := len(data)
+	if newID {
+		n += len(p.id)
+	}
+	if newType {
+		n += len(typ)
+	}
+	b := make([]byte, n)
+	k := copy(b, data)
+	ev.Data = b[:k:k]
+	if newID {
+		m := copy(b[k:], p.id)
+		p.idStr = unsafe.String(unsafe.SliceData(b[k:]), m)
+		k += m
+	}
+	if newType {
+		m := copy(b[k:], typ)
+		p.typStr = unsafe.String(unsafe.SliceData(b[k:]), m)
+	}
+	ev.LastEventID = p.idStr
+	ev.Type = "message"
+	if len(typ) > 0 {
+		ev.Type = p.typStr
+	}
+	return ev, true, nil
+}
+
+// dispatchDecoded is dispatch's path for invalid UTF-8, where the bytes
+// change size as they are decoded.
+func (p *Parser) dispatchDecoded(data, typ []byte, newID bool) Event {
+	if newID {
+		p.idStr = string(p.id)
+	}
+	ev := Event{Type: "message", Data: appendDecoded(nil, data), LastEventID: p.idStr}
+	if len(typ) > 0 {
+		ev.Type = string(appendDecoded(nil, typ))
+	}
+	return ev
+}
+
+// appendDecoded appends src to dst decoded as the WHATWG Encoding Standard's
+// UTF-8 decoder does: each maximal subpart of an ill-formed sequence becomes
+// one U+FFFD. (utf8.DecodeRune differs: it replaces one byte at a time, so
+// E4 B8 41 gives two U+FFFD where the standard gives one.)
+func appendDecoded(dst, src []byte) []byte {
+	const replacement = "\uFFFD"
+	for i := 0; i < len(src); {
+		b := src[i]
+		if b < utf8.RuneSelf {
+			dst = append(dst, b)
+			i++
+			continue
+		}
+		need, lower, upper := 0, byte(0x80), byte(0xBF)
+		switch {
+		case b >= 0xC2 && b <= 0xDF:
+			need = 1
+		case b >= 0xE0 && b <= 0xEF:
+			need = 2
+			if b == 0xE0 {
+				lower = 0xA0
+			} else if b == 0xED {
+				upper = 0x9F
+			}
+		case b >= 0xF0 && b <= 0xF4:
+			need = 3
+			if b == 0xF0 {
+				lower = 0x90
+			} else if b == 0xF4 {
+				upper = 0x8F
+			}
+		default:
+			dst = append(dst, replacement...)
+			i++
+			continue
+		}
+		j := i + 1
+		for ; need > 0; need-- {
+			if j >= len(src) || src[j] < lower || src[j] > upper {
+				break
+			}
+			lower, upper = 0x80, 0xBF
+			j++
+		}
+		if need == 0 {
+			dst = append(dst, src[i:j]...)
+		} else {
+			// The byte that broke the sequence is not consumed: it starts
+			// the next one.
+			dst = append(dst, replacement...)
+		}
+		i = j
+	}
+	return dst
+}
