@@ -436,7 +436,15 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	data := p.data[:max(len(p.data)-1, 0)]
 	typ := p.typ
 	p.data, p.typ = p.data[:0], p.typ[:0]
-	if tooLarge || len(data)+len(p.id)+len(typ) > p.max {
+	typLen := len(typ)
+	if typLen == 0 {
+		typLen = len("message")
+	}
+	idLen := len(p.idStr) // decoded
+	if newID {
+		idLen = len(p.id) // valid UTF-8, about to become the ID string
+	}
+	if tooLarge || len(data)+idLen+typLen > p.max {
 		if newID {
 			p.idStr = string(p.id)
 		}
@@ -447,7 +455,12 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	// the newly created event to equal the value of the event type buffer."
 	newType := len(typ) > 0 && string(typ) != p.typStr
 	if !utf8.Valid(data) || newType && !utf8.Valid(typ) {
-		return p.dispatchDecoded(data, typ, newID), true, nil
+		ev = p.dispatchDecoded(data, typ, newID)
+		// Each invalid byte becomes a three-byte U+FFFD: check again.
+		if len(ev.Data)+len(ev.LastEventID)+len(ev.Type) > p.max {
+			return Event{}, false, ErrEventTooLarge
+		}
+		return ev, true, nil
 	}
 	// One allocation carries the data, and the ID and type when they differ
 	// from the last event's: the strings are views of its tail, which the
