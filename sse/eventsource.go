@@ -146,6 +146,11 @@ type Options struct {
 	// to this much, so that many clients dropped at once do not reconnect in
 	// step. Zero means no jitter.
 	Jitter float64
+	// CloseAtEnd makes the end of a response body close the event source
+	// instead of reconnecting: Next returns io.EOF. It suits one-shot streams
+	// such as LLM completions, which end when the answer is complete.
+	// Network errors and idle timeouts still reconnect.
+	CloseAtEnd bool
 	// IdleTimeout, when positive, treats a connection that delivered no byte
 	// (comments included) for this long as lost: the event source reports
 	// [ErrIdleTimeout] and reconnects. Zero means no idle timeout.
@@ -432,6 +437,11 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 		// on the next call.
 		es.state.Store(int32(Connecting))
 		return ctx.Err()
+	}
+	if es.opts.CloseAtEnd && readErr == io.EOF && cause == nil {
+		es.state.Store(int32(Closed))
+		es.cancel(io.EOF)
+		return io.EOF
 	}
 	switch {
 	case cause != nil:
