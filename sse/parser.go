@@ -54,6 +54,13 @@ type Event struct {
 	// LastEventID is the last event ID string at dispatch: the value of the
 	// most recent id field, in this event or an earlier one.
 	LastEventID string
+	// HasID reports whether this event's own lines held a valid id field,
+	// rather than LastEventID being carried over from an earlier event.
+	HasID bool
+	// Retry is the reconnection time from a valid retry field in this
+	// event's own lines, when HasRetry is true.
+	Retry    time.Duration
+	HasRetry bool
 }
 
 // Parser reads events from an event stream. It implements the standard's
@@ -91,6 +98,9 @@ type Parser struct {
 	typStr   string // the last non-default event type handed out, for reuse
 	retry    time.Duration
 	hasRetry bool
+
+	// Fields seen in the lines of the event being built.
+	evHasID, evHasRetry bool
 }
 
 // NewParser returns a parser that reads the event stream r.
@@ -113,6 +123,7 @@ func (p *Parser) Reset(r io.Reader) {
 	p.start, p.end = 0, 0
 	p.lfPos, p.lfScanned, p.crPos, p.crScanned = -1, 0, -1, 0
 	p.bomDone, p.skipLF, p.discardLine, p.tooLarge = false, false, false, false
+	p.evHasID, p.evHasRetry = false, false
 	p.data = p.data[:0]
 	p.typ = p.typ[:0]
 	if cap(p.buf) > 4*defaultBufferSize || p.buf == nil {
@@ -164,6 +175,7 @@ func (p *Parser) next(block bool) (Event, error) {
 				// spec: "Once the end of the file is reached, any pending
 				// data must be discarded."
 				p.data, p.typ, p.tooLarge = p.data[:0], p.typ[:0], false
+				p.evHasID, p.evHasRetry = false, false
 			}
 			return Event{}, err
 		}
@@ -376,6 +388,7 @@ func (p *Parser) processLine(line []byte) {
 		// field."
 		if bytes.IndexByte(value, 0) < 0 {
 			p.id = append(p.id[:0], value...)
+			p.evHasID = true
 		}
 	case "retry":
 		// spec: "If the field value consists of only ASCII digits, then
@@ -384,6 +397,7 @@ func (p *Parser) processLine(line []byte) {
 		// the field."
 		if ms, ok := parseDigits(value); ok {
 			p.retry, p.hasRetry = ms, true
+			p.evHasRetry = true
 		}
 	}
 	// spec: "Otherwise: The field is ignored."
@@ -416,6 +430,8 @@ func parseDigits(b []byte) (time.Duration, bool) {
 func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	tooLarge := p.tooLarge
 	p.tooLarge = false
+	hasID, hasRetry := p.evHasID, p.evHasRetry
+	p.evHasID, p.evHasRetry = false, false
 	// spec: "Set the last event ID string of the event source to the value
 	// of the last event ID buffer."
 	newID := string(p.id) != p.idStr
@@ -456,6 +472,10 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	newType := len(typ) > 0 && string(typ) != p.typStr
 	if !utf8.Valid(data) || newType && !utf8.Valid(typ) {
 		ev = p.dispatchDecoded(data, typ, newID)
+		ev.HasID, ev.HasRetry = hasID, hasRetry
+		if hasRetry {
+			ev.Retry = p.retry
+		}
 		// Each invalid byte becomes a three-byte U+FFFD: check again.
 		if len(ev.Data)+len(ev.LastEventID)+len(ev.Type) > p.max {
 			return Event{}, false, ErrEventTooLarge
@@ -485,6 +505,10 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 		p.typStr = unsafe.String(unsafe.SliceData(b[k:]), m)
 	}
 	ev.LastEventID = p.idStr
+	ev.HasID, ev.HasRetry = hasID, hasRetry
+	if hasRetry {
+		ev.Retry = p.retry
+	}
 	ev.Type = "message"
 	if len(typ) > 0 {
 		ev.Type = p.typStr

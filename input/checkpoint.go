@@ -1,0 +1,244 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// tracker turns acknowledgements, which arrive out of order and
+// concurrently, into a contiguous watermark: the last event ID of the newest
+// batch such that it and every earlier batch are settled.
+type tracker struct {
+	mu      sync.Mutex
+	base    uint64  // sequence number of pending[0]
+	pending []batch // batches not yet below the watermark, in order
+	mark    string  // the watermark's last event ID
+	hasMark bool
+	inQueue int // events in pending batches that are not yet settled
+}
+
+type batch struct {
+	id      string
+	events  int
+	settled bool
+}
+
+// track records a batch of events whose last event ID is id and returns its
+// sequence number.
+func (t *tracker) track(id string, events int) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending = append(t.pending, batch{id: id, events: events})
+	t.inQueue += events
+	return t.base + uint64(len(t.pending)) - 1
+}
+
+// settle marks a batch as done and reports whether the watermark moved.
+func (t *tracker) settle(seq uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := seq - t.base
+	if seq < t.base || i >= uint64(len(t.pending)) || t.pending[i].settled {
+		return false
+	}
+	t.pending[i].settled = true
+	t.inQueue -= t.pending[i].events
+	moved := false
+	for len(t.pending) > 0 && t.pending[0].settled {
+		t.mark, t.hasMark, moved = t.pending[0].id, true, true
+		t.pending[0] = batch{}
+		t.pending = t.pending[1:]
+		t.base++
+	}
+	if len(t.pending) == 0 {
+		t.pending = t.pending[:0:0] // let the backing array go
+	}
+	return moved
+}
+
+// watermark returns the last event ID up to which everything is settled.
+func (t *tracker) watermark() (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mark, t.hasMark
+}
+
+// unsettled returns the number of events handed out and not yet settled.
+func (t *tracker) unsettled() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inQueue
+}
+
+// checkpointStore keeps the resume point in a cache resource, crash-safely
+// over caches that do not write atomically (the core file cache truncates
+// and then writes). Two keys are written in turn, each value carrying a
+// generation and a checksum; reading takes the newest valid one, so a torn
+// write loses at most the write it tore.
+type checkpointStore struct {
+	res   *service.Resources
+	cache string
+	key   string
+}
+
+const checkpointMagic = "sse-checkpoint/1"
+
+func (s *checkpointStore) slot(gen uint64) string {
+	if gen%2 == 0 {
+		return s.key + ".a"
+	}
+	return s.key + ".b"
+}
+
+// encodeCheckpoint renders a checkpoint value: magic, generation, CRC-32 of
+// the ID, and the ID, space separated. The ID goes last because it may
+// contain spaces.
+func encodeCheckpoint(gen uint64, id string) []byte {
+	return fmt.Appendf(nil, "%s %d %08x %s", checkpointMagic, gen, crc32.ChecksumIEEE([]byte(id)), id)
+}
+
+// decodeCheckpoint parses a value written by encodeCheckpoint; ok is false
+// for anything else, a truncated value included.
+func decodeCheckpoint(v []byte) (gen uint64, id string, ok bool) {
+	parts := strings.SplitN(string(v), " ", 4)
+	if len(parts) != 4 || parts[0] != checkpointMagic {
+		return 0, "", false
+	}
+	gen, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	sum, err := strconv.ParseUint(parts[2], 16, 32)
+	if err != nil || uint32(sum) != crc32.ChecksumIEEE([]byte(parts[3])) {
+		return 0, "", false
+	}
+	return gen, parts[3], true
+}
+
+// load returns the newest valid checkpoint. ok is false when there is none.
+func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, err error) {
+	for _, k := range []string{s.key + ".a", s.key + ".b"} {
+		var v []byte
+		var getErr error
+		if aerr := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+			v, getErr = c.Get(ctx, k)
+		}); aerr != nil {
+			return 0, "", false, fmt.Errorf("checkpoint.cache %q: %w", s.cache, aerr)
+		}
+		if errors.Is(getErr, service.ErrKeyNotFound) {
+			continue
+		}
+		if getErr != nil {
+			return 0, "", false, fmt.Errorf("checkpoint.cache %q: get %q: %w", s.cache, k, getErr)
+		}
+		if g, i, valid := decodeCheckpoint(v); valid && (!ok || g > gen) {
+			gen, id, ok = g, i, true
+		}
+	}
+	return gen, id, ok, nil
+}
+
+// save writes generation gen of the checkpoint.
+func (s *checkpointStore) save(ctx context.Context, gen uint64, id string) error {
+	var setErr error
+	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+		setErr = c.Set(ctx, s.slot(gen), encodeCheckpoint(gen, id), nil)
+	}); err != nil {
+		return fmt.Errorf("checkpoint.cache %q: %w", s.cache, err)
+	}
+	if setErr != nil {
+		return fmt.Errorf("checkpoint.cache %q: set %q: %w", s.cache, s.slot(gen), setErr)
+	}
+	return nil
+}
+
+// checkpointer writes the watermark to the store in the background, so that
+// acknowledgements never wait for the cache, coalescing the writes of a
+// busy stream into one per cache round trip.
+type checkpointer struct {
+	store   *checkpointStore
+	tracker *tracker
+	log     *service.Logger
+	errors  *service.MetricCounter
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	gen     uint64 // generation of the last write
+	written string
+	wrote   bool
+}
+
+func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter) *checkpointer {
+	c := &checkpointer{
+		store: store, tracker: t, log: log, errors: errs, gen: gen,
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// changed tells the writer that the watermark moved.
+func (c *checkpointer) changed() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-c.kick:
+			c.flush(ctx)
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// flush writes the watermark if it changed since the last write.
+func (c *checkpointer) flush(ctx context.Context) {
+	id, ok := c.tracker.watermark()
+	if !ok || c.wrote && id == c.written {
+		return
+	}
+	if err := c.store.save(ctx, c.gen+1, id); err != nil {
+		if ctx.Err() == nil {
+			c.log.Errorf("Failed to write checkpoint %q: %v", id, err)
+			c.errors.Incr(1)
+		}
+		return
+	}
+	c.gen++
+	c.written, c.wrote = id, true
+}
+
+// close stops the writer and writes the final watermark.
+func (c *checkpointer) close(ctx context.Context) {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	c.flush(ctx)
+}

@@ -1,0 +1,407 @@
+// Package input registers the Benthos `sse` input and the `sse` scanner.
+// Import it for its side effect to add both to a Benthos build:
+//
+//	import _ "github.com/benthos-sse/benthos-sse/input"
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/sse"
+)
+
+func init() {
+	service.MustRegisterBatchInput("sse", benthossse.ConfigSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			in, err := newInput(conf, mgr)
+			if err != nil {
+				return nil, err
+			}
+			return service.AutoRetryNacksBatchedToggled(conf, in)
+		})
+	service.MustRegisterBatchScannerCreator("sse", scannerSpec(), newScannerCreator)
+}
+
+// minReconnect floors the reconnection wait, so that a zero
+// initial_interval cannot make a failing server a hot loop.
+const minReconnect = 100 * time.Millisecond
+
+type metrics struct {
+	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
+	reconnects, checkpointErrors                     *service.MetricCounter
+	readyState, lag                                  *service.MetricGauge
+}
+
+func newMetrics(m *service.Metrics) metrics {
+	return metrics{
+		events:           m.NewCounter("sse_events_received"),
+		bytes:            m.NewCounter("sse_bytes_received"),
+		oversized:        m.NewCounter("sse_events_oversized"),
+		filtered:         m.NewCounter("sse_events_filtered"),
+		deduplicated:     m.NewCounter("sse_events_deduplicated"),
+		reconnects:       m.NewCounter("sse_reconnects", "cause"),
+		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
+		readyState:       m.NewGauge("sse_ready_state"),
+		lag:              m.NewGauge("sse_checkpoint_lag"),
+	}
+}
+
+type sseInput struct {
+	conf   *benthossse.Config
+	res    *service.Resources
+	log    *service.Logger
+	m      metrics
+	client *http.Client
+
+	include, exclude map[string]bool
+	dedupe           *deduper
+
+	tracker tracker
+	store   *checkpointStore
+	ckpt    *checkpointer
+
+	mu sync.Mutex // guards es against Close
+	es *sse.EventSource
+
+	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
+	// it too).
+	attempt      int
+	status       int
+	finalURL     string
+	headers      map[string]string
+	failingSince time.Time
+	ending       bool // end_on_data was seen: end after this batch
+	gaveUp       bool
+}
+
+func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
+	c, err := benthossse.ParseConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics())}
+	if c.From != "" && c.From != "-" {
+		if _, err := os.Stat(c.From); err != nil {
+			return nil, fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
+		}
+	}
+	if c.URL != "" {
+		in.client = newHTTPClient(c)
+	}
+	in.include = toSet(c.Events)
+	in.exclude = toSet(c.ExcludeEvents)
+	if c.DedupeMode != "none" {
+		in.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
+	}
+	if c.CheckpointCache != "" {
+		if !res.HasCache(c.CheckpointCache) {
+			return nil, fmt.Errorf("field %q: cache resource %q not found", benthossse.FieldCheckpoint+"."+benthossse.FieldCheckpointCach, c.CheckpointCache)
+		}
+		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
+	}
+	return in, nil
+}
+
+func toSet(list []string) map[string]bool {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+// Connect creates the event source; the HTTP connection itself is made, and
+// remade, by the event source as ReadBatch pulls events, so that the
+// server's retry and the backoff govern reconnection rather than Benthos'
+// fixed reconnect loop.
+func (in *sseInput) Connect(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.es != nil {
+		return nil
+	}
+	opts := in.options()
+	if in.store != nil {
+		gen, id, ok, err := in.store.load(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			in.log.Infof("Resuming from checkpoint: Last-Event-ID %q", id)
+			opts.LastEventID = id
+		}
+		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
+	}
+	if in.conf.From != "" {
+		var r io.Reader = os.Stdin
+		if in.conf.From != "-" {
+			f, err := os.Open(in.conf.From)
+			if err != nil {
+				return fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
+			}
+			r = f
+		}
+		in.es = sse.From(r, opts)
+		in.m.readyState.Set(int64(sse.Open))
+		return nil
+	}
+	es, err := sse.New(in.conf.URL, opts)
+	if err != nil {
+		return err
+	}
+	in.es = es
+	in.m.readyState.Set(int64(sse.Connecting))
+	return nil
+}
+
+func (in *sseInput) options() sse.Options {
+	c := in.conf
+	return sse.Options{
+		Client:              in.client,
+		Method:              c.Method,
+		Body:                c.Body,
+		Header:              c.Headers,
+		PrepareRequest:      in.prepare,
+		LastEventID:         c.LastEventID,
+		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
+		MaxReconnectionTime: max(c.ReconnectMax, minReconnect),
+		BackoffFactor:       c.BackoffFactor,
+		Jitter:              c.Jitter,
+		IdleTimeout:         c.IdleTimeout,
+		CloseAtEnd:          c.StopAtStreamEnd,
+		MaxEventSize:        c.MaxEventSize,
+		// The pipeline's status policy: only 204 stops; anything else is
+		// retried with backoff, honouring Retry-After.
+		RetryResponse: func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
+		OnOpen:        in.onOpen,
+		OnError:       in.onError,
+	}
+}
+
+// prepare signs each connection's first request.
+func (in *sseInput) prepare(req *http.Request) error {
+	if in.conf.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+	}
+	return in.conf.Sign(in.res.FS(), req)
+}
+
+func (in *sseInput) onOpen(resp *http.Response) {
+	in.attempt++
+	in.failingSince = time.Time{}
+	in.m.readyState.Set(int64(sse.Open))
+	if resp == nil {
+		return
+	}
+	in.status = resp.StatusCode
+	in.finalURL = resp.Request.URL.Redacted()
+	in.headers = nil
+	if !in.conf.ExtractHeaders.IsEmpty() {
+		in.headers = map[string]string{}
+		for k, v := range resp.Header {
+			if k = strings.ToLower(k); len(v) > 0 && in.conf.ExtractHeaders.Match(k) {
+				in.headers[k] = v[0]
+			}
+		}
+	}
+	in.log.Infof("Connected to %s (connection %d)", in.finalURL, in.attempt)
+}
+
+func (in *sseInput) onError(err error) {
+	var re *sse.ResponseError
+	cause := "network"
+	switch {
+	case errors.Is(err, sse.ErrStreamEnded):
+		cause = "eof"
+	case errors.Is(err, sse.ErrIdleTimeout):
+		cause = "idle_timeout"
+	case errors.As(err, &re):
+		cause = "status"
+	}
+	es := in.es
+	state := es.ReadyState()
+	in.m.readyState.Set(int64(state))
+	if state == sse.Closed {
+		return // ReadBatch reports why
+	}
+	in.m.reconnects.Incr(1, cause)
+	now := time.Now()
+	if in.failingSince.IsZero() {
+		in.failingSince = now
+	}
+	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
+		in.log.Errorf("Giving up on %s after failing for %v: %v", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err)
+		in.gaveUp = true
+		es.Close()
+		return
+	}
+	if cause == "eof" || cause == "idle_timeout" {
+		in.log.Warnf("Connection to %s lost (%v); reconnecting with Last-Event-ID %q", es.URL(), err, es.LastEventID())
+		return
+	}
+	in.log.Warnf("Connecting to %s failed: %v; retrying", es.URL(), err)
+}
+
+// ReadBatch returns the next event together with the events that already
+// arrived behind it, up to max_batch_size, never waiting to fill a batch.
+func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	in.mu.Lock()
+	es := in.es
+	in.mu.Unlock()
+	if es == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+	for {
+		if in.ending || in.gaveUp {
+			return nil, nil, service.ErrEndOfInput
+		}
+		ev, err := es.Next(ctx)
+		if err != nil {
+			if errors.Is(err, sse.ErrEventTooLarge) {
+				in.oversized(es)
+				continue
+			}
+			return nil, nil, in.readError(ctx, es, err)
+		}
+		batch := make(service.MessageBatch, 0, min(in.conf.MaxBatchSize, 16))
+		batch = in.add(batch, ev, es)
+		for len(batch) < in.conf.MaxBatchSize && !in.ending {
+			ev, ok, err := es.Buffered()
+			if errors.Is(err, sse.ErrEventTooLarge) {
+				in.oversized(es)
+				continue
+			}
+			if !ok {
+				break
+			}
+			batch = in.add(batch, ev, es)
+		}
+		seq := in.tracker.track(es.LastEventID(), len(batch))
+		if len(batch) == 0 {
+			// Everything was filtered out: settled at once, so the
+			// resume point moves past it.
+			in.settled(seq)
+			continue
+		}
+		in.m.lag.Set(int64(in.tracker.unsettled()))
+		return batch, func(ctx context.Context, err error) error {
+			if err != nil {
+				// auto_replay_nacks: false; the pipeline dropped the batch.
+				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %v", len(batch), err)
+			}
+			in.settled(seq)
+			return nil
+		}, nil
+	}
+}
+
+func (in *sseInput) settled(seq uint64) {
+	if in.tracker.settle(seq) && in.ckpt != nil {
+		in.ckpt.changed()
+	}
+	in.m.lag.Set(int64(in.tracker.unsettled()))
+}
+
+func (in *sseInput) oversized(es *sse.EventSource) {
+	in.m.oversized.Incr(1)
+	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", in.conf.MaxEventSize, es.LastEventID())
+}
+
+// readError maps an error from the event source to what Benthos expects.
+func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err error) error {
+	in.m.readyState.Set(int64(es.ReadyState()))
+	var re *sse.ResponseError
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case in.gaveUp, errors.Is(err, sse.ErrClosed):
+		return service.ErrEndOfInput
+	case errors.Is(err, io.EOF):
+		if in.conf.From != "" {
+			in.log.Infof("End of stream %s", in.conf.From)
+		} else {
+			in.log.Infof("Stream %s ended; stream_end is stop", es.URL())
+		}
+		return service.ErrEndOfInput
+	case errors.As(err, &re):
+		in.log.Infof("%v: the server asks clients to stop; ending the input", re)
+		return service.ErrEndOfInput
+	}
+	in.log.Errorf("Reading %s failed: %v", in.source(), err)
+	return service.ErrEndOfInput
+}
+
+func (in *sseInput) source() string {
+	if in.conf.From != "" {
+		return in.conf.From
+	}
+	return in.conf.URL
+}
+
+// add appends ev to batch as a message unless it is filtered out, a replay,
+// or the end sentinel.
+func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, es *sse.EventSource) service.MessageBatch {
+	in.m.events.Incr(1)
+	in.m.bytes.Incr(int64(len(ev.Data)))
+	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
+		in.m.filtered.Incr(1)
+		return batch
+	}
+	if in.conf.EndOnData != "" && string(ev.Data) == in.conf.EndOnData {
+		in.log.Infof("Received end_on_data sentinel %q; ending the input", in.conf.EndOnData)
+		in.ending = true
+		return batch
+	}
+	if in.dedupe != nil && in.dedupe.seen(ev) {
+		in.m.deduplicated.Incr(1)
+		return batch
+	}
+	msg := service.NewMessage(ev.Data)
+	msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
+	msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
+	for k, v := range in.headers {
+		msg.MetaSetMut(k, v)
+	}
+	if in.conf.MetaRetry && ev.HasRetry {
+		msg.MetaSetMut(benthossse.MetaRetry, strconv.FormatInt(ev.Retry.Milliseconds(), 10))
+	}
+	if in.conf.MetaConnection {
+		msg.MetaSetMut(benthossse.MetaAttempt, strconv.Itoa(in.attempt))
+		msg.MetaSetMut(benthossse.MetaStatus, strconv.Itoa(in.status))
+		msg.MetaSetMut(benthossse.MetaURL, in.finalURL)
+	}
+	return append(batch, msg)
+}
+
+// Close stops the event source, interrupting a blocked ReadBatch, and
+// writes the final checkpoint.
+func (in *sseInput) Close(ctx context.Context) error {
+	in.mu.Lock()
+	es := in.es
+	in.mu.Unlock()
+	if es != nil {
+		es.Close()
+	}
+	if in.ckpt != nil {
+		in.ckpt.close(ctx)
+	}
+	if in.client != nil {
+		in.client.CloseIdleConnections()
+	}
+	return nil
+}
