@@ -204,6 +204,13 @@ type EventSource struct {
 	connCancel context.CancelCauseFunc
 	idle       *time.Timer
 
+	// Copies of the parser's last event ID and reconnection time for
+	// LastEventID and ReconnectionTime, which any goroutine may call; the
+	// goroutine in Next writes them under mu.
+	lastID   string
+	retry    time.Duration
+	hasRetry bool
+
 	connected  bool // a body is being read
 	wait       bool // the next connection attempt waits first
 	failures   int  // consecutive failed attempts since the last open
@@ -277,6 +284,7 @@ func newEventSource(opts Options) *EventSource {
 	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize})
 	if opts.LastEventID != "" {
 		es.parser.SetLastEventID(opts.LastEventID)
+		es.lastID = opts.LastEventID
 	}
 	return es
 }
@@ -293,23 +301,53 @@ func (es *EventSource) URL() string {
 // ReadyState returns the current state.
 func (es *EventSource) ReadyState() ReadyState { return ReadyState(es.state.Load()) }
 
+// setState moves to s unless the event source is closed: Closed is final,
+// even when Close runs between a check of es.ctx and the move.
+func (es *EventSource) setState(s ReadyState) {
+	for {
+		old := es.state.Load()
+		if ReadyState(old) == Closed || es.state.CompareAndSwap(old, int32(s)) {
+			return
+		}
+	}
+}
+
 // WithCredentials reports the credentials flag the event source was created
 // with.
 func (es *EventSource) WithCredentials() bool { return es.opts.WithCredentials }
 
 // LastEventID returns the last event ID string: what the next reconnection
 // sends as Last-Event-ID.
-func (es *EventSource) LastEventID() string { return es.parser.LastEventID() }
+func (es *EventSource) LastEventID() string {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	return es.lastID
+}
 
 // ReconnectionTime returns the current reconnection time: the server's last
 // valid retry value, or [Options.ReconnectionTime], capped by
 // [Options.MaxReconnectionTime].
 func (es *EventSource) ReconnectionTime() time.Duration {
+	es.mu.Lock()
+	defer es.mu.Unlock()
 	d := es.opts.ReconnectionTime
-	if r, ok := es.parser.Retry(); ok {
-		d = r
+	if es.hasRetry {
+		d = es.retry
 	}
 	return min(d, es.opts.MaxReconnectionTime)
+}
+
+// publish copies what the parser learnt to where the other goroutines'
+// methods read it. Only the goroutine in Next calls it.
+func (es *EventSource) publish() {
+	id := es.parser.LastEventID()
+	retry, ok := es.parser.Retry()
+	if id == es.lastID && retry == es.retry && ok == es.hasRetry {
+		return
+	}
+	es.mu.Lock()
+	es.lastID, es.retry, es.hasRetry = id, retry, ok
+	es.mu.Unlock()
 }
 
 // Close closes the event source: `close()`. Its state becomes [Closed], a
@@ -366,6 +404,7 @@ func (es *EventSource) Next(ctx context.Context) (Event, error) {
 			}
 		}
 		ev, err := es.parser.Next()
+		es.publish()
 		if err == nil || err == ErrEventTooLarge {
 			return ev, err
 		}
@@ -384,6 +423,7 @@ func (es *EventSource) Buffered() (ev Event, ok bool, err error) {
 		return Event{}, false, nil
 	}
 	ev, ok, err = es.parser.Buffered()
+	es.publish()
 	if err != nil && err != ErrEventTooLarge {
 		// A read error: leave it for the next call to Next to handle.
 		return Event{}, false, nil
@@ -435,7 +475,8 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 	if ctx.Err() != nil {
 		// The caller gave up: not the server's fault, so reconnect at once
 		// on the next call.
-		es.state.Store(int32(Connecting))
+		es.setState(Connecting)
+		es.wait = false
 		return ctx.Err()
 	}
 	if es.opts.CloseAtEnd && readErr == io.EOF && cause == nil {
@@ -451,7 +492,7 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 	}
 	// spec: "When a user agent is to reestablish the connection ... Set the
 	// readyState attribute to CONNECTING. Fire an event named error."
-	es.state.Store(int32(Connecting))
+	es.setState(Connecting)
 	es.wait = true
 	if es.opts.OnError != nil {
 		es.opts.OnError(readErr)
@@ -501,7 +542,7 @@ func (es *EventSource) reconnect(ctx context.Context) error {
 	err := es.connect()
 	if err == nil {
 		es.failures, es.retryAfter = 0, 0
-		es.state.Store(int32(Open))
+		es.setState(Open)
 		return nil
 	}
 	if es.ctx.Err() != nil {
@@ -533,7 +574,13 @@ func (es *EventSource) delay() time.Duration {
 	limit := es.opts.MaxReconnectionTime
 	if es.opts.BackoffFactor > 1 {
 		for i := 1; i < es.failures && d < limit; i++ {
-			d = time.Duration(float64(d) * es.opts.BackoffFactor)
+			// Stop at the limit before converting, so that a huge limit
+			// cannot overflow d (which would make it negative).
+			if f := float64(d) * es.opts.BackoffFactor; f < float64(limit) {
+				d = time.Duration(f)
+			} else {
+				d = limit
+			}
 		}
 	}
 	d = max(d, es.retryAfter)
@@ -590,7 +637,7 @@ func (es *EventSource) connect() error {
 	es.mu.Unlock()
 	es.parser.Reset(body)
 	// spec: "announce the connection": set readyState to OPEN, fire open.
-	es.state.Store(int32(Open))
+	es.setState(Open)
 	if es.opts.OnOpen != nil {
 		es.opts.OnOpen(resp)
 	}

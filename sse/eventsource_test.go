@@ -1,0 +1,1393 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// esBound is how long a test waits for something that should happen at once.
+// It is only a failure bound: no test sleeps, and none waits for it to pass.
+const esBound = 5 * time.Second
+
+// esServer is a test server that counts requests and lets handlers block
+// until the client goes away or the test ends.
+type esServer struct {
+	*httptest.Server
+	requests atomic.Int32
+	done     chan struct{} // closed at cleanup, before the server closes
+}
+
+// newESServer starts a server whose handler h gets the server and each
+// request's number, counting from 1. It is closed at cleanup, which also
+// closes the idle connections of s.Client().
+func newESServer(t *testing.T, h func(s *esServer, n int, w http.ResponseWriter, r *http.Request)) *esServer {
+	t.Helper()
+	s := &esServer{done: make(chan struct{})}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h(s, int(s.requests.Add(1)), w, r)
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(s.done) }) // runs first: releases held handlers
+	return s
+}
+
+// hold blocks a handler until the client drops the connection or the test
+// ends.
+func (s *esServer) hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+}
+
+// stream starts an event stream response and flushes chunk, which may be
+// empty to send just the headers.
+func stream(w http.ResponseWriter, chunk string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	io.WriteString(w, chunk)
+	w.(http.Flusher).Flush()
+}
+
+// newES returns an event source for s that is closed at cleanup. It uses
+// s.Client() unless opts has a client, and a 1ms reconnection time unless
+// opts has one.
+func newES(t *testing.T, s *esServer, opts Options) *EventSource {
+	t.Helper()
+	return newESURL(t, s, s.URL, opts)
+}
+
+func newESURL(t *testing.T, s *esServer, rawURL string, opts Options) *EventSource {
+	t.Helper()
+	if opts.Client == nil {
+		opts.Client = s.Client()
+	}
+	if opts.ReconnectionTime == 0 {
+		opts.ReconnectionTime = time.Millisecond
+	}
+	es, err := New(rawURL, opts)
+	if err != nil {
+		t.Fatalf("New(%q): %v", rawURL, err)
+	}
+	t.Cleanup(func() { es.Close() })
+	return es
+}
+
+type nextResult struct {
+	ev  Event
+	err error
+}
+
+// goNext calls es.Next(ctx) on another goroutine and returns where its
+// result will arrive. Close at cleanup ends a Next the test abandons.
+func goNext(ctx context.Context, es *EventSource) <-chan nextResult {
+	ch := make(chan nextResult, 1)
+	go func() {
+		ev, err := es.Next(ctx)
+		ch <- nextResult{ev, err}
+	}()
+	return ch
+}
+
+// await returns the result of a goNext, failing the test after esBound.
+func await(t *testing.T, ch <-chan nextResult) (Event, error) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r.ev, r.err
+	case <-time.After(esBound):
+		t.Fatalf("Next did not return within %v", esBound)
+		return Event{}, nil
+	}
+}
+
+// next calls es.Next with a background context, bounded by esBound.
+func next(t *testing.T, es *EventSource) (Event, error) {
+	t.Helper()
+	return await(t, goNext(context.Background(), es))
+}
+
+// wantData calls Next and fails unless it returns an event with data want.
+func wantData(t *testing.T, es *EventSource, want string) Event {
+	t.Helper()
+	ev, err := next(t, es)
+	if err != nil {
+		t.Fatalf("Next: got error %v, want event %q", err, want)
+	}
+	if string(ev.Data) != want {
+		t.Fatalf("Next: got data %q, want %q", ev.Data, want)
+	}
+	return ev
+}
+
+// signal waits for ch, failing the test after esBound.
+func signal[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(esBound):
+		t.Fatalf("%s did not happen within %v", what, esBound)
+		var zero T
+		return zero
+	}
+}
+
+// readSignal is a RoundTripper whose response bodies send on reading before
+// each Read, so that a test knows Next is (about to be) blocked in a read.
+type readSignal struct {
+	base    http.RoundTripper
+	reading chan struct{}
+}
+
+func (rs *readSignal) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rs.base.RoundTrip(req)
+	if err == nil {
+		resp.Body = &signalReader{ReadCloser: resp.Body, reading: rs.reading}
+	}
+	return resp, err
+}
+
+type signalReader struct {
+	io.ReadCloser
+	reading chan struct{}
+}
+
+func (r *signalReader) Read(p []byte) (int, error) {
+	select {
+	case r.reading <- struct{}{}:
+	default:
+	}
+	return r.ReadCloser.Read(p)
+}
+
+// countingTransport counts the requests it carries.
+type countingTransport struct {
+	base http.RoundTripper
+	n    atomic.Int32
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(req)
+}
+
+func TestReadyState_String(t *testing.T) {
+	tests := []struct {
+		s    ReadyState
+		want string
+	}{
+		{Connecting, "CONNECTING"},
+		{Open, "OPEN"},
+		{Closed, "CLOSED"},
+		{ReadyState(7), "ReadyState(7)"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.String(); got != tt.want {
+			t.Errorf("ReadyState(%d).String() = %q, want %q", int32(tt.s), got, tt.want)
+		}
+	}
+}
+
+func TestNew_InvalidURL(t *testing.T) {
+	for _, raw := range []string{"ftp://127.0.0.1/", "127.0.0.1:80", "http://", "http://[::1", "/path"} {
+		if es, err := New(raw, Options{}); err == nil {
+			es.Close()
+			t.Errorf("New(%q): got no error, want one", raw)
+		}
+	}
+}
+
+func TestEventSource_OpenMessageErrorOrder(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+		if n > 1 {
+			s.hold(r) // the client closes at cleanup
+		}
+	})
+	var got []string // appended on the goroutine in Next only
+	var es *EventSource
+	es = newES(t, s, Options{
+		OnOpen: func(resp *http.Response) {
+			if resp == nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("OnOpen: got response %v, want a 200 response", resp)
+			}
+			got = append(got, "open "+es.ReadyState().String())
+		},
+		OnError: func(err error) {
+			if !errors.Is(err, ErrStreamEnded) {
+				t.Errorf("OnError: got %v, want ErrStreamEnded", err)
+			}
+			got = append(got, "error "+es.ReadyState().String())
+		},
+	})
+	if es.URL() != s.URL {
+		t.Fatalf("URL() = %q, want %q", es.URL(), s.URL)
+	}
+	if es.WithCredentials() {
+		t.Fatalf("WithCredentials() = true, want false")
+	}
+	if st := es.ReadyState(); st != Connecting {
+		t.Fatalf("before Next: ReadyState = %v, want CONNECTING", st)
+	}
+
+	wantData(t, es, "1")
+	got = append(got, "message 1 "+es.ReadyState().String())
+	wantData(t, es, "2")
+	got = append(got, "message 2 "+es.ReadyState().String())
+
+	want := []string{
+		"open OPEN", "message 1 OPEN",
+		"error CONNECTING", // the body ended: reconnecting
+		"open OPEN", "message 2 OPEN",
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("got events\n\t%q\nwant\n\t%q", got, want)
+	}
+	if n := s.requests.Load(); n != 2 {
+		t.Fatalf("got %d requests, want 2", n)
+	}
+	if err := es.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if st := es.ReadyState(); st != Closed {
+		t.Fatalf("after Close: ReadyState = %v, want CLOSED", st)
+	}
+	if _, err := next(t, es); err != ErrClosed {
+		t.Fatalf("Next after Close: got %v, want ErrClosed", err)
+	}
+}
+
+func TestEventSource_RequestHeaders(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		lastEventID string // Options.LastEventID
+		wantFirst   string // Last-Event-ID of the first request; "" means absent
+	}{
+		{name: "no last event id on first request", wantFirst: ""},
+		{name: "options last event id on first request", lastEventID: "7", wantFirst: "7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			headers := make(chan http.Header, 2)
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				headers <- r.Header.Clone()
+				if n == 1 {
+					stream(w, "id: 42\ndata: a\n\n")
+					return // reconnect
+				}
+				stream(w, "data: b\n\n")
+				s.hold(r)
+			})
+			callerHeader := http.Header{
+				"X-Custom": {"yes"},
+				"Accept":   {"text/html"}, // overridden
+			}
+			es := newES(t, s, Options{Header: callerHeader, LastEventID: tt.lastEventID})
+			callerHeader.Set("X-Custom", "changed after New") // has no effect
+
+			if got := es.LastEventID(); got != tt.lastEventID {
+				t.Fatalf("LastEventID() before Next = %q, want %q", got, tt.lastEventID)
+			}
+			wantData(t, es, "a")
+			if got := es.LastEventID(); got != "42" {
+				t.Fatalf("LastEventID() = %q, want 42", got)
+			}
+			ev := wantData(t, es, "b")
+			if ev.LastEventID != "42" {
+				t.Fatalf("second event: LastEventID %q, want 42 kept across reconnection", ev.LastEventID)
+			}
+
+			for i, wantID := range []string{tt.wantFirst, "42"} {
+				h := <-headers
+				if v, ok := h["Last-Event-Id"]; wantID == "" && ok {
+					t.Errorf("request %d: Last-Event-ID %q sent, want none", i+1, v)
+				} else if wantID != "" && h.Get("Last-Event-ID") != wantID {
+					t.Errorf("request %d: Last-Event-ID %q, want %q", i+1, h.Get("Last-Event-ID"), wantID)
+				}
+				if got := h.Values("Accept"); len(got) != 1 || got[0] != "text/event-stream" {
+					t.Errorf("request %d: Accept %q, want [text/event-stream]", i+1, got)
+				}
+				if got := h.Get("Cache-Control"); got != "no-cache" {
+					t.Errorf("request %d: Cache-Control %q, want no-cache", i+1, got)
+				}
+				if got := h.Get("X-Custom"); got != "yes" {
+					t.Errorf("request %d: X-Custom %q, want yes", i+1, got)
+				}
+			}
+		})
+	}
+}
+
+func TestEventSource_RetryFieldSetsReconnectionTime(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan time.Time, 2)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		arrived <- time.Now()
+		if n == 1 {
+			stream(w, "retry: 50\n\n")
+			return
+		}
+		stream(w, "data: x\n\n")
+		s.hold(r)
+	})
+	es := newES(t, s, Options{ReconnectionTime: time.Millisecond})
+	wantData(t, es, "x")
+	if got := es.ReconnectionTime(); got != 50*time.Millisecond {
+		t.Fatalf("ReconnectionTime() = %v, want 50ms", got)
+	}
+	first, second := <-arrived, <-arrived
+	if gap := second.Sub(first); gap < 50*time.Millisecond {
+		t.Fatalf("reconnected after %v, want at least the 50ms the server asked for", gap)
+	}
+}
+
+func TestEventSource_MaxReconnectionTimeCapsRetry(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			stream(w, "retry: 999999999\n\n") // about 11.6 days
+			return
+		}
+		stream(w, "data: x\n\n")
+		s.hold(r)
+	})
+	es := newES(t, s, Options{MaxReconnectionTime: 20 * time.Millisecond})
+	wantData(t, es, "x") // within esBound, not 11 days
+	if got := es.ReconnectionTime(); got != 20*time.Millisecond {
+		t.Fatalf("ReconnectionTime() = %v, want the 20ms cap", got)
+	}
+}
+
+func TestEventSource_Delay(t *testing.T) {
+	const ms = time.Millisecond
+	backoff := Options{ReconnectionTime: 10 * ms, MaxReconnectionTime: 100 * ms, BackoffFactor: 2}
+	tests := []struct {
+		name       string
+		opts       Options
+		stream     string // parsed first, to set the server's retry
+		failures   int
+		retryAfter time.Duration
+		want       time.Duration // before jitter
+	}{
+		{name: "after an open connection", opts: backoff, failures: 0, want: 10 * ms},
+		{name: "failure 1", opts: backoff, failures: 1, want: 10 * ms},
+		{name: "failure 2", opts: backoff, failures: 2, want: 20 * ms},
+		{name: "failure 3", opts: backoff, failures: 3, want: 40 * ms},
+		{name: "failure 4", opts: backoff, failures: 4, want: 80 * ms},
+		{name: "failure 5 capped", opts: backoff, failures: 5, want: 100 * ms},
+		{name: "failure 1000 capped", opts: backoff, failures: 1000, want: 100 * ms},
+		{name: "factor 1 is constant", opts: Options{ReconnectionTime: 10 * ms, BackoffFactor: 1}, failures: 5, want: 10 * ms},
+		{name: "factor 0 is constant", opts: Options{ReconnectionTime: 10 * ms}, failures: 5, want: 10 * ms},
+		{name: "factor 1.5", opts: Options{ReconnectionTime: 8 * ms, BackoffFactor: 1.5}, failures: 3, want: 18 * ms},
+		{name: "defaults", opts: Options{}, failures: 3, want: DefaultReconnectionTime},
+		{name: "server retry is the base", opts: backoff, stream: "retry: 30\n\n", failures: 2, want: 60 * ms},
+		{name: "server retry capped", opts: backoff, stream: "retry: 999999999999999999999\n\n", failures: 1, want: 100 * ms},
+		{name: "retry-after longer", opts: backoff, failures: 1, retryAfter: 70 * ms, want: 70 * ms},
+		{name: "retry-after shorter", opts: backoff, failures: 3, retryAfter: 5 * ms, want: 40 * ms},
+		{name: "retry-after capped", opts: backoff, failures: 1, retryAfter: time.Hour, want: 100 * ms},
+		{name: "retry-after huge", opts: backoff, failures: 1, retryAfter: math.MaxInt64, want: 100 * ms},
+		{
+			name:     "no cap does not overflow",
+			opts:     Options{ReconnectionTime: ms, MaxReconnectionTime: math.MaxInt64, BackoffFactor: 2},
+			failures: 100, want: math.MaxInt64,
+		},
+		{
+			name:     "jitter",
+			opts:     Options{ReconnectionTime: 10 * ms, MaxReconnectionTime: 100 * ms, BackoffFactor: 2, Jitter: 0.5},
+			failures: 3, want: 40 * ms,
+		},
+		{
+			name:     "jitter above 1 is 1",
+			opts:     Options{ReconnectionTime: 10 * ms, Jitter: 3},
+			failures: 1, want: 10 * ms,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es := newEventSource(tt.opts)
+			if tt.stream != "" {
+				es.parser.Reset(strings.NewReader(tt.stream))
+				if _, err := es.parser.Next(); err != io.EOF {
+					t.Fatalf("parsing %q: got %v, want io.EOF", tt.stream, err)
+				}
+				es.publish() // as Next does after each parser call
+			}
+			es.failures, es.retryAfter = tt.failures, tt.retryAfter
+			j := min(tt.opts.Jitter, 1)
+			lo := tt.want - time.Duration(float64(tt.want)*j)
+			varied := false
+			for range 200 {
+				got := es.delay()
+				if got < lo || got > tt.want {
+					t.Fatalf("delay() = %v, want within [%v, %v]", got, lo, tt.want)
+				}
+				varied = varied || got != tt.want
+			}
+			if j > 0 && !varied {
+				t.Fatalf("delay() was %v every time, want jitter", tt.want)
+			}
+		})
+	}
+}
+
+func TestEventSource_BackoffGrowsAcrossFailures(t *testing.T) {
+	t.Parallel()
+	const (
+		base     = 5 * time.Millisecond
+		failures = 4
+	)
+	arrived := make(chan time.Time, failures+1)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		arrived <- time.Now()
+		if n <= failures {
+			// A network failure: the connection drops before any response.
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			conn.Close()
+			return
+		}
+		stream(w, "data: up\n\n")
+		s.hold(r)
+	})
+	var errs atomic.Int32
+	es := newES(t, s, Options{
+		ReconnectionTime: base,
+		BackoffFactor:    2,
+		OnError: func(err error) {
+			var re *ResponseError
+			if errors.As(err, &re) {
+				t.Errorf("OnError: got %v, want a network error", err)
+			}
+			errs.Add(1)
+		},
+	})
+	wantData(t, es, "up")
+	if n := errs.Load(); n != failures {
+		t.Fatalf("OnError called %d times, want %d", n, failures)
+	}
+	prev := <-arrived
+	for i := 1; i <= failures; i++ {
+		at := <-arrived
+		want := base << (i - 1)
+		if gap := at.Sub(prev); gap < want {
+			t.Errorf("attempt %d came %v after failure %d, want at least %v", i+1, gap, i, want)
+		}
+		prev = at
+	}
+	if es.failures != 0 {
+		t.Fatalf("after an open: %d failures counted, want 0", es.failures)
+	}
+}
+
+func TestEventSource_ResponseFailsConnection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		status      int
+		contentType string // "-" means no Content-Type header at all
+	}{
+		{name: "204 no content", status: http.StatusNoContent, contentType: "-"},
+		{name: "500 with event-stream type", status: http.StatusInternalServerError, contentType: "text/event-stream"},
+		{name: "404", status: http.StatusNotFound, contentType: "text/plain; charset=utf-8"},
+		{name: "200 text/html", status: http.StatusOK, contentType: "text/html"},
+		{name: "200 without content type", status: http.StatusOK, contentType: "-"},
+		{name: "200 event-stream prefix", status: http.StatusOK, contentType: "text/event-streamx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				if tt.contentType == "-" {
+					w.Header()["Content-Type"] = nil // no sniffing either
+				} else {
+					w.Header().Set("Content-Type", tt.contentType)
+				}
+				w.WriteHeader(tt.status)
+				if tt.status != http.StatusNoContent {
+					io.WriteString(w, "data: not an event stream\n\n")
+				}
+			})
+			var errs []error // appended on the goroutine in Next only
+			var es *EventSource
+			es = newES(t, s, Options{OnError: func(err error) {
+				if st := es.ReadyState(); st != Closed {
+					t.Errorf("in OnError: ReadyState = %v, want CLOSED", st)
+				}
+				errs = append(errs, err)
+			}})
+
+			_, err := next(t, es)
+			var re *ResponseError
+			if !errors.As(err, &re) {
+				t.Fatalf("Next: got %v, want a *ResponseError", err)
+			}
+			wantCT := tt.contentType
+			if wantCT == "-" {
+				wantCT = ""
+			}
+			if re.StatusCode != tt.status || re.ContentType != wantCT || re.URL != s.URL {
+				t.Fatalf("got %+v, want status %d, content type %q, URL %q", *re, tt.status, wantCT, s.URL)
+			}
+			if re.Error() == "" {
+				t.Fatalf("empty Error()")
+			}
+			if st := es.ReadyState(); st != Closed {
+				t.Fatalf("ReadyState = %v, want CLOSED", st)
+			}
+			if len(errs) != 1 || errs[0] != err {
+				t.Fatalf("OnError got %v, want exactly [%v]", errs, err)
+			}
+			for range 2 {
+				if _, again := next(t, es); again != err {
+					t.Fatalf("later Next: got %v, want the same error %v", again, err)
+				}
+			}
+			if ev, ok, err := es.Buffered(); ok || err != nil {
+				t.Fatalf("Buffered() = %v, %v, %v; want nothing", ev, ok, err)
+			}
+			if n := s.requests.Load(); n != 1 {
+				t.Fatalf("got %d requests, want exactly 1", n)
+			}
+			if len(errs) != 1 {
+				t.Fatalf("OnError called %d times, want once", len(errs))
+			}
+		})
+	}
+}
+
+func TestEventSource_ContentTypeAccepted(t *testing.T) {
+	t.Parallel()
+	for _, ct := range []string{
+		"text/event-stream",
+		"text/event-stream; charset=utf-8",
+		"text/event-stream;charset=UTF-8",
+		"Text/Event-Stream",
+		" text/event-stream ; charset", // malformed parameter: the type still counts
+	} {
+		t.Run(ct, func(t *testing.T) {
+			t.Parallel()
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, "data: ok\n\n")
+				w.(http.Flusher).Flush()
+				s.hold(r)
+			})
+			es := newES(t, s, Options{})
+			wantData(t, es, "ok")
+			if st := es.ReadyState(); st != Open {
+				t.Fatalf("ReadyState = %v, want OPEN", st)
+			}
+		})
+	}
+}
+
+func TestEventSource_RetryResponse(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		stream(w, "data: ok\n\n")
+		s.hold(r)
+	})
+	var errs []error // appended on the goroutine in Next only
+	var es *EventSource
+	es = newES(t, s, Options{
+		RetryResponse: func(re *ResponseError) bool { return re.StatusCode == http.StatusServiceUnavailable },
+		OnError: func(err error) {
+			if st := es.ReadyState(); st != Connecting {
+				t.Errorf("in OnError: ReadyState = %v, want CONNECTING", st)
+			}
+			errs = append(errs, err)
+		},
+	})
+	wantData(t, es, "ok")
+	var re *ResponseError
+	if len(errs) != 1 || !errors.As(errs[0], &re) || re.StatusCode != http.StatusServiceUnavailable || re.RetryAfter != 0 {
+		t.Fatalf("OnError got %v, want one 503 *ResponseError with RetryAfter 0", errs)
+	}
+	if n := s.requests.Load(); n != 2 {
+		t.Fatalf("got %d requests, want 2", n)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, in string
+		want     time.Duration
+	}{
+		{"empty", "", 0},
+		{"zero", "0", 0},
+		{"seconds", "5", 5 * time.Second},
+		{"spaces", "  120 ", 2 * time.Minute},
+		{"leading zeros", "007", 7 * time.Second},
+		{"negative", "-1", 0},
+		{"fraction", "1.5", 0},
+		{"garbage", "soon", 0},
+		{"http date", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{"rfc 850 date", now.Add(time.Hour).Format(time.RFC850), time.Hour},
+		{"asctime date", now.Add(time.Minute).Format(time.ANSIC), time.Minute},
+		{"past date", now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"now", now.Format(http.TimeFormat), 0},
+		{"largest that fits", "9223372036", 9223372036 * time.Second},
+		{"just too large", "9223372037", math.MaxInt64},
+		{"huge", "99999999999999999999999999", math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseRetryAfter(tt.in, now); got != tt.want {
+				t.Fatalf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEventSource_RedirectFollowed(t *testing.T) {
+	t.Parallel()
+	auth := make(chan string, 1)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, "/stream", http.StatusFound)
+		case "/stream":
+			auth <- r.Header.Get("Authorization")
+			stream(w, "data: moved\n\n")
+			s.hold(r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	es := newESURL(t, s, s.URL+"/start", Options{Header: http.Header{"Authorization": {"Bearer t"}}})
+	wantData(t, es, "moved")
+	if got := es.URL(); got != s.URL+"/start" {
+		t.Fatalf("URL() = %q, want the original %q", got, s.URL+"/start")
+	}
+	if got := <-auth; got != "Bearer t" {
+		t.Fatalf("same-host redirect: Authorization %q, want it kept", got)
+	}
+
+	// A redirect to a response that fails the connection reports where it ended.
+	s2 := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/gone", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	es2 := newESURL(t, s2, s2.URL+"/start", Options{})
+	_, err := next(t, es2)
+	var re *ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound || re.URL != s2.URL+"/gone" {
+		t.Fatalf("Next: got %v, want a 404 *ResponseError for %s/gone", err, s2.URL)
+	}
+	if got := es2.URL(); got != s2.URL+"/start" {
+		t.Fatalf("URL() = %q, want the original %q", got, s2.URL+"/start")
+	}
+}
+
+func TestEventSource_CrossHostRedirectDropsAuthorization(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{name: "options header", opts: Options{Header: http.Header{"Authorization": {"Bearer secret"}}}},
+		{name: "prepare request", opts: Options{PrepareRequest: func(r *http.Request) error {
+			r.Header.Set("Authorization", "Bearer secret")
+			return nil
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			type seen struct{ auth, custom string }
+			atTarget := make(chan seen, 1)
+			target := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				atTarget <- seen{r.Header.Get("Authorization"), r.Header.Get("X-Custom")}
+				stream(w, "data: elsewhere\n\n")
+				s.hold(r)
+			})
+			port := target.Listener.Addr().(*net.TCPAddr).Port
+			// The same machine under another name: another host to net/http.
+			targetURL := "http://localhost:" + strconv.Itoa(port) + "/stream"
+
+			atOrigin := make(chan string, 1)
+			origin := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				atOrigin <- r.Header.Get("Authorization")
+				http.Redirect(w, r, targetURL, http.StatusFound)
+			})
+			opts := tt.opts
+			opts.Header = opts.Header.Clone()
+			if opts.Header == nil {
+				opts.Header = http.Header{}
+			}
+			opts.Header.Set("X-Custom", "kept")
+			es := newES(t, origin, opts)
+			wantData(t, es, "elsewhere")
+			if got := <-atOrigin; got != "Bearer secret" {
+				t.Fatalf("origin: Authorization %q, want Bearer secret", got)
+			}
+			got := <-atTarget
+			if got.auth != "" {
+				t.Fatalf("other host: Authorization %q forwarded, want none", got.auth)
+			}
+			if got.custom != "kept" {
+				t.Fatalf("other host: X-Custom %q, want kept", got.custom)
+			}
+		})
+	}
+}
+
+func TestEventSource_PostBodyResentOnReconnect(t *testing.T) {
+	t.Parallel()
+	type seen struct{ method, contentType, body string }
+	requests := make(chan seen, 2)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading request body: %v", err)
+		}
+		requests <- seen{r.Method, r.Header.Get("Content-Type"), string(b)}
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+		if n > 1 {
+			s.hold(r)
+		}
+	})
+	body := []byte(`{"prompt":"hi"}`)
+	es := newES(t, s, Options{
+		Method: http.MethodPost,
+		Body:   body,
+		Header: http.Header{"Content-Type": {"application/json"}},
+	})
+	copy(body, "XXXX") // has no effect: New copied it
+	wantData(t, es, "1")
+	wantData(t, es, "2")
+	for i := range 2 {
+		got := <-requests
+		want := seen{http.MethodPost, "application/json", `{"prompt":"hi"}`}
+		if got != want {
+			t.Fatalf("request %d: got %+v, want %+v", i+1, got, want)
+		}
+	}
+}
+
+func TestEventSource_IdleTimeoutReconnects(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+		s.hold(r) // stall: the client must give up on its own
+	})
+	var errs []error // appended on the goroutine in Next only
+	es := newES(t, s, Options{
+		IdleTimeout: 30 * time.Millisecond,
+		OnError:     func(err error) { errs = append(errs, err) },
+	})
+	wantData(t, es, "1")
+	wantData(t, es, "2")
+	if len(errs) != 1 || !errors.Is(errs[0], ErrIdleTimeout) {
+		t.Fatalf("OnError got %v, want [ErrIdleTimeout]", errs)
+	}
+	if n := s.requests.Load(); n != 2 {
+		t.Fatalf("got %d requests, want 2", n)
+	}
+}
+
+func TestEventSource_HeartbeatsKeepConnectionAlive(t *testing.T) {
+	t.Parallel()
+	const (
+		timeout    = 240 * time.Millisecond
+		heartbeats = 10 // 2.5 timeouts in all
+	)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, "")
+		tick := time.NewTicker(timeout / 4)
+		defer tick.Stop()
+		for range heartbeats {
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+			stream(w, ":\n")
+		}
+		stream(w, "data: done\n\n")
+		s.hold(r)
+	})
+	var errs atomic.Int32
+	es := newES(t, s, Options{IdleTimeout: timeout, OnError: func(error) { errs.Add(1) }})
+	wantData(t, es, "done")
+	if n := errs.Load(); n != 0 {
+		t.Fatalf("OnError called %d times, want 0", n)
+	}
+	if n := s.requests.Load(); n != 1 {
+		t.Fatalf("got %d requests, want 1", n)
+	}
+}
+
+func TestEventSource_Close(t *testing.T) {
+	t.Parallel()
+
+	t.Run("during connect", func(t *testing.T) {
+		t.Parallel()
+		arrived := make(chan struct{}, 1)
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+			s.hold(r) // no headers yet
+		})
+		var errs atomic.Int32
+		es := newES(t, s, Options{OnError: func(error) { errs.Add(1) }})
+		res := goNext(context.Background(), es)
+		signal(t, arrived, "request")
+		if err := es.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if _, err := await(t, res); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED", st)
+		}
+		if n := errs.Load(); n != 0 {
+			t.Fatalf("OnError called %d times, want 0 for Close", n)
+		}
+	})
+
+	t.Run("during read", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "")
+			s.hold(r)
+		})
+		reading := make(chan struct{}, 1)
+		es := newES(t, s, Options{Client: &http.Client{
+			Transport: &readSignal{base: s.Client().Transport, reading: reading},
+		}})
+		res := goNext(context.Background(), es)
+		signal(t, reading, "read")
+		es.Close()
+		if _, err := await(t, res); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED", st)
+		}
+		if _, err := next(t, es); err != ErrClosed {
+			t.Fatalf("later Next: got %v, want ErrClosed", err)
+		}
+	})
+
+	t.Run("twice", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n")
+			s.hold(r)
+		})
+		es := newES(t, s, Options{})
+		wantData(t, es, "x")
+		for i := range 2 {
+			if err := es.Close(); err != nil {
+				t.Fatalf("Close #%d: %v", i+1, err)
+			}
+		}
+		if _, err := next(t, es); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+	})
+
+	t.Run("before next", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n")
+		})
+		es := newES(t, s, Options{})
+		es.Close()
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED", st)
+		}
+		if _, err := next(t, es); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+		if n := s.requests.Load(); n != 0 {
+			t.Fatalf("got %d requests, want none", n)
+		}
+	})
+
+	t.Run("from OnOpen", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n")
+			s.hold(r)
+		})
+		var es *EventSource
+		es = newES(t, s, Options{OnOpen: func(*http.Response) { es.Close() }})
+		if _, err := next(t, es); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED: Close is final", st)
+		}
+	})
+
+	t.Run("from OnError", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n") // then the body ends
+		})
+		var es *EventSource
+		es = newES(t, s, Options{OnError: func(error) { es.Close() }})
+		wantData(t, es, "x")
+		if _, err := next(t, es); err != ErrClosed {
+			t.Fatalf("Next: got %v, want ErrClosed", err)
+		}
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED", st)
+		}
+		if n := s.requests.Load(); n != 1 {
+			t.Fatalf("got %d requests, want 1", n)
+		}
+	})
+}
+
+func TestEventSource_NextContextCancelled(t *testing.T) {
+	t.Parallel()
+
+	t.Run("during read, then reconnect at once", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			if n == 1 {
+				stream(w, "")
+			} else {
+				stream(w, "data: again\n\n")
+			}
+			s.hold(r)
+		})
+		reading := make(chan struct{}, 1)
+		var errs atomic.Int32
+		es := newES(t, s, Options{
+			Client: &http.Client{Transport: &readSignal{base: s.Client().Transport, reading: reading}},
+			// Far beyond esBound: the caller gave up, which is no reason to wait.
+			ReconnectionTime: time.Hour,
+			OnError:          func(error) { errs.Add(1) },
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		res := goNext(ctx, es)
+		signal(t, reading, "read")
+		cancel()
+		if _, err := await(t, res); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Next: got %v, want context.Canceled", err)
+		}
+		if st := es.ReadyState(); st != Connecting {
+			t.Fatalf("ReadyState = %v, want CONNECTING", st)
+		}
+		wantData(t, es, "again") // at once, not after the reconnection time
+		if n := s.requests.Load(); n != 2 {
+			t.Fatalf("got %d requests, want 2", n)
+		}
+		if n := errs.Load(); n != 0 {
+			t.Fatalf("OnError called %d times, want 0: the caller cancelled", n)
+		}
+	})
+
+	t.Run("already cancelled", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n")
+		})
+		es := newES(t, s, Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := await(t, goNext(ctx, es)); err != context.Canceled {
+			t.Fatalf("Next: got %v, want context.Canceled", err)
+		}
+		if n := s.requests.Load(); n != 0 {
+			t.Fatalf("got %d requests, want none", n)
+		}
+	})
+
+	t.Run("during reconnection wait", func(t *testing.T) {
+		t.Parallel()
+		arrived := make(chan struct{}, 1)
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: x\n\n") // then the body ends
+		})
+		es := newES(t, s, Options{
+			ReconnectionTime: time.Hour,
+			OnError:          func(error) { arrived <- struct{}{} },
+		})
+		wantData(t, es, "x")
+		ctx, cancel := context.WithCancel(context.Background())
+		res := goNext(ctx, es)
+		signal(t, arrived, "error event") // Next is now waiting to reconnect
+		cancel()
+		if _, err := await(t, res); err != context.Canceled {
+			t.Fatalf("Next: got %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestEventSource_CustomClientUsed(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+		if n > 1 {
+			s.hold(r)
+		}
+	})
+	tr := &countingTransport{base: s.Client().Transport}
+	es := newES(t, s, Options{Client: &http.Client{Transport: tr}})
+	wantData(t, es, "1")
+	wantData(t, es, "2")
+	if got, want := tr.n.Load(), s.requests.Load(); got != 2 || want != 2 {
+		t.Fatalf("transport carried %d requests, server saw %d; want 2 and 2", got, want)
+	}
+}
+
+func TestEventSource_Credentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name            string
+		withCredentials bool
+	}{
+		{"without credentials", false},
+		{"with credentials", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			type seen struct {
+				cookie, user, pass string
+				basic              bool
+			}
+			requests := make(chan seen, 1)
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				var got seen
+				if c, err := r.Cookie("session"); err == nil {
+					got.cookie = c.Value
+				}
+				got.user, got.pass, got.basic = r.BasicAuth()
+				requests <- got
+				http.SetCookie(w, &http.Cookie{Name: "fromserver", Value: "1"})
+				stream(w, "data: x\n\n")
+				s.hold(r)
+			})
+			u, err := url.Parse(s.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "s3cret"}})
+			client := &http.Client{Transport: s.Client().Transport, Jar: jar}
+
+			withUser := "http://alice:pw@" + u.Host
+			es := newESURL(t, s, withUser, Options{Client: client, WithCredentials: tt.withCredentials})
+			if es.WithCredentials() != tt.withCredentials {
+				t.Fatalf("WithCredentials() = %v, want %v", es.WithCredentials(), tt.withCredentials)
+			}
+			if got := es.URL(); strings.Contains(got, "pw") || !strings.Contains(got, "alice") {
+				t.Fatalf("URL() = %q, want the user with the password redacted", got)
+			}
+			wantData(t, es, "x")
+			if client.Jar != jar {
+				t.Fatalf("New changed the caller's client")
+			}
+
+			got := <-requests
+			stored := false
+			for _, c := range jar.Cookies(u) {
+				stored = stored || c.Name == "fromserver"
+			}
+			want := seen{}
+			if tt.withCredentials {
+				want = seen{cookie: "s3cret", user: "alice", pass: "pw", basic: true}
+			}
+			if got != want {
+				t.Fatalf("server saw %+v, want %+v", got, want)
+			}
+			if stored != tt.withCredentials {
+				t.Fatalf("Set-Cookie stored in the jar: %v, want %v", stored, tt.withCredentials)
+			}
+		})
+	}
+}
+
+func TestFrom(t *testing.T) {
+	t.Parallel()
+	var opens, errs atomic.Int32
+	es := From(strings.NewReader("data: a\n\nevent: e\nid: 1\ndata: b\n\ndata: unterminated"), Options{
+		OnOpen: func(resp *http.Response) {
+			if resp != nil {
+				t.Errorf("OnOpen: got %v, want nil for From", resp)
+			}
+			opens.Add(1)
+		},
+		OnError: func(err error) { errs.Add(1) },
+	})
+	t.Cleanup(func() { es.Close() })
+	if st := es.ReadyState(); st != Open {
+		t.Fatalf("ReadyState = %v, want OPEN", st)
+	}
+	if es.URL() != "" {
+		t.Fatalf("URL() = %q, want empty for From", es.URL())
+	}
+	wantData(t, es, "a")
+	ev := wantData(t, es, "b")
+	if ev.Type != "e" || ev.LastEventID != "1" {
+		t.Fatalf("got type %q id %q, want e and 1", ev.Type, ev.LastEventID)
+	}
+	for range 2 {
+		if _, err := next(t, es); err != io.EOF {
+			t.Fatalf("Next at end: got %v, want io.EOF", err)
+		}
+	}
+	if st := es.ReadyState(); st != Closed {
+		t.Fatalf("at end: ReadyState = %v, want CLOSED", st)
+	}
+	if n := opens.Load(); n != 1 {
+		t.Fatalf("OnOpen called %d times, want once", n)
+	}
+	if n := errs.Load(); n != 0 {
+		t.Fatalf("OnError called %d times, want 0 at a clean end", n)
+	}
+}
+
+// pipeSignal is the read side of an io.Pipe that signals each Read.
+type pipeSignal struct {
+	*io.PipeReader
+	reading chan struct{}
+}
+
+func (p *pipeSignal) Read(b []byte) (int, error) {
+	select {
+	case p.reading <- struct{}{}:
+	default:
+	}
+	return p.PipeReader.Read(b)
+}
+
+func TestFrom_CloseUnblocksNext(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	es := From(r, Options{})
+	res := goNext(context.Background(), es)
+	signal(t, r.reading, "read")
+	if _, err := io.WriteString(pw, "data: a\n\n"); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := await(t, res); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next: got %q, %v; want a", ev.Data, err)
+	}
+	res = goNext(context.Background(), es)
+	signal(t, r.reading, "read")
+	es.Close()
+	if _, err := await(t, res); err != ErrClosed {
+		t.Fatalf("Next: got %v, want ErrClosed", err)
+	}
+	if _, err := io.WriteString(pw, "data: b\n\n"); err != io.ErrClosedPipe {
+		t.Fatalf("write after Close: got %v, want io.ErrClosedPipe", err)
+	}
+}
+
+func TestFrom_ContextCancelEndsStream(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	es := From(r, Options{})
+	t.Cleanup(func() { es.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	res := goNext(ctx, es)
+	signal(t, r.reading, "read")
+	cancel()
+	if _, err := await(t, res); err != context.Canceled {
+		t.Fatalf("Next: got %v, want context.Canceled", err)
+	}
+	// A From stream cannot be reopened.
+	if _, err := next(t, es); err != context.Canceled {
+		t.Fatalf("later Next: got %v, want context.Canceled again", err)
+	}
+	if st := es.ReadyState(); st != Closed {
+		t.Fatalf("ReadyState = %v, want CLOSED", st)
+	}
+}
+
+func TestEventSource_EventTooLarge(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, "data: small1\n\n")
+		stream(w, "data: "+strings.Repeat("x", 1000)+"\n\n")
+		stream(w, "data: small2\n\n")
+		s.hold(r)
+	})
+	var errs atomic.Int32
+	es := newES(t, s, Options{MaxEventSize: 64, OnError: func(error) { errs.Add(1) }})
+	wantData(t, es, "small1")
+	if _, err := next(t, es); !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("Next: got %v, want ErrEventTooLarge", err)
+	}
+	wantData(t, es, "small2")
+	if st := es.ReadyState(); st != Open {
+		t.Fatalf("ReadyState = %v, want OPEN", st)
+	}
+	if n, e := s.requests.Load(), errs.Load(); n != 1 || e != 0 {
+		t.Fatalf("got %d requests and %d error events, want 1 and 0", n, e)
+	}
+}
+
+func TestEventSource_Buffered(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, "data: 1\n\ndata: 2\n\ndata: 3\n\n") // one write, one flush
+		s.hold(r)
+	})
+	es := newES(t, s, Options{})
+	if ev, ok, err := es.Buffered(); ok || err != nil {
+		t.Fatalf("Buffered() before Next = %v, %v, %v; want nothing", ev, ok, err)
+	}
+	wantData(t, es, "1")
+	for _, want := range []string{"2", "3"} {
+		ev, ok, err := es.Buffered()
+		if !ok || err != nil || string(ev.Data) != want {
+			t.Fatalf("Buffered() = %q, %v, %v; want %q, true, nil", ev.Data, ok, err, want)
+		}
+	}
+	type buffered struct {
+		ok  bool
+		err error
+	}
+	res := make(chan buffered, 1)
+	go func() {
+		_, ok, err := es.Buffered()
+		res <- buffered{ok, err}
+	}()
+	if got := signal(t, res, "Buffered returning"); got.ok || got.err != nil {
+		t.Fatalf("Buffered() with nothing left = %v, %v; want false, nil", got.ok, got.err)
+	}
+	es.Close()
+	if _, ok, _ := es.Buffered(); ok {
+		t.Fatalf("Buffered() after Close: ok, want nothing")
+	}
+}
+
+// The methods other than Next and Buffered may be called from any goroutine
+// while Next runs. Run it with -race.
+func TestEventSource_AccessorsWhileNextRuns(t *testing.T) {
+	t.Parallel()
+	const events = 20
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		for i := 1; i <= events; i++ {
+			stream(w, fmt.Sprintf("retry: %d\nid: %d\ndata: %d\n\n", i, i, i))
+		}
+		s.hold(r)
+	})
+	es := newES(t, s, Options{})
+	var rounds atomic.Int64 // only the reader adds: the test never syncs it with Next
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = es.LastEventID()
+			_ = es.ReconnectionTime()
+			_ = es.ReadyState()
+			_ = es.URL()
+			_ = es.WithCredentials()
+			rounds.Add(1)
+		}
+	}()
+	for i := 1; i <= events; i++ {
+		wantData(t, es, strconv.Itoa(i))
+		// Let the reader run a whole round after this event was parsed, so
+		// that its reads overlap Next's writes on every run.
+		deadline := time.Now().Add(esBound)
+		for want := rounds.Load() + 2; rounds.Load() < want; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the reader goroutine made no progress")
+			}
+		}
+	}
+	close(stop)
+	<-done
+	if got := es.LastEventID(); got != strconv.Itoa(events) {
+		t.Fatalf("LastEventID() = %q, want %d", got, events)
+	}
+	if got := es.ReconnectionTime(); got != events*time.Millisecond {
+		t.Fatalf("ReconnectionTime() = %v, want %dms", got, events)
+	}
+}
+
+func TestEventSource_CloseAtEnd(t *testing.T) {
+	t.Parallel()
+
+	t.Run("end of body closes", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, "data: answer\n\n") // then the body ends
+		})
+		var errs atomic.Int32
+		es := newES(t, s, Options{CloseAtEnd: true, OnError: func(error) { errs.Add(1) }})
+		wantData(t, es, "answer")
+		for range 2 {
+			if _, err := next(t, es); err != io.EOF {
+				t.Fatalf("Next at end: got %v, want io.EOF", err)
+			}
+		}
+		if st := es.ReadyState(); st != Closed {
+			t.Fatalf("ReadyState = %v, want CLOSED", st)
+		}
+		if n, e := s.requests.Load(), errs.Load(); n != 1 || e != 0 {
+			t.Fatalf("got %d requests and %d error events, want 1 and 0", n, e)
+		}
+	})
+
+	t.Run("idle timeout still reconnects", func(t *testing.T) {
+		t.Parallel()
+		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+			stream(w, fmt.Sprintf("data: %d\n\n", n))
+			s.hold(r)
+		})
+		var errs []error // appended on the goroutine in Next only
+		es := newES(t, s, Options{
+			CloseAtEnd:  true,
+			IdleTimeout: 30 * time.Millisecond,
+			OnError:     func(err error) { errs = append(errs, err) },
+		})
+		wantData(t, es, "1")
+		wantData(t, es, "2")
+		if len(errs) != 1 || !errors.Is(errs[0], ErrIdleTimeout) {
+			t.Fatalf("OnError got %v, want [ErrIdleTimeout]", errs)
+		}
+	})
+}
