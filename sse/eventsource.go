@@ -153,7 +153,8 @@ type Options struct {
 	CloseAtEnd bool
 	// IdleTimeout, when positive, treats a connection that delivered no byte
 	// (comments included) for this long as lost: the event source reports
-	// [ErrIdleTimeout] and reconnects. Zero means no idle timeout.
+	// [ErrIdleTimeout] and reconnects. Only time spent waiting in a read
+	// counts, so a slow consumer never trips it. Zero means no idle timeout.
 	IdleTimeout time.Duration
 
 	// MaxEventSize bounds one event; see [ParserOptions.MaxEventSize].
@@ -629,7 +630,8 @@ func (es *EventSource) connect() error {
 	}
 	body := resp.Body
 	if es.opts.IdleTimeout > 0 {
-		es.idle = time.AfterFunc(es.opts.IdleTimeout, func() { cancel(ErrIdleTimeout) })
+		es.idle = time.AfterFunc(time.Hour, func() { cancel(ErrIdleTimeout) })
+		es.idle.Stop() // armed only while a read waits for bytes
 		body = &idleReader{ReadCloser: body, timer: es.idle, timeout: es.opts.IdleTimeout}
 	}
 	es.body = body
@@ -704,7 +706,9 @@ func (es *EventSource) watch(ctx context.Context) {
 	}
 }
 
-// idleReader re-arms the idle timer whenever bytes arrive.
+// idleReader arms the idle timer only while a read waits for bytes, so
+// that time the caller spends between reads (a slow consumer
+// back-pressuring the stream) never counts as the server being idle.
 type idleReader struct {
 	io.ReadCloser
 	timer   *time.Timer
@@ -712,10 +716,9 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	r.timer.Reset(r.timeout)
 	n, err := r.ReadCloser.Read(p)
-	if n > 0 {
-		r.timer.Reset(r.timeout)
-	}
+	r.timer.Stop()
 	return n, err
 }
 

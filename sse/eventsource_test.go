@@ -1391,3 +1391,46 @@ func TestEventSource_CloseAtEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestEventSource_IdleTimeoutIgnoresSlowConsumer holds the consumer between
+// two reads for longer than the idle timeout while the server has already
+// sent everything: time outside a read must not count as idleness.
+func TestEventSource_IdleTimeoutIgnoresSlowConsumer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: 1\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "data: 2\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	var errs []error
+	es, err := New(srv.URL, Options{IdleTimeout: 50 * time.Millisecond, ReconnectionTime: time.Millisecond,
+		OnError: func(err error) { errs = append(errs, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { es.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ev, err := es.Next(ctx); err != nil || string(ev.Data) != "1" {
+		t.Fatalf("first event: %q, %v", ev.Data, err)
+	}
+	// The consumer is busy for four idle timeouts; the timer must be
+	// disarmed meanwhile.
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	if ev, err := es.Next(ctx); err != nil || string(ev.Data) != "2" {
+		t.Fatalf("second event: %q, %v", ev.Data, err)
+	}
+	if len(errs) != 0 {
+		t.Fatalf("idle timeout fired while the consumer was busy: %v", errs)
+	}
+}
