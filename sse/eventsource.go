@@ -212,8 +212,12 @@ type EventSource struct {
 	retry    time.Duration
 	hasRetry bool
 
-	connected  bool // a body is being read
-	wait       bool // the next connection attempt waits first
+	nextDelay atomic.Int64 // ReconnectDelay, in nanoseconds
+	lastByte  atomic.Int64 // LastActivity, in Unix nanoseconds
+
+	connected  bool      // a body is being read
+	wait       bool      // the next connection attempt waits until retryAt
+	retryAt    time.Time // when the next connection attempt may start
 	failures   int  // consecutive failed attempts since the last open
 	retryAfter time.Duration
 	opened     bool // From: OnOpen was called
@@ -494,11 +498,21 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 	// spec: "When a user agent is to reestablish the connection ... Set the
 	// readyState attribute to CONNECTING. Fire an event named error."
 	es.setState(Connecting)
-	es.wait = true
+	es.schedule()
 	if es.opts.OnError != nil {
 		es.opts.OnError(readErr)
 	}
 	return nil
+}
+
+// schedule picks the wait before the next connection attempt. The deadline
+// is kept, so a caller that gives up during the wait and calls Next again
+// waits only for what is left.
+func (es *EventSource) schedule() {
+	d := es.delay()
+	es.wait = true
+	es.retryAt = time.Now().Add(d)
+	es.nextDelay.Store(int64(d))
 }
 
 // disconnect releases the current connection and returns why it was
@@ -527,8 +541,8 @@ func (es *EventSource) disconnect() error {
 // reconnect waits if it should, then makes one connection attempt. It
 // returns an error only when Next must return it.
 func (es *EventSource) reconnect(ctx context.Context) error {
-	if es.wait {
-		t := time.NewTimer(es.delay())
+	if d := time.Until(es.retryAt); es.wait && d > 0 {
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -539,7 +553,7 @@ func (es *EventSource) reconnect(ctx context.Context) error {
 			return es.closedErr()
 		}
 	}
-	es.wait = true
+	es.wait = false
 	err := es.connect()
 	if err == nil {
 		es.failures, es.retryAfter = 0, 0
@@ -563,10 +577,26 @@ func (es *EventSource) reconnect(ctx context.Context) error {
 	} else {
 		es.retryAfter = 0
 	}
+	es.schedule()
 	if es.opts.OnError != nil {
 		es.opts.OnError(err)
 	}
 	return nil
+}
+
+// ReconnectDelay returns the wait chosen before the next connection
+// attempt: the reconnection time with backoff, jitter, Retry-After and the
+// cap applied. Read it in [Options.OnError] to report the upcoming wait.
+func (es *EventSource) ReconnectDelay() time.Duration { return time.Duration(es.nextDelay.Load()) }
+
+// LastActivity returns when the current or last connection last delivered
+// a byte (comments included), or the zero time if none has. It tells a
+// silently dead stream from a quiet one.
+func (es *EventSource) LastActivity() time.Time {
+	if ns := es.lastByte.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // delay is the wait before the next connection attempt.
@@ -628,11 +658,11 @@ func (es *EventSource) connect() error {
 		es.disconnect()
 		return es.closedErr()
 	}
-	body := resp.Body
+	body := &bodyReader{ReadCloser: resp.Body, lastByte: &es.lastByte}
 	if es.opts.IdleTimeout > 0 {
 		es.idle = time.AfterFunc(time.Hour, func() { cancel(ErrIdleTimeout) })
 		es.idle.Stop() // armed only while a read waits for bytes
-		body = &idleReader{ReadCloser: body, timer: es.idle, timeout: es.opts.IdleTimeout}
+		body.idle, body.timeout = es.idle, es.opts.IdleTimeout
 	}
 	es.body = body
 	es.connected = true
@@ -706,19 +736,28 @@ func (es *EventSource) watch(ctx context.Context) {
 	}
 }
 
-// idleReader arms the idle timer only while a read waits for bytes, so
-// that time the caller spends between reads (a slow consumer
-// back-pressuring the stream) never counts as the server being idle.
-type idleReader struct {
+// bodyReader records when bytes arrive and arms the idle timer only while
+// a read waits for bytes, so that time the caller spends between reads (a
+// slow consumer back-pressuring the stream) never counts as the server
+// being idle.
+type bodyReader struct {
 	io.ReadCloser
-	timer   *time.Timer
-	timeout time.Duration
+	lastByte *atomic.Int64
+	idle     *time.Timer // nil without an idle timeout
+	timeout  time.Duration
 }
 
-func (r *idleReader) Read(p []byte) (int, error) {
-	r.timer.Reset(r.timeout)
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.idle != nil {
+		r.idle.Reset(r.timeout)
+	}
 	n, err := r.ReadCloser.Read(p)
-	r.timer.Stop()
+	if r.idle != nil {
+		r.idle.Stop()
+	}
+	if n > 0 {
+		r.lastByte.Store(time.Now().UnixNano())
+	}
 	return n, err
 }
 

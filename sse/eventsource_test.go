@@ -1434,3 +1434,63 @@ func TestEventSource_IdleTimeoutIgnoresSlowConsumer(t *testing.T) {
 		t.Fatalf("idle timeout fired while the consumer was busy: %v", errs)
 	}
 }
+
+// TestEventSource_WaitResumesAfterCancel gives up during the reconnection
+// wait and calls Next again: the deadline is kept, so the second call waits
+// only for what is left, and ReconnectDelay reports the wait in OnError.
+func TestEventSource_WaitResumesAfterCancel(t *testing.T) {
+	t.Parallel()
+	const wait = 2 * time.Second
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("data: %d\n\n", n)) // then the body ends
+	})
+	errored := make(chan time.Duration, 1)
+	var es *EventSource
+	es = newES(t, s, Options{
+		ReconnectionTime: wait,
+		OnError:          func(error) { errored <- es.ReconnectDelay() },
+	})
+	wantData(t, es, "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	res := goNext(ctx, es)
+	if d := signal(t, errored, "error event"); d != wait {
+		t.Fatalf("ReconnectDelay in OnError = %v, want %v", d, wait)
+	}
+	lost := time.Now()
+	cancel()
+	if _, err := await(t, res); err != context.Canceled {
+		t.Fatalf("Next: got %v, want context.Canceled", err)
+	}
+	// Most of the wait passes while nobody calls Next; the next call must
+	// finish the wait, not start it again. (The margins are wide: the old
+	// behaviour waited the whole 2s again.)
+	time.Sleep(wait * 3 / 4)
+	resumed := time.Now()
+	wantData(t, es, "2")
+	if waited := time.Since(lost); waited < wait-50*time.Millisecond {
+		t.Fatalf("reconnected %v after the loss, want about %v: the wait was cut short", waited, wait)
+	}
+	if d := time.Since(resumed); d > wait*5/8 {
+		t.Fatalf("the second Next waited %v, want about %v: the wait started again", d, wait/4)
+	}
+	if n := s.requests.Load(); n != 2 {
+		t.Fatalf("got %d requests, want 2", n)
+	}
+}
+
+func TestEventSource_LastActivity(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, ": hello\n\ndata: x\n\n")
+		s.hold(r)
+	})
+	es := newES(t, s, Options{})
+	if !es.LastActivity().IsZero() {
+		t.Fatalf("LastActivity before any byte = %v, want zero", es.LastActivity())
+	}
+	before := time.Now()
+	wantData(t, es, "x")
+	if got := es.LastActivity(); got.Before(before) || got.After(time.Now()) {
+		t.Fatalf("LastActivity = %v, want between %v and now", got, before)
+	}
+}

@@ -1,0 +1,138 @@
+package sse
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+
+	"github.com/benthos-sse/benthos-sse/internal/corpus"
+)
+
+// benchChunkSize is how much the loopback server writes before each flush.
+const benchChunkSize = 32 << 10
+
+// benchCheckCorpus parses c once and fails unless every event matches, so
+// that the timed loops only need to count.
+func benchCheckCorpus(b *testing.B, c corpus.Corpus) {
+	b.Helper()
+	p := NewParser(bytes.NewReader(c.Stream), ParserOptions{})
+	for i, want := range c.Events {
+		ev, err := p.Next()
+		if err != nil {
+			b.Fatalf("event %d: %v", i, err)
+		}
+		if ev.Type != want.Type || string(ev.Data) != want.Data || ev.LastEventID != want.ID {
+			b.Fatalf("event %d: got {%q %.40q %q}, want {%q %.40q %q}",
+				i, ev.Type, ev.Data, ev.LastEventID, want.Type, want.Data, want.ID)
+		}
+	}
+	if _, err := p.Next(); err != io.EOF {
+		b.Fatalf("after the last event: got %v, want io.EOF", err)
+	}
+}
+
+// benchReport adds allocs/event and events/s to a benchmark whose every
+// iteration handled events events; before is the MemStats read before the
+// loop.
+func benchReport(b *testing.B, before *runtime.MemStats, events int) {
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	total := float64(b.N) * float64(events)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
+	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkParser parses each corpus of internal/corpus from memory with a
+// new Parser per pass, as a new connection would. MB/s counts stream bytes;
+// allocs/event includes the parser's per-stream buffers.
+func BenchmarkParser(b *testing.B) {
+	for _, c := range corpus.All() {
+		b.Run(c.Name, func(b *testing.B) {
+			benchCheckCorpus(b, c)
+			r := bytes.NewReader(c.Stream)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.Stream)))
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				r.Reset(c.Stream)
+				p := NewParser(r, ParserOptions{})
+				n := 0
+				for {
+					_, err := p.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != len(c.Events) {
+					b.Fatalf("parsed %d events, want %d", n, len(c.Events))
+				}
+			}
+			benchReport(b, &before, len(c.Events))
+		})
+	}
+}
+
+// benchServer serves stream on every request from a 127.0.0.1 listener,
+// writing benchChunkSize bytes at a time and flushing after each.
+func benchServer(b *testing.B, stream []byte) *httptest.Server {
+	b.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		f := w.(http.Flusher)
+		for rest := stream; len(rest) > 0; {
+			n := min(len(rest), benchChunkSize)
+			if _, err := w.Write(rest[:n]); err != nil {
+				return // the client went away
+			}
+			f.Flush()
+			rest = rest[n:]
+		}
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkEventSource reads every event of each corpus through an
+// EventSource from a loopback server, one connection per pass, and closes
+// the event source after the last event.
+func BenchmarkEventSource(b *testing.B) {
+	for _, c := range corpus.All() {
+		b.Run(c.Name, func(b *testing.B) {
+			srv := benchServer(b, c.Stream)
+			ctx := context.Background()
+			first, last := c.Events[0], c.Events[len(c.Events)-1]
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.Stream)))
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				es, err := New(srv.URL, Options{Client: srv.Client()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range c.Events {
+					ev, err := es.Next(ctx)
+					if err != nil {
+						b.Fatalf("event %d: %v", i, err)
+					}
+					if i == 0 && string(ev.Data) != first.Data || i == len(c.Events)-1 && string(ev.Data) != last.Data {
+						b.Fatalf("event %d: got data %.40q", i, ev.Data)
+					}
+				}
+				es.Close()
+			}
+			benchReport(b, &before, len(c.Events))
+		})
+	}
+}
