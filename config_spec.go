@@ -305,7 +305,7 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 
 ### Metrics
 
-` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds`, `sse_last_byte_age_seconds` and `sse_checkpoint_lag` (events received but not yet acknowledged)."
+` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
 
 // Config is the parsed configuration of one `sse` input.
 type Config struct {

@@ -41,7 +41,7 @@ const minReconnect = 100 * time.Millisecond
 type metrics struct {
 	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
 	reconnects, checkpointErrors                     *service.MetricCounter
-	readyState, lag                                  *service.MetricGauge
+	readyState, lag, backoff, lastByteAge            *service.MetricGauge
 }
 
 func newMetrics(m *service.Metrics) metrics {
@@ -55,6 +55,8 @@ func newMetrics(m *service.Metrics) metrics {
 		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
 		readyState:       m.NewGauge("sse_ready_state"),
 		lag:              m.NewGauge("sse_checkpoint_lag"),
+		backoff:          m.NewGauge("sse_backoff_seconds"),
+		lastByteAge:      m.NewGauge("sse_last_byte_age_seconds"),
 	}
 }
 
@@ -74,6 +76,9 @@ type sseInput struct {
 
 	mu sync.Mutex // guards es against Close
 	es *sse.EventSource
+
+	stopWatch chan struct{} // closed by Close: ends watchActivity
+	watching  sync.WaitGroup
 
 	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
 	// it too).
@@ -166,7 +171,32 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	in.es = es
 	in.m.readyState.Set(int64(sse.Connecting))
+	in.stopWatch = make(chan struct{})
+	in.watching.Add(1)
+	go in.watchActivity(es, in.stopWatch)
 	return nil
+}
+
+// activityInterval is how often sse_last_byte_age_seconds is updated.
+const activityInterval = time.Second
+
+// watchActivity keeps the sse_last_byte_age_seconds gauge current, so that
+// an alert can tell a silently dead stream from a quiet one even when no
+// event arrives to update anything.
+func (in *sseInput) watchActivity(es *sse.EventSource, stop <-chan struct{}) {
+	defer in.watching.Done()
+	t := time.NewTicker(activityInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if last := es.LastActivity(); !last.IsZero() {
+				in.m.lastByteAge.SetFloat64(time.Since(last).Seconds())
+			}
+		}
+	}
 }
 
 func (in *sseInput) options() sse.Options {
@@ -205,6 +235,7 @@ func (in *sseInput) onOpen(resp *http.Response) {
 	in.attempt++
 	in.failingSince = time.Time{}
 	in.m.readyState.Set(int64(sse.Open))
+	in.m.backoff.SetFloat64(0)
 	if resp == nil {
 		return
 	}
@@ -240,6 +271,8 @@ func (in *sseInput) onError(err error) {
 		return // ReadBatch reports why
 	}
 	in.m.reconnects.Incr(1, cause)
+	wait := es.ReconnectDelay()
+	in.m.backoff.SetFloat64(wait.Seconds())
 	now := time.Now()
 	if in.failingSince.IsZero() {
 		in.failingSince = now
@@ -251,10 +284,10 @@ func (in *sseInput) onError(err error) {
 		return
 	}
 	if cause == "eof" || cause == "idle_timeout" {
-		in.log.Warnf("Connection to %s lost (%v); reconnecting with Last-Event-ID %q", es.URL(), err, es.LastEventID())
+		in.log.Warnf("Connection to %s lost (%v); reconnecting in %v with Last-Event-ID %q", es.URL(), err, wait.Round(time.Millisecond), es.LastEventID())
 		return
 	}
-	in.log.Warnf("Connecting to %s failed: %v; retrying", es.URL(), err)
+	in.log.Warnf("Connecting to %s failed: %v; retrying in %v", es.URL(), err, wait.Round(time.Millisecond))
 }
 
 // ReadBatch returns the next event together with the events that already
@@ -397,6 +430,13 @@ func (in *sseInput) Close(ctx context.Context) error {
 	if es != nil {
 		es.Close()
 	}
+	in.mu.Lock()
+	if in.stopWatch != nil {
+		close(in.stopWatch)
+		in.stopWatch = nil
+	}
+	in.mu.Unlock()
+	in.watching.Wait()
 	if in.ckpt != nil {
 		in.ckpt.close(ctx)
 	}
