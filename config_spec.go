@@ -115,7 +115,11 @@ func ConfigSpec() *service.ConfigSpec {
 				Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
 				Example("https://stream.wikimedia.org/v2/stream/recentchange").
 				Optional().
-				LintRule(`root = if !this.has_prefix("http://") && !this.has_prefix("https://") { [ "url: %v must start with http:// or https://".format(this) ] }`),
+				LintRule(`root = if !this.has_prefix("http://") && !this.has_prefix("https://") {
+  [ "url: %v must start with http:// or https://".format(this) ]
+} else if !this.re_match("^https?://[^/?#]+") {
+  [ "url: %v has no host".format(this) ]
+}`),
 			service.NewStringField(FieldFrom).
 				Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
 				Examples("-", "./resources/sample.sse").
@@ -136,7 +140,8 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewStringField(FieldBearerToken).
 				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not forwarded on a redirect to another host.").
 				Example("${OPENAI_API_KEY}").
-				Optional().Secret(),
+				Optional().Secret().
+				LintRule(`root = if this.contains("\n") || this.contains("\r") { [ "bearer_token must not contain CR or LF" ] }`),
 			service.NewStringField(FieldLastEventID).
 				Description("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it.").
 				Example("1700000000000-0").
@@ -160,7 +165,7 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewStringField(FieldProxyURL).
 				Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
 				Example("http://proxy.internal:3128").
-				Optional().Advanced().
+				Optional().Advanced().Secret().
 				LintRule(`root = if this != "" && !this.has_prefix("http://") && !this.has_prefix("https://") && !this.has_prefix("socks5://") { [ "proxy_url: %v must start with http://, https:// or socks5://".format(this) ] }`),
 			service.NewDurationField(FieldTimeout).
 				Description("How long to wait to connect and for the response headers. It does not limit how long a stream stays open; see `idle_timeout` for that.").
@@ -194,7 +199,8 @@ func ConfigSpec() *service.ConfigSpec {
 					Default(DefaultCheckpointKey),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
-				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
+				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
+				LintRule(`root = if this.cache.or("") != "" && this.key.or("x") == "" { [ "checkpoint.key must not be empty when checkpoint.cache is set" ] }`),
 			service.NewStringEnumField(FieldStreamEnd, "reconnect", "stop").
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
 				Default("reconnect").Examples("reconnect", "stop"),
@@ -381,6 +387,9 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.Method, err = conf.FieldString(FieldMethod); err != nil {
 		return nil, fieldErr(FieldMethod, err)
 	}
+	if c.Method == "" || strings.TrimLeft(c.Method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return nil, fieldErr(FieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
+	}
 	if conf.Contains(FieldBody) {
 		body, err := conf.FieldString(FieldBody)
 		if err != nil {
@@ -437,6 +446,11 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 		if p != "" {
 			if c.ProxyURL, err = url.Parse(p); err != nil {
 				return nil, fieldErr(FieldProxyURL, err)
+			}
+			switch c.ProxyURL.Scheme {
+			case "http", "https", "socks5":
+			default:
+				return nil, fieldErr(FieldProxyURL, fmt.Errorf("%s must start with http://, https:// or socks5://", c.ProxyURL.Redacted()))
 			}
 		}
 	}
