@@ -1,8 +1,10 @@
 package input
 
 import (
+	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
@@ -24,5 +26,46 @@ func newHTTPClient(c *benthossse.Config) *http.Client {
 	if c.ProxyURL != nil {
 		tr.Proxy = http.ProxyURL(c.ProxyURL)
 	}
-	return &http.Client{Transport: tr}
+	secret := []string{"Authorization", "Cookie", "Cookie2"}
+	for k := range c.Headers {
+		secret = append(secret, k)
+	}
+	return &http.Client{Transport: tr, CheckRedirect: keepCredentialsToOrigin(secret)}
+}
+
+// keepCredentialsToOrigin follows redirects as net/http does (at most 10)
+// but keeps credentials to the origin they were configured for: once a
+// redirect leaves it (another scheme, host or port), the secret headers
+// (Authorization, cookies, and every configured header, which the spec
+// treats as secrets) are removed from that request and every later one.
+// net/http alone removes only Authorization and cookies, and only when the
+// host name changes, so a configured API key header would reach any host
+// and a bearer token any port of the same host.
+func keepCredentialsToOrigin(secret []string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		first := origin(via[0].URL)
+		left := origin(req.URL) != first
+		for _, r := range via[1:] {
+			left = left || origin(r.URL) != first
+		}
+		if left {
+			for _, h := range secret {
+				req.Header.Del(h)
+			}
+		}
+		return nil
+	}
+}
+
+// origin returns the scheme, host and port of u, with the default port
+// made explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port)
 }

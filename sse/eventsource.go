@@ -218,7 +218,7 @@ type EventSource struct {
 	connected  bool      // a body is being read
 	wait       bool      // the next connection attempt waits until retryAt
 	retryAt    time.Time // when the next connection attempt may start
-	failures   int  // consecutive failed attempts since the last open
+	failures   int       // consecutive failed attempts since the last open
 	retryAfter time.Duration
 	opened     bool // From: OnOpen was called
 
@@ -614,12 +614,13 @@ func (es *EventSource) delay() time.Duration {
 			}
 		}
 	}
-	d = max(d, es.retryAfter)
 	d = min(d, limit)
 	if es.opts.Jitter > 0 {
 		d -= time.Duration(float64(d) * min(es.opts.Jitter, 1) * rand.Float64())
 	}
-	return d
+	// Retry-After is a floor the server asked for: jitter never shortens it
+	// (the cap still applies).
+	return max(d, min(es.retryAfter, limit))
 }
 
 // connect makes one request and, on success, starts reading its body.

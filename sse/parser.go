@@ -126,6 +126,11 @@ func (p *Parser) Reset(r io.Reader) {
 	p.evHasID, p.evHasRetry = false, false
 	p.data = p.data[:0]
 	p.typ = p.typ[:0]
+	// The last event ID buffer goes back to the last dispatched ID: an id
+	// field of an event the old stream never finished must not become the
+	// ID of the new stream's next event, nor be sent as Last-Event-ID after
+	// it, or the unfinished event would never be resent.
+	p.id = append(p.id[:0], p.idStr...)
 	if cap(p.buf) > 4*defaultBufferSize || p.buf == nil {
 		p.buf = make([]byte, defaultBufferSize)
 	}
