@@ -1494,3 +1494,34 @@ func TestEventSource_LastActivity(t *testing.T) {
 		t.Fatalf("LastActivity = %v, want between %v and now", got, before)
 	}
 }
+
+// TestEventSource_UnfinishedEventIDNotSent drops the connection after an
+// event's id line but before its blank line: that id must not become the ID
+// of the next connection's events (nor be sent as Last-Event-ID after
+// them), or the unfinished event would never be resent.
+func TestEventSource_UnfinishedEventIDNotSent(t *testing.T) {
+	t.Parallel()
+	lastIDs := make(chan string, 2)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		lastIDs <- r.Header.Get("Last-Event-ID")
+		if n == 1 {
+			stream(w, "id: 1\ndata: a\n\nid: 2\ndata: b\n") // dropped mid-event
+			return
+		}
+		stream(w, "data: c\n\n") // an event without its own id
+		s.hold(r)
+	})
+	es := newES(t, s, Options{})
+	if ev := wantData(t, es, "a"); ev.LastEventID != "1" {
+		t.Fatalf("first event ID %q, want 1", ev.LastEventID)
+	}
+	if ev := wantData(t, es, "c"); ev.LastEventID != "1" {
+		t.Fatalf("event on the new connection has ID %q, want 1: the unfinished event's id leaked", ev.LastEventID)
+	}
+	if id := es.LastEventID(); id != "1" {
+		t.Fatalf("LastEventID() = %q, want 1", id)
+	}
+	if first, second := <-lastIDs, <-lastIDs; first != "" || second != "1" {
+		t.Fatalf("Last-Event-ID per request %q, %q; want \"\", \"1\"", first, second)
+	}
+}
