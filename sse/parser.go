@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -50,6 +51,9 @@ type Event struct {
 	Type string
 	// Data is the event's data: its data lines joined with LF, without the
 	// final LF. It belongs to the caller; the parser never touches it again.
+	// Small events share blocks of 16 KiB (one allocation serves dozens of
+	// events), so an event kept for long keeps its block alive: copy Data
+	// first to keep many small events for a long time.
 	Data []byte
 	// LastEventID is the last event ID string at dispatch: the value of the
 	// most recent id field, in this event or an earlier one.
@@ -99,6 +103,13 @@ type Parser struct {
 	retry    time.Duration
 	hasRetry bool
 
+	block []byte // the unused rest of the block events are carved from
+
+	// pend is the event's only data line so far, still in buf; hasPend
+	// tells an empty line from none. It moves to data before buf changes.
+	pend    []byte
+	hasPend bool
+
 	// Fields seen in the lines of the event being built.
 	evHasID, evHasRetry bool
 }
@@ -125,6 +136,7 @@ func (p *Parser) Reset(r io.Reader) {
 	p.bomDone, p.skipLF, p.discardLine, p.tooLarge = false, false, false, false
 	p.evHasID, p.evHasRetry = false, false
 	p.data = p.data[:0]
+	p.pend, p.hasPend = nil, false
 	p.typ = p.typ[:0]
 	// The last event ID buffer goes back to the last dispatched ID: an id
 	// field of an event the old stream never finished must not become the
@@ -180,6 +192,7 @@ func (p *Parser) next(block bool) (Event, error) {
 				// spec: "Once the end of the file is reached, any pending
 				// data must be discarded."
 				p.data, p.typ, p.tooLarge = p.data[:0], p.typ[:0], false
+				p.pend, p.hasPend = nil, false
 				p.evHasID, p.evHasRetry = false, false
 			}
 			return Event{}, err
@@ -247,25 +260,38 @@ func (p *Parser) stripBOM() bool {
 
 // lineEnd returns the index of the first CR or LF in the unread bytes, or -1.
 func (p *Parser) lineEnd() int {
-	lf := p.find('\n', &p.lfPos, &p.lfScanned)
-	cr := p.find('\r', &p.crPos, &p.crScanned)
+	// Written out for each byte rather than shared through a helper: this
+	// runs once per line and is the parser's hottest path.
+	lf := p.lfPos
+	if lf < p.start {
+		lf = -1
+		if p.lfScanned < p.end {
+			from := max(p.lfScanned, p.start)
+			if i := bytes.IndexByte(p.buf[from:p.end], '\n'); i >= 0 {
+				lf = from + i
+			} else {
+				p.lfScanned = p.end
+			}
+		}
+		p.lfPos = lf
+	}
+	cr := p.crPos
+	if cr < p.start {
+		cr = -1
+		if p.crScanned < p.end {
+			from := max(p.crScanned, p.start)
+			if i := bytes.IndexByte(p.buf[from:p.end], '\r'); i >= 0 {
+				cr = from + i
+			} else {
+				p.crScanned = p.end
+			}
+		}
+		p.crPos = cr
+	}
 	if cr >= 0 && (lf < 0 || cr < lf) {
 		return cr
 	}
 	return lf
-}
-
-func (p *Parser) find(c byte, pos, scanned *int) int {
-	if *pos >= p.start {
-		return *pos
-	}
-	from := max(*scanned, p.start)
-	if i := bytes.IndexByte(p.buf[from:p.end], c); i >= 0 {
-		*pos = from + i
-		return *pos
-	}
-	*pos, *scanned = -1, p.end
-	return -1
 }
 
 // more reads more bytes into the buffer, making room first. It enforces the
@@ -278,6 +304,7 @@ func (p *Parser) more(block bool) error {
 	if !block {
 		return errWouldBlock
 	}
+	p.flushPending() // the buffer's bytes are about to move
 	if p.discardLine {
 		p.start = p.end
 	}
@@ -364,7 +391,21 @@ func (p *Parser) processLine(line []byte) {
 	// "Otherwise, ... Process the field using the whole line as the field
 	// name, and the empty string as the field value."
 	name, value := line, line[:0]
-	if i := bytes.IndexByte(line, ':'); i >= 0 {
+	// Field names are short: look for the colon by hand first, which is
+	// cheaper than a call for the few bytes it usually takes.
+	i := -1
+	for j := 0; j < len(line) && j < 8; j++ {
+		if line[j] == ':' {
+			i = j
+			break
+		}
+	}
+	if i < 0 && len(line) > 8 {
+		if k := bytes.IndexByte(line[8:], ':'); k >= 0 {
+			i = 8 + k
+		}
+	}
+	if i >= 0 {
 		name, value = line[:i], line[i+1:]
 		if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
@@ -377,11 +418,23 @@ func (p *Parser) processLine(line []byte) {
 		if p.tooLarge {
 			return
 		}
-		if len(p.data)+len(value) >= p.max+1 {
+		held := len(p.data)
+		if p.hasPend {
+			held = len(p.pend) + 1
+		}
+		if held+len(value) >= p.max+1 {
 			p.tooLarge = true
 			p.data = p.data[:0]
+			p.pend, p.hasPend = nil, false
 			return
 		}
+		if !p.hasPend && len(p.data) == 0 {
+			// Most events have one data line: keep it where it is in the
+			// read buffer and copy it once, at dispatch.
+			p.pend, p.hasPend = value, true
+			return
+		}
+		p.flushPending()
 		p.data = append(p.data, value...)
 		p.data = append(p.data, '\n')
 	case "event":
@@ -406,6 +459,33 @@ func (p *Parser) processLine(line []byte) {
 		}
 	}
 	// spec: "Otherwise: The field is ignored."
+}
+
+// flushPending moves a data line kept in the read buffer to the data
+// buffer.
+func (p *Parser) flushPending() {
+	if p.hasPend {
+		p.data = append(p.data, p.pend...)
+		p.data = append(p.data, '\n')
+		p.pend, p.hasPend = nil, false
+	}
+}
+
+// isValidUTF8 is utf8.Valid with a faster path for ASCII, which most event
+// data is: it ORs eight bytes at a time without a branch per word.
+func isValidUTF8(b []byte) bool {
+	var acc uint64
+	for ; len(b) >= 32; b = b[32:] {
+		acc |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
+			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		if acc&0x8080808080808080 != 0 {
+			return utf8.Valid(b)
+		}
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc&0x8080808080808080 == 0 || utf8.Valid(b)
 }
 
 // parseDigits parses a reconnection time in milliseconds, saturating at the
@@ -440,12 +520,12 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	// spec: "Set the last event ID string of the event source to the value
 	// of the last event ID buffer."
 	newID := string(p.id) != p.idStr
-	if newID && !utf8.Valid(p.id) {
+	if newID && !isValidUTF8(p.id) {
 		p.idStr, newID = string(appendDecoded(nil, p.id)), false
 	}
 	// spec: "If the data buffer is an empty string, set the data buffer and
 	// the event type buffer to the empty string and return."
-	if len(p.data) == 0 && !tooLarge {
+	if len(p.data) == 0 && !p.hasPend && !tooLarge {
 		p.typ = p.typ[:0]
 		if newID {
 			p.idStr = string(p.id)
@@ -455,8 +535,12 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	// spec: "If the data buffer's last character is a U+000A LINE FEED (LF)
 	// character, then remove the last character from the data buffer."
 	data := p.data[:max(len(p.data)-1, 0)]
+	if p.hasPend {
+		data = p.pend // the only data line, without its LF
+	}
 	typ := p.typ
 	p.data, p.typ = p.data[:0], p.typ[:0]
+	p.pend, p.hasPend = nil, false
 	typLen := len(typ)
 	if typLen == 0 {
 		typLen = len("message")
@@ -475,7 +559,7 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	// type buffer has a value other than the empty string, change the type of
 	// the newly created event to equal the value of the event type buffer."
 	newType := len(typ) > 0 && string(typ) != p.typStr
-	if !utf8.Valid(data) || newType && !utf8.Valid(typ) {
+	if !isValidUTF8(data) || newType && !utf8.Valid(typ) {
 		ev = p.dispatchDecoded(data, typ, newID)
 		ev.HasID, ev.HasRetry = hasID, hasRetry
 		if hasRetry {
@@ -497,7 +581,7 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	if newType {
 		n += len(typ)
 	}
-	b := make([]byte, n)
+	b := p.alloc(n)
 	k := copy(b, data)
 	ev.Data = b[:k:k]
 	if newID {
@@ -519,6 +603,27 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 		ev.Type = p.typStr
 	}
 	return ev, true, nil
+}
+
+// Small events are carved from shared blocks: one allocation then serves
+// dozens of events, which is most of the cost of a small event. A block is
+// freed when the last event carved from it is.
+const (
+	blockSize = 16 << 10
+	maxCarved = 1 << 10
+)
+
+// alloc returns n bytes for an event that nothing else will ever write.
+func (p *Parser) alloc(n int) []byte {
+	if n > maxCarved {
+		return make([]byte, n)
+	}
+	if len(p.block) < n {
+		p.block = make([]byte, blockSize)
+	}
+	b := p.block[:n:n]
+	p.block = p.block[n:]
+	return b
 }
 
 // dispatchDecoded is dispatch's path for invalid UTF-8, where the bytes
