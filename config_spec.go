@@ -48,6 +48,7 @@ const (
 	FieldEndOnData      = "end_on_data"
 	FieldDedupe         = "dedupe"
 	FieldMetadata       = "metadata"
+	FieldMaxInFlight    = "max_in_flight"
 )
 
 // Metadata keys set on every message.
@@ -230,6 +231,15 @@ func ConfigSpec() *service.ConfigSpec {
 				Description("Optional metadata beyond `sse_event` and `sse_id`.").
 				Example(map[string]any{"retry": true, "connection": true}).
 				Advanced(),
+			service.NewAnyField(FieldMaxInFlight).
+				Description("The most batches handed out and not yet acknowledged; `0` means no limit. Benthos acknowledges batches concurrently, so with more than one in flight a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later; `1` keeps delivery in stream order even across replays, at the cost of waiting for each acknowledgement.").
+				Default(0).Examples(0, 1).
+				Advanced().
+				LintRule(`root = if this.type() != "number" {
+  [ "max_in_flight: %v is not an integer".format(this) ]
+} else if this.number() < 0 || this.number().round() != this.number() {
+  [ "max_in_flight: %v must be zero or a positive integer".format(this) ]
+}`),
 			service.NewAutoRetryNacksToggleField(),
 		).
 		LintRule(`root = if this.url.or("") == "" && this.from.or("") == "" {
@@ -351,6 +361,7 @@ type Config struct {
 	DedupeWindow    int
 	MetaRetry       bool
 	MetaConnection  bool
+	MaxInFlight     int
 }
 
 // ParseConfig reads a parsed `sse` input configuration. Every error names
@@ -507,6 +518,12 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	}
 	if c.MetaConnection, err = conf.FieldBool(FieldMetadata, "connection"); err != nil {
 		return nil, fieldErr(FieldMetadata+".connection", err)
+	}
+	if c.MaxInFlight, err = conf.FieldInt(FieldMaxInFlight); err != nil {
+		return nil, fieldErr(FieldMaxInFlight, err)
+	}
+	if c.MaxInFlight < 0 {
+		return nil, fieldErr(FieldMaxInFlight, fmt.Errorf("%d must not be negative", c.MaxInFlight))
 	}
 	return c, nil
 }

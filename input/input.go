@@ -29,7 +29,13 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return service.AutoRetryNacksBatchedToggled(conf, in)
+			retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
+			if err != nil {
+				return nil, err
+			}
+			// Outermost, so that a rejected batch is queued for replay
+			// before the next batch may be read.
+			return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
 		})
 	service.MustRegisterBatchScannerCreator("sse", scannerSpec(), newScannerCreator)
 }

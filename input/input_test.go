@@ -449,3 +449,37 @@ func TestDeduper(t *testing.T) {
 func sseEvent(id string, hasID bool) sse.Event {
 	return sse.Event{Type: "message", LastEventID: id, HasID: hasID}
 }
+
+// TestInput_MaxInFlightOneKeepsOrderAcrossReplays rejects the first
+// deliveries of several events: with max_in_flight: 1 the output still sees
+// every event once, in stream order.
+func TestInput_MaxInFlightOneKeepsOrderAcrossReplays(t *testing.T) {
+	var body strings.Builder
+	var want []string
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&body, "id: %d\ndata: e%d\n\n", i, i)
+		want = append(want, fmt.Sprintf("message|%d|e%d", i, i))
+	}
+	s := newScript(t, body.String())
+	c := newCollector()
+	var mu sync.Mutex
+	rejected := map[string]int{}
+	c.fail = func(g got) error {
+		mu.Lock()
+		defer mu.Unlock()
+		// Every third event is rejected twice before it goes through.
+		if n := len(g.id); n > 0 && g.id[n-1]%3 == 0 && rejected[g.id] < 2 {
+			rejected[g.id]++
+			return errors.New("output down")
+		}
+		return nil
+	}
+	// One event per batch: a rejected batch is replayed whole, so larger
+	// batches would repeat the events before the rejected one.
+	st := startStream(t, sseYAML(s.srv.URL, "  max_in_flight: 1", "  max_batch_size: 1"), "", c)
+	require.NoError(t, st.wait(t))
+	assert.Equal(t, want, c.snapshot())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.NotEmpty(t, rejected, "the test rejected nothing")
+}
