@@ -1,0 +1,279 @@
+package input
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/benthos-sse/benthos-sse/internal/corpus"
+)
+
+// The pipeline benchmarks run a whole Benthos stream in this process: an
+// input reading a loopback server, and a drop output. They compare the sse
+// input with what users write today without it, http_client in stream mode
+// with the lines scanner, on the same stream in the same run.
+//
+//	go test -run '^$' -bench Pipeline -benchtime 5x ./input
+
+// streamServer serves body in 32 KiB writes with a flush after each. Both
+// inputs are configured to end at the end of the body (sse with
+// stream_end: stop, http_client with reconnect: false).
+func streamServer(b *testing.B, body []byte) *httptest.Server {
+	b.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for off := 0; off < len(body); off += 32 << 10 {
+			if _, err := w.Write(body[off:min(off+32<<10, len(body))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// runPipeline runs input YAML into a counting consumer until the input
+// ends, and returns the number of messages.
+func runPipeline(b *testing.B, inputYAML string) int64 {
+	b.Helper()
+	sb := service.NewStreamBuilder()
+	if err := sb.SetLoggerYAML("level: none"); err != nil {
+		b.Fatal(err)
+	}
+	if err := sb.AddInputYAML(inputYAML); err != nil {
+		b.Fatal(err)
+	}
+	var count atomic.Int64
+	if err := sb.AddBatchConsumerFunc(func(_ context.Context, batch service.MessageBatch) error {
+		count.Add(int64(len(batch)))
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	strm, err := sb.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := strm.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return count.Load()
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	c, _ := corpus.Get(corpus.NameSmallJSON)
+	events := len(c.Events)
+	cases := []struct {
+		name  string
+		input func(url string) string
+		// want is the number of messages one pass must produce.
+		want int
+	}{
+		{
+			name:  "sse",
+			input: func(url string) string { return "sse:\n  url: " + url + "\n  stream_end: stop" },
+			want:  events,
+		},
+		{
+			name:  "sse/max_batch_size=1",
+			input: func(url string) string { return "sse:\n  url: " + url + "\n  stream_end: stop\n  max_batch_size: 1" },
+			want:  events,
+		},
+		{
+			// One message per line, id and blank lines included: what the
+			// stream looks like without SSE semantics. drop_empty_bodies
+			// must be off: with the default, every blank line (one per
+			// event) makes the input report a timeout, and Benthos backs
+			// off 100 ms to 1 s before the next read, which limits it to
+			// a few dozen events per second.
+			name: "http_client+lines",
+			input: func(url string) string {
+				return "http_client:\n  url: " + url + "\n  verb: GET\n  drop_empty_bodies: false\n  stream:\n    enabled: true\n    reconnect: false\n    scanner:\n      lines: {}"
+			},
+			want: -1,
+		},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := streamServer(b, c.Stream)
+			b.SetBytes(int64(len(c.Stream)))
+			b.ReportAllocs()
+			var msgs int64
+			for b.Loop() {
+				msgs = runPipeline(b, tc.input(srv.URL))
+				if tc.want >= 0 && msgs != int64(tc.want) {
+					b.Fatalf("got %d messages, want %d", msgs, tc.want)
+				}
+			}
+			b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(msgs), "msgs/pass")
+		})
+	}
+}
+
+// BenchmarkPipelineLatency measures the time from the server's write of an
+// event to the output's receipt of it, at a steady 1,000 events/s, and
+// reports the median and 99th percentile. Each event's data is the write
+// time in Unix nanoseconds.
+func BenchmarkPipelineLatency(b *testing.B) {
+	const rate = time.Millisecond
+	samples := 2000
+	if s := os.Getenv("SSE_LATENCY_EVENTS"); s != "" {
+		samples, _ = strconv.Atoi(s)
+	}
+	for b.Loop() {
+		var served atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if served.Swap(true) {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.(http.Flusher).Flush()
+			t := time.NewTicker(rate)
+			defer t.Stop()
+			for i := range samples {
+				<-t.C
+				fmt.Fprintf(w, "id: %d\ndata: %d\n\n", i, time.Now().UnixNano())
+				w.(http.Flusher).Flush()
+			}
+		}))
+		var mu sync.Mutex
+		lat := make([]time.Duration, 0, samples)
+		sb := service.NewStreamBuilder()
+		_ = sb.SetLoggerYAML("level: none")
+		if err := sb.AddInputYAML("sse:\n  url: " + srv.URL); err != nil {
+			b.Fatal(err)
+		}
+		if err := sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+			now := time.Now()
+			raw, _ := m.AsBytes()
+			ns, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			lat = append(lat, now.Sub(time.Unix(0, ns)))
+			mu.Unlock()
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		strm, err := sb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := strm.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		srv.Close()
+		if len(lat) != samples {
+			b.Fatalf("got %d events, want %d", len(lat), samples)
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	}
+}
+
+// BenchmarkPipelineBlockedOutput streams SSE_MEMORY_MIB (default 1024) MiB
+// of events through the sse input into an output that blocks for the first
+// two seconds and then consumes everything, and reports the peak heap and
+// how much the server managed to write while the output was blocked: the
+// input must stop reading the socket rather than buffer.
+func BenchmarkPipelineBlockedOutput(b *testing.B) {
+	mib := 1024
+	if s := os.Getenv("SSE_MEMORY_MIB"); s != "" {
+		mib, _ = strconv.Atoi(s)
+	}
+	event := []byte("data: " + fmt.Sprintf("%0990d", 0) + "\n\n") // 998 bytes
+	total := int64(mib) << 20
+	for b.Loop() {
+		var written atomic.Int64
+		var served atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if served.Swap(true) {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			chunk := make([]byte, 0, 64<<10)
+			for len(chunk)+len(event) <= cap(chunk) {
+				chunk = append(chunk, event...)
+			}
+			for written.Load() < total {
+				n, err := w.Write(chunk)
+				written.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}))
+		release := make(chan struct{})
+		var got atomic.Int64
+		sb := service.NewStreamBuilder()
+		_ = sb.SetLoggerYAML("level: none")
+		if err := sb.AddInputYAML("sse:\n  url: " + srv.URL); err != nil {
+			b.Fatal(err)
+		}
+		if err := sb.AddBatchConsumerFunc(func(_ context.Context, batch service.MessageBatch) error {
+			<-release
+			got.Add(int64(len(batch)))
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		strm, err := sb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var peak uint64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			var ms runtime.MemStats
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse)
+				}
+			}
+		}()
+		done := make(chan error, 1)
+		go func() { done <- strm.Run(context.Background()) }()
+		time.Sleep(2 * time.Second) // the output is blocked meanwhile
+		whileBlocked := written.Load()
+		close(release)
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		close(stop)
+		<-sampled
+		srv.Close()
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(whileBlocked)/(1<<20), "written-while-blocked-MiB")
+		b.ReportMetric(float64(written.Load())/(1<<20), "streamed-MiB")
+		b.ReportMetric(float64(got.Load()), "events")
+	}
+}
