@@ -12,7 +12,7 @@
 # Usage: tests/bench/run.sh [extra test flags, e.g. -test.benchtime=500ms]
 # Env: ROUNDS (default 5) samples per benchmark; BENCH_OUT keeps the raw
 # output (default: a temporary file), which benchstat also reads.
-# Progress and the raw output go to stderr. About six minutes on two cores.
+# Progress and the raw output go to stderr. About seven minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${ROUNDS:-5}
@@ -33,3 +33,15 @@ echo "Machine: $(nproc) CPUs, $(go version | cut -d' ' -f3-), load average befor
 echo "Code: $rev"
 echo "Command: tests/bench/run.sh $* (go test -c, then $rounds × bench.test -test.run '^\$' -test.bench . -test.count 1 -test.benchmem; $((SECONDS - start)) s)"
 go run ./cmd/benchtable <"$out"
+
+# The pipeline benchmarks live in the main module (they need only Benthos
+# core): the sse input against http_client+lines in one process, the
+# write-to-output latency at 1,000 events/s, and 1 GiB through a blocked
+# output. Medians are left to the reader: five samples each.
+echo
+echo "### Pipeline (main module: go test -run '^\$' -bench 'Pipeline' -benchtime 5x -count $rounds ./input)"
+echo
+echo '```'
+(cd ../.. && go test -run '^$' -bench 'Pipeline$' -benchtime 5x -count "$rounds" ./input | grep '^Benchmark')
+(cd ../.. && go test -run '^$' -bench 'PipelineLatency|PipelineBlockedOutput' -benchtime 1x -count 1 -timeout 20m ./input | grep '^Benchmark')
+echo '```'
