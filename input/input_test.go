@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -482,4 +483,18 @@ func TestInput_MaxInFlightOneKeepsOrderAcrossReplays(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.NotEmpty(t, rejected, "the test rejected nothing")
+}
+
+// TestScanner_FileInput reads an event stream from a file through the core
+// file input with the sse scanner: metadata as the input sets it, an
+// oversized event skipped without ending the file, and the unterminated
+// last event dropped.
+func TestScanner_FileInput(t *testing.T) {
+	path := t.TempDir() + "/stream.sse"
+	body := "\xEF\xBB\xBFid: 1\nevent: tick\ndata: a\r\n\r\ndata: " + strings.Repeat("x", 100) + "\n\nid: 3\ndata: c\r\rdata: unterminated"
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	c := newCollector()
+	st := startStream(t, fmt.Sprintf("file:\n  paths: [%q]\n  scanner:\n    sse:\n      max_event_size: 50", path), "", c)
+	require.NoError(t, st.wait(t))
+	assert.Equal(t, []string{"tick|1|a", "message|3|c"}, c.snapshot())
 }
