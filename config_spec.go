@@ -134,12 +134,12 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
 				Optional().Advanced(),
 			service.NewStringMapField(FieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references. Names and values must not contain CR or LF.").
+				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references, and none of these headers is sent after a redirect to another origin (scheme, host or port). Names and values must not contain CR or LF.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
 			service.NewStringField(FieldBearerToken).
-				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not forwarded on a redirect to another host.").
+				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
 				Example("${OPENAI_API_KEY}").
 				Optional().Secret().
 				LintRule(`root = if this.contains("\n") || this.contains("\r") { [ "bearer_token must not contain CR or LF" ] }`),
