@@ -123,26 +123,33 @@ func decodeCheckpoint(v []byte) (gen uint64, id string, ok bool) {
 }
 
 // load returns the newest valid checkpoint. ok is false when there is none.
-func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, err error) {
+// invalid lists the keys that held something else: a torn write, or a
+// value written by hand.
+func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, invalid []string, err error) {
 	for _, k := range []string{s.key + ".a", s.key + ".b"} {
 		var v []byte
 		var getErr error
 		if aerr := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 			v, getErr = c.Get(ctx, k)
 		}); aerr != nil {
-			return 0, "", false, fmt.Errorf("checkpoint.cache %q: %w", s.cache, aerr)
+			return 0, "", false, nil, fmt.Errorf("checkpoint.cache %q: %w", s.cache, aerr)
 		}
 		if errors.Is(getErr, service.ErrKeyNotFound) {
 			continue
 		}
 		if getErr != nil {
-			return 0, "", false, fmt.Errorf("checkpoint.cache %q: get %q: %w", s.cache, k, getErr)
+			return 0, "", false, nil, fmt.Errorf("checkpoint.cache %q: get %q: %w", s.cache, k, getErr)
 		}
-		if g, i, valid := decodeCheckpoint(v); valid && (!ok || g > gen) {
+		g, i, valid := decodeCheckpoint(v)
+		if !valid {
+			invalid = append(invalid, k)
+			continue
+		}
+		if !ok || g > gen {
 			gen, id, ok = g, i, true
 		}
 	}
-	return gen, id, ok, nil
+	return gen, id, ok, invalid, nil
 }
 
 // save writes generation gen of the checkpoint.

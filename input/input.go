@@ -148,9 +148,12 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	opts := in.options()
 	if in.store != nil {
-		gen, id, ok, err := in.store.load(ctx)
+		gen, id, ok, invalid, err := in.store.load(ctx)
 		if err != nil {
 			return err
+		}
+		for _, k := range invalid {
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote, or a write torn by a crash", k, in.store.cache)
 		}
 		if ok {
 			in.log.Infof("Resuming from checkpoint: Last-Event-ID %q", id)
