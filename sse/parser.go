@@ -105,12 +105,10 @@ type Parser struct {
 
 	block []byte // the unused rest of the block events are carved from
 
-	// pends are the event's data lines so far, still in buf, while there
-	// are few of them (most events have one): they are copied once, into
-	// the event, instead of into data first. pendLen counts their bytes
-	// with an LF each. They move to data before buf changes.
-	pends   [][]byte
-	pendLen int
+	// pend is the event's only data line so far, still in buf; hasPend
+	// tells an empty line from none. It moves to data before buf changes.
+	pend    []byte
+	hasPend bool
 
 	// Fields seen in the lines of the event being built.
 	evHasID, evHasRetry bool
@@ -138,7 +136,7 @@ func (p *Parser) Reset(r io.Reader) {
 	p.bomDone, p.skipLF, p.discardLine, p.tooLarge = false, false, false, false
 	p.evHasID, p.evHasRetry = false, false
 	p.data = p.data[:0]
-	p.pends, p.pendLen = p.pends[:0], 0
+	p.pend, p.hasPend = nil, false
 	p.typ = p.typ[:0]
 	// The last event ID buffer goes back to the last dispatched ID: an id
 	// field of an event the old stream never finished must not become the
@@ -194,7 +192,7 @@ func (p *Parser) next(block bool) (Event, error) {
 				// spec: "Once the end of the file is reached, any pending
 				// data must be discarded."
 				p.data, p.typ, p.tooLarge = p.data[:0], p.typ[:0], false
-				p.pends, p.pendLen = p.pends[:0], 0
+				p.pend, p.hasPend = nil, false
 				p.evHasID, p.evHasRetry = false, false
 			}
 			return Event{}, err
@@ -420,15 +418,20 @@ func (p *Parser) processLine(line []byte) {
 		if p.tooLarge {
 			return
 		}
-		if len(p.data)+p.pendLen+len(value) >= p.max+1 {
+		held := len(p.data)
+		if p.hasPend {
+			held = len(p.pend) + 1
+		}
+		if held+len(value) >= p.max+1 {
 			p.tooLarge = true
 			p.data = p.data[:0]
-			p.pends, p.pendLen = p.pends[:0], 0
+			p.pend, p.hasPend = nil, false
 			return
 		}
-		if len(p.data) == 0 && len(p.pends) < maxPending {
-			p.pends = append(p.pends, value)
-			p.pendLen += len(value) + 1
+		if !p.hasPend && len(p.data) == 0 {
+			// Most events have one data line: keep it where it is in the
+			// read buffer and copy it once, at dispatch.
+			p.pend, p.hasPend = value, true
 			return
 		}
 		p.flushPending()
@@ -461,26 +464,11 @@ func (p *Parser) processLine(line []byte) {
 // flushPending moves a data line kept in the read buffer to the data
 // buffer.
 func (p *Parser) flushPending() {
-	for _, v := range p.pends {
-		p.data = append(p.data, v...)
+	if p.hasPend {
+		p.data = append(p.data, p.pend...)
 		p.data = append(p.data, '\n')
+		p.pend, p.hasPend = nil, false
 	}
-	p.pends, p.pendLen = p.pends[:0], 0
-}
-
-// maxPending bounds the data lines an event keeps in the read buffer; more
-// go to the data buffer.
-const maxPending = 16
-
-// pendingValid reports whether every pending data line is valid UTF-8 (so
-// that, joined with LFs, they are too).
-func (p *Parser) pendingValid() bool {
-	for _, v := range p.pends {
-		if !isValidUTF8(v) {
-			return false
-		}
-	}
-	return true
 }
 
 // isValidUTF8 is utf8.Valid with a faster path for ASCII, which most event
@@ -537,28 +525,22 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	}
 	// spec: "If the data buffer is an empty string, set the data buffer and
 	// the event type buffer to the empty string and return."
-	if len(p.data) == 0 && len(p.pends) == 0 && !tooLarge {
+	if len(p.data) == 0 && !p.hasPend && !tooLarge {
 		p.typ = p.typ[:0]
 		if newID {
 			p.idStr = string(p.id)
 		}
 		return Event{}, false, nil
 	}
-	// Lines still pending join as the data buffer would: with LFs between
-	// them. Invalid UTF-8 takes the slower path over a joined buffer.
-	if len(p.pends) > 0 && !p.pendingValid() {
-		p.flushPending()
-	}
 	// spec: "If the data buffer's last character is a U+000A LINE FEED (LF)
 	// character, then remove the last character from the data buffer."
 	data := p.data[:max(len(p.data)-1, 0)]
-	dataLen := len(data)
-	pending := len(p.pends) > 0 // then data is empty
-	if pending {
-		dataLen = p.pendLen - 1
+	if p.hasPend {
+		data = p.pend // the only data line, without its LF
 	}
 	typ := p.typ
 	p.data, p.typ = p.data[:0], p.typ[:0]
+	p.pend, p.hasPend = nil, false
 	typLen := len(typ)
 	if typLen == 0 {
 		typLen = len("message")
@@ -567,23 +549,17 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	if newID {
 		idLen = len(p.id) // valid UTF-8, about to become the ID string
 	}
-	if tooLarge || dataLen+idLen+typLen > p.max {
+	if tooLarge || len(data)+idLen+typLen > p.max {
 		if newID {
 			p.idStr = string(p.id)
 		}
-		p.pends, p.pendLen = p.pends[:0], 0
 		return Event{}, false, ErrEventTooLarge
 	}
 	// spec: "Initialize event's type attribute to "message" ... If the event
 	// type buffer has a value other than the empty string, change the type of
 	// the newly created event to equal the value of the event type buffer."
 	newType := len(typ) > 0 && string(typ) != p.typStr
-	if !pending && !isValidUTF8(data) || newType && !utf8.Valid(typ) {
-		if pending {
-			p.flushPending()
-			data = p.data[:len(p.data)-1]
-			p.data = p.data[:0]
-		}
+	if !isValidUTF8(data) || newType && !utf8.Valid(typ) {
 		ev = p.dispatchDecoded(data, typ, newID)
 		ev.HasID, ev.HasRetry = hasID, hasRetry
 		if hasRetry {
@@ -598,7 +574,7 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	// One allocation carries the data, and the ID and type when they differ
 	// from the last event's: the strings are views of its tail, which the
 	// caller cannot reach through Data because Data's capacity ends first.
-	n := dataLen
+	n := len(data)
 	if newID {
 		n += len(p.id)
 	}
@@ -607,16 +583,6 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 	}
 	b := p.alloc(n)
 	k := copy(b, data)
-	if pending {
-		for i, v := range p.pends {
-			if i > 0 {
-				b[k] = '\n'
-				k++
-			}
-			k += copy(b[k:], v)
-		}
-		p.pends, p.pendLen = p.pends[:0], 0
-	}
 	ev.Data = b[:k:k]
 	if newID {
 		m := copy(b[k:], p.id)
