@@ -44,9 +44,9 @@ func streamServer(b *testing.B, body []byte) *httptest.Server {
 	return srv
 }
 
-// runPipeline runs input YAML into a counting consumer until the input
-// ends, and returns the number of messages.
-func runPipeline(b *testing.B, inputYAML string) int64 {
+// buildPipeline builds a stream from input YAML into consume, with logging
+// off.
+func buildPipeline(b *testing.B, inputYAML string, consume service.MessageBatchHandlerFunc) *service.Stream {
 	b.Helper()
 	sb := service.NewStreamBuilder()
 	if err := sb.SetLoggerYAML("level: none"); err != nil {
@@ -55,17 +55,25 @@ func runPipeline(b *testing.B, inputYAML string) int64 {
 	if err := sb.AddInputYAML(inputYAML); err != nil {
 		b.Fatal(err)
 	}
-	var count atomic.Int64
-	if err := sb.AddBatchConsumerFunc(func(_ context.Context, batch service.MessageBatch) error {
-		count.Add(int64(len(batch)))
-		return nil
-	}); err != nil {
+	if err := sb.AddBatchConsumerFunc(consume); err != nil {
 		b.Fatal(err)
 	}
 	strm, err := sb.Build()
 	if err != nil {
 		b.Fatal(err)
 	}
+	return strm
+}
+
+// runPipeline runs input YAML into a counting consumer until the input
+// ends, and returns the number of messages.
+func runPipeline(b *testing.B, inputYAML string) int64 {
+	b.Helper()
+	var count atomic.Int64
+	strm := buildPipeline(b, inputYAML, func(_ context.Context, batch service.MessageBatch) error {
+		count.Add(int64(len(batch)))
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := strm.Run(ctx); err != nil {
@@ -154,29 +162,20 @@ func BenchmarkPipelineLatency(b *testing.B) {
 		}))
 		var mu sync.Mutex
 		lat := make([]time.Duration, 0, samples)
-		sb := service.NewStreamBuilder()
-		_ = sb.SetLoggerYAML("level: none")
-		if err := sb.AddInputYAML("sse:\n  url: " + srv.URL); err != nil {
-			b.Fatal(err)
-		}
-		if err := sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		strm := buildPipeline(b, "sse:\n  url: "+srv.URL, func(_ context.Context, batch service.MessageBatch) error {
 			now := time.Now()
-			raw, _ := m.AsBytes()
-			ns, err := strconv.ParseInt(string(raw), 10, 64)
-			if err != nil {
-				return err
+			for _, m := range batch {
+				raw, _ := m.AsBytes()
+				ns, err := strconv.ParseInt(string(raw), 10, 64)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				lat = append(lat, now.Sub(time.Unix(0, ns)))
+				mu.Unlock()
 			}
-			mu.Lock()
-			lat = append(lat, now.Sub(time.Unix(0, ns)))
-			mu.Unlock()
 			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		strm, err := sb.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
+		})
 		if err := strm.Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -226,22 +225,11 @@ func BenchmarkPipelineBlockedOutput(b *testing.B) {
 		}))
 		release := make(chan struct{})
 		var got atomic.Int64
-		sb := service.NewStreamBuilder()
-		_ = sb.SetLoggerYAML("level: none")
-		if err := sb.AddInputYAML("sse:\n  url: " + srv.URL); err != nil {
-			b.Fatal(err)
-		}
-		if err := sb.AddBatchConsumerFunc(func(_ context.Context, batch service.MessageBatch) error {
+		strm := buildPipeline(b, "sse:\n  url: "+srv.URL, func(_ context.Context, batch service.MessageBatch) error {
 			<-release
 			got.Add(int64(len(batch)))
 			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		strm, err := sb.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
+		})
 		var peak uint64
 		stop := make(chan struct{})
 		sampled := make(chan struct{})
