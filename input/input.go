@@ -40,8 +40,9 @@ func init() {
 	service.MustRegisterBatchScannerCreator("sse", scannerSpec(), newScannerCreator)
 }
 
-// minReconnect floors the reconnection wait, so that a zero
-// initial_interval cannot make a failing server a hot loop.
+// minReconnect floors every reconnection wait, so that neither a zero
+// initial_interval nor a server's "retry: 0" followed by closing every
+// connection can make a hot loop.
 const minReconnect = 100 * time.Millisecond
 
 type metrics struct {
@@ -219,6 +220,7 @@ func (in *sseInput) options() sse.Options {
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: max(c.ReconnectMax, minReconnect),
+		MinReconnectionTime: minReconnect,
 		BackoffFactor:       c.BackoffFactor,
 		Jitter:              c.Jitter,
 		IdleTimeout:         c.IdleTimeout,

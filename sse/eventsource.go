@@ -136,6 +136,12 @@ type Options struct {
 	// retry field or Retry-After header. Zero means
 	// [DefaultMaxReconnectionTime].
 	MaxReconnectionTime time.Duration
+	// MinReconnectionTime floors every wait, including one from the
+	// server's retry field and the jitter. Zero means no floor, as the
+	// standard has it; a server that sends "retry: 0" and then closes
+	// every connection at once would then be reconnected to in a tight
+	// loop.
+	MinReconnectionTime time.Duration
 	// BackoffFactor, when above 1, multiplies the wait by itself for each
 	// consecutive failed attempt: the n-th attempt in a row waits
 	// reconnection time × factor^(n-1), capped by MaxReconnectionTime. A
@@ -620,7 +626,7 @@ func (es *EventSource) delay() time.Duration {
 	}
 	// Retry-After is a floor the server asked for: jitter never shortens it
 	// (the cap still applies).
-	return max(d, min(es.retryAfter, limit))
+	return max(d, min(es.retryAfter, limit), min(es.opts.MinReconnectionTime, limit))
 }
 
 // connect makes one request and, on success, starts reading its body.

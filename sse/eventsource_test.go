@@ -1525,3 +1525,24 @@ func TestEventSource_UnfinishedEventIDNotSent(t *testing.T) {
 		t.Fatalf("Last-Event-ID per request %q, %q; want \"\", \"1\"", first, second)
 	}
 }
+
+// TestEventSource_MinReconnectionTime has a server that sets retry: 0 and
+// closes every connection at once: the floor keeps that from becoming a
+// tight reconnection loop.
+func TestEventSource_MinReconnectionTime(t *testing.T) {
+	t.Parallel()
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("retry: 0\ndata: %d\n\n", n))
+	})
+	es := newES(t, s, Options{MinReconnectionTime: 50 * time.Millisecond})
+	wantData(t, es, "1")
+	start := time.Now()
+	wantData(t, es, "2")
+	wantData(t, es, "3")
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("two reconnections took %v, want at least 2 × 50ms", d)
+	}
+	if es.ReconnectionTime() != 0 {
+		t.Fatalf("ReconnectionTime = %v, want the server's 0 (the floor applies to the wait)", es.ReconnectionTime())
+	}
+}

@@ -217,3 +217,25 @@ func TestFeature_LivenessGauges(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestFeature_RetryZeroIsNoHotLoop has a server that answers every
+// connection with "retry: 0" and closes it at once: the input's floor of
+// 100 ms bounds the reconnection rate.
+func TestFeature_RetryZeroIsNoHotLoop(t *testing.T) {
+	noLeaks(t)
+	var conns atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conns.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 0\n\n")
+	}))
+	t.Cleanup(srv.Close)
+	h := runInput(t, runOpts{Input: sseYAML(srv.URL)})
+	start := time.Now()
+	time.Sleep(time.Second) // the observation window
+	n := conns.Load()
+	elapsed := time.Since(start)
+	h.Stop()
+	assert.GreaterOrEqual(t, n, int32(2), "it does reconnect")
+	assert.LessOrEqual(t, float64(n), elapsed.Seconds()/0.1+2, "%d connections in %v: faster than one per 100 ms", n, elapsed)
+}
