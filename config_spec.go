@@ -177,7 +177,7 @@ func ConfigSpec() *service.ConfigSpec {
 				Default("0s").Examples("0s", "45s").
 				LintRule(durationRule(FieldIdleTimeout)),
 			service.NewBackOffField(FieldReconnect, true, reconnectDefaults()).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by 1.5, up to `max_interval`, shortened by up to 50% at random (jitter). `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by 1.5, up to `max_interval`, shortened by up to 50% at random (jitter). `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
 				LintRule(reconnectRule),
 			service.NewAnyField(FieldMaxEventSize).
