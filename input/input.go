@@ -323,7 +323,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			return nil, nil, in.readError(ctx, es, err)
 		}
 		batch := make(service.MessageBatch, 0, min(in.conf.MaxBatchSize, 16))
-		batch = in.add(batch, ev, es)
+		batch = in.add(batch, ev)
 		for len(batch) < in.conf.MaxBatchSize && !in.ending {
 			ev, ok, err := es.Buffered()
 			if errors.Is(err, sse.ErrEventTooLarge) {
@@ -333,7 +333,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			if !ok {
 				break
 			}
-			batch = in.add(batch, ev, es)
+			batch = in.add(batch, ev)
 		}
 		seq := in.tracker.track(es.LastEventID(), len(batch))
 		if len(batch) == 0 {
@@ -399,7 +399,7 @@ func (in *sseInput) source() string {
 
 // add appends ev to batch as a message unless it is filtered out, a replay,
 // or the end sentinel.
-func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, es *sse.EventSource) service.MessageBatch {
+func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.MessageBatch {
 	in.m.events.Incr(1)
 	in.m.bytes.Incr(int64(len(ev.Data)))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
