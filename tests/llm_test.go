@@ -156,6 +156,7 @@ input:
   sse:
     url: `+srv.URL+`
     stream_end: stop
+pipeline: {threads: 1}
 output:
   stdout: {codec: lines}
 logger: {level: warn}
