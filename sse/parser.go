@@ -226,8 +226,16 @@ func (p *Parser) readLine(block bool) ([]byte, error) {
 		}
 		if i := p.lineEnd(); i >= 0 {
 			line := p.buf[p.start:i]
-			p.skipLF = p.buf[i] == '\r'
 			p.start = i + 1
+			if p.buf[i] == '\r' {
+				// A CRLF whose LF has arrived is consumed now; otherwise an
+				// LF at the start of the next read belongs to this line.
+				if p.start < p.end && p.buf[p.start] == '\n' {
+					p.start++
+				} else {
+					p.skipLF = true
+				}
+			}
 			if p.discardLine {
 				p.discardLine = false
 				continue
