@@ -501,3 +501,35 @@ func TestScanner_FileInput(t *testing.T) {
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"tick|1|a", "message|3|c"}, c.snapshot())
 }
+
+// TestInput_NoReplayDropsAndSettles turns auto_replay_nacks off: a rejected
+// event is dropped, as Benthos defines that setting, and counts as settled,
+// so the checkpoint moves past it instead of stalling for good.
+func TestInput_NoReplayDropsAndSettles(t *testing.T) {
+	dir := t.TempDir()
+	s := newScript(t, "id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n")
+	c := newCollector()
+	c.fail = func(g got) error {
+		if g.id == "2" {
+			return errors.New("rejected")
+		}
+		return nil
+	}
+	res := fmt.Sprintf("cache_resources:\n  - label: ck\n    file:\n      directory: %s\n", dir)
+	st := startStream(t, sseYAML(s.srv.URL, "  auto_replay_nacks: false", "  max_batch_size: 1", "  checkpoint: {cache: ck, key: k}"), res, c)
+	require.NoError(t, st.wait(t))
+	assert.Equal(t, []string{"message|1|a", "message|3|c"}, c.snapshot())
+
+	newest := ""
+	var newestGen uint64
+	for _, slot := range []string{"k.a", "k.b"} {
+		v, err := os.ReadFile(dir + "/" + slot)
+		if err != nil {
+			continue
+		}
+		if gen, id, ok := decodeCheckpoint(v); ok && gen >= newestGen {
+			newest, newestGen = id, gen
+		}
+	}
+	assert.Equal(t, "3", newest, "the checkpoint passed the dropped event")
+}
