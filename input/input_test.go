@@ -533,3 +533,27 @@ func TestInput_NoReplayDropsAndSettles(t *testing.T) {
 	}
 	assert.Equal(t, "3", newest, "the checkpoint passed the dropped event")
 }
+
+// TestInput_GivesUpAfterMaxElapsedTime has a server that always answers
+// 503: with reconnect.max_elapsed_time set, the input ends by itself after
+// failing for that long, instead of retrying for ever.
+func TestInput_GivesUpAfterMaxElapsedTime(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	c := newCollector()
+	start := time.Now()
+	st := startStream(t, "sse:\n  url: "+srv.URL+"\n  reconnect: {initial_interval: 100ms, max_interval: 100ms, max_elapsed_time: 300ms}", "", c)
+	require.NoError(t, st.wait(t))
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "it kept trying for max_elapsed_time")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.GreaterOrEqual(t, n, 3, "it retried before giving up")
+	assert.Empty(t, c.snapshot())
+}
