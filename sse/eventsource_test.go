@@ -864,12 +864,8 @@ func TestEventSource_Close(t *testing.T) {
 		if err := es.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if _, err := await(t, res); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
-		if st := es.ReadyState(); st != Closed {
-			t.Fatalf("ReadyState = %v, want CLOSED", st)
-		}
+		_, err := await(t, res)
+		wantClosed(t, es, err)
 		if n := errs.Load(); n != 0 {
 			t.Fatalf("OnError called %d times, want 0 for Close", n)
 		}
@@ -888,12 +884,8 @@ func TestEventSource_Close(t *testing.T) {
 		res := goNext(context.Background(), es)
 		signal(t, reading, "read")
 		es.Close()
-		if _, err := await(t, res); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
-		if st := es.ReadyState(); st != Closed {
-			t.Fatalf("ReadyState = %v, want CLOSED", st)
-		}
+		_, err := await(t, res)
+		wantClosed(t, es, err)
 		if _, err := next(t, es); err != ErrClosed {
 			t.Fatalf("later Next: got %v, want ErrClosed", err)
 		}
@@ -943,12 +935,8 @@ func TestEventSource_Close(t *testing.T) {
 		})
 		var es *EventSource
 		es = newES(t, s, Options{OnOpen: func(*http.Response) { es.Close() }})
-		if _, err := next(t, es); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
-		if st := es.ReadyState(); st != Closed {
-			t.Fatalf("ReadyState = %v, want CLOSED: Close is final", st)
-		}
+		_, err := next(t, es)
+		wantClosed(t, es, err)
 	})
 
 	t.Run("from OnError", func(t *testing.T) {
@@ -959,12 +947,8 @@ func TestEventSource_Close(t *testing.T) {
 		var es *EventSource
 		es = newES(t, s, Options{OnError: func(error) { es.Close() }})
 		wantData(t, es, "x")
-		if _, err := next(t, es); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
-		if st := es.ReadyState(); st != Closed {
-			t.Fatalf("ReadyState = %v, want CLOSED", st)
-		}
+		_, err := next(t, es)
+		wantClosed(t, es, err)
 		if n := s.requests.Load(); n != 1 {
 			t.Fatalf("got %d requests, want 1", n)
 		}
@@ -1544,5 +1528,17 @@ func TestEventSource_MinReconnectionTime(t *testing.T) {
 	}
 	if es.ReconnectionTime() != 0 {
 		t.Fatalf("ReconnectionTime = %v, want the server's 0 (the floor applies to the wait)", es.ReconnectionTime())
+	}
+}
+
+// wantClosed fails unless err, from Next, is ErrClosed and the event source
+// is CLOSED: Close is final.
+func wantClosed(t *testing.T, es *EventSource, err error) {
+	t.Helper()
+	if err != ErrClosed {
+		t.Fatalf("Next: got %v, want ErrClosed", err)
+	}
+	if st := es.ReadyState(); st != Closed {
+		t.Fatalf("ReadyState = %v, want CLOSED", st)
 	}
 }
