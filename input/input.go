@@ -415,9 +415,7 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 		in.m.deduplicated.Incr(1)
 		return batch
 	}
-	msg := service.NewMessage(ev.Data)
-	msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
-	msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
+	msg := newEventMessage(ev)
 	for k, v := range in.headers {
 		msg.MetaSetMut(k, v)
 	}
@@ -430,6 +428,15 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 		msg.MetaSetMut(benthossse.MetaURL, in.finalURL)
 	}
 	return append(batch, msg)
+}
+
+// newEventMessage turns an event into a message: the data as the payload,
+// with the metadata the input and the scanner both set.
+func newEventMessage(ev sse.Event) *service.Message {
+	msg := service.NewMessage(ev.Data)
+	msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
+	msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
+	return msg
 }
 
 // Close stops the event source, interrupting a blocked ReadBatch, and

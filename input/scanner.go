@@ -77,10 +77,7 @@ func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		msg := service.NewMessage(ev.Data)
-		msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
-		msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
-		return service.MessageBatch{msg}, nil
+		return service.MessageBatch{newEventMessage(ev)}, nil
 	}
 }
 
