@@ -369,7 +369,6 @@ type Config struct {
 func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	c := &Config{}
 	var err error
-	fieldErr := func(name string, err error) error { return fmt.Errorf("field %q: %w", name, err) }
 
 	if conf.Contains(FieldURL) {
 		if c.URL, err = conf.FieldString(FieldURL); err != nil {
@@ -528,13 +527,16 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	return c, nil
 }
 
+// fieldErr names the field an error is about, as every config error does.
+func fieldErr(name string, err error) error { return fmt.Errorf("field %q: %w", name, err) }
+
 func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Duration, error) {
 	d, err := conf.FieldDuration(path...)
 	if err != nil {
-		return 0, fmt.Errorf("field %q: %w", strings.Join(path, "."), err)
+		return 0, fieldErr(strings.Join(path, "."), err)
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("field %q: %v must not be negative", strings.Join(path, "."), d)
+		return 0, fieldErr(strings.Join(path, "."), fmt.Errorf("%v must not be negative", d))
 	}
 	return d, nil
 }
@@ -542,10 +544,10 @@ func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Durat
 func positiveInt(conf *service.ParsedConfig, path ...string) (int, error) {
 	n, err := conf.FieldInt(path...)
 	if err != nil {
-		return 0, fmt.Errorf("field %q: %w", strings.Join(path, "."), err)
+		return 0, fieldErr(strings.Join(path, "."), err)
 	}
 	if n <= 0 {
-		return 0, fmt.Errorf("field %q: %d must be positive", strings.Join(path, "."), n)
+		return 0, fieldErr(strings.Join(path, "."), fmt.Errorf("%d must be positive", n))
 	}
 	return n, nil
 }
