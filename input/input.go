@@ -84,9 +84,6 @@ type sseInput struct {
 	mu sync.Mutex // guards es against Close
 	es *sse.EventSource
 
-	stopWatch chan struct{} // closed by Close: ends watchActivity
-	watching  sync.WaitGroup
-
 	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
 	// it too).
 	attempt      int
@@ -181,32 +178,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	in.es = es
 	in.m.readyState.Set(int64(sse.Connecting))
-	in.stopWatch = make(chan struct{})
-	in.watching.Add(1)
-	go in.watchActivity(es, in.stopWatch)
+	activity.add(in, es)
 	return nil
-}
-
-// activityInterval is how often sse_last_byte_age_seconds is updated.
-const activityInterval = time.Second
-
-// watchActivity keeps the sse_last_byte_age_seconds gauge current, so that
-// an alert can tell a silently dead stream from a quiet one even when no
-// event arrives to update anything.
-func (in *sseInput) watchActivity(es *sse.EventSource, stop <-chan struct{}) {
-	defer in.watching.Done()
-	t := time.NewTicker(activityInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if last := es.LastActivity(); !last.IsZero() {
-				in.m.lastByteAge.SetFloat64(time.Since(last).Seconds())
-			}
-		}
-	}
 }
 
 func (in *sseInput) options() sse.Options {
@@ -448,13 +421,7 @@ func (in *sseInput) Close(ctx context.Context) error {
 	if es != nil {
 		es.Close()
 	}
-	in.mu.Lock()
-	if in.stopWatch != nil {
-		close(in.stopWatch)
-		in.stopWatch = nil
-	}
-	in.mu.Unlock()
-	in.watching.Wait()
+	activity.remove(in)
 	if in.ckpt != nil {
 		in.ckpt.close(ctx)
 	}
