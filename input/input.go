@@ -122,6 +122,9 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 			return nil, fmt.Errorf("field %q: cache resource %q not found", benthossse.FieldCheckpoint+"."+benthossse.FieldCheckpointCach, c.CheckpointCache)
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
+		if err := in.store.probe(context.Background()); err != nil {
+			return nil, fmt.Errorf("field %q: %w", benthossse.FieldCheckpoint+"."+benthossse.FieldCheckpointCach, err)
+		}
 	}
 	return in, nil
 }
