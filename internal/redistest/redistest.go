@@ -45,6 +45,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	dir  string
+	args []string
 	port int
 
 	mu   sync.Mutex
@@ -54,11 +55,13 @@ type Server struct {
 }
 
 // Start runs a redis-server on a free 127.0.0.1 port, waits until it answers
-// PING, and registers a t.Cleanup that stops it. It skips the test when the
+// PING, and registers a t.Cleanup that stops it. Extra arguments are passed
+// after the defaults, so they can add settings or override them, for example
+// "--cluster-enabled", "yes". It skips the test when the
 // binary is missing, or fails it when the environment variable CI is "true".
 // Start returns nil only after t.Skip or t.Fatal have been called (which stop
 // the test's goroutine in a real test).
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath(serverBinary)
 	if err != nil {
@@ -69,7 +72,7 @@ func Start(t testing.TB) *Server {
 		}
 		return nil
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: extraArgs}
 	t.Cleanup(s.Stop)
 
 	// A port found free may be taken by someone else before redis-server binds
@@ -175,7 +178,7 @@ func (s *Server) start() error {
 	defer s.mu.Unlock()
 	s.stopLocked()
 	log := &syncBuffer{}
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -183,7 +186,8 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	)
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()

@@ -132,3 +132,16 @@ func TestStart_MissingBinary(t *testing.T) {
 		})
 	}
 }
+
+func TestStart_ExtraArgs(t *testing.T) {
+	s := Start(t, "--maxmemory", "1mb", "--appendonly", "yes")
+	for _, tt := range []struct{ param, want string }{{"maxmemory", "1048576"}, {"appendonly", "yes"}} {
+		v, err := s.Do("CONFIG", "GET", tt.param)
+		if err != nil {
+			t.Fatalf("CONFIG GET %s: %v", tt.param, err)
+		}
+		if got := fmt.Sprint(v); got != fmt.Sprint([]any{tt.param, tt.want}) {
+			t.Fatalf("CONFIG GET %s = %v, want [%s %s]", tt.param, got, tt.param, tt.want)
+		}
+	}
+}
