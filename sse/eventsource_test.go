@@ -1975,3 +1975,18 @@ func TestEventSource_NextWithDoneContext(t *testing.T) {
 		})
 	}
 }
+
+func TestEventSource_OnComment(t *testing.T) {
+	var got []string
+	es := From(strings.NewReader(": ping\ndata: a\n\n:keep-alive\n"), Options{OnComment: func(c string) { got = append(got, c) }})
+	defer es.Close()
+	if ev, err := es.Next(context.Background()); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next = %q, %v; want a", ev.Data, err)
+	}
+	if _, err := es.Next(context.Background()); err != io.EOF {
+		t.Fatalf("Next at the end = %v, want io.EOF", err)
+	}
+	if strings.Join(got, "|") != "ping|keep-alive" {
+		t.Fatalf("comments %q, want [ping keep-alive]", got)
+	}
+}
