@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/benthos-sse/benthos-sse/internal/corpus"
 )
@@ -134,5 +135,34 @@ func BenchmarkEventSource(b *testing.B) {
 			}
 			benchReport(b, &before, len(c.Events))
 		})
+	}
+}
+
+// BenchmarkIsValidUTF8 compares the parser's ASCII fast path with
+// utf8.Valid on the data of each corpus's events, which is what dispatch
+// validates. MB/s counts data bytes.
+func BenchmarkIsValidUTF8(b *testing.B) {
+	for _, c := range corpus.All() {
+		data := make([][]byte, len(c.Events))
+		size := 0
+		for i, ev := range c.Events {
+			data[i] = []byte(ev.Data)
+			size += len(ev.Data)
+		}
+		for _, f := range []struct {
+			name  string
+			valid func([]byte) bool
+		}{{"isValidUTF8", isValidUTF8}, {"utf8.Valid", utf8.Valid}} {
+			b.Run(c.Name+"/"+f.name, func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					for _, d := range data {
+						if !f.valid(d) {
+							b.Fatal("invalid")
+						}
+					}
+				}
+			})
+		}
 	}
 }
