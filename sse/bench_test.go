@@ -36,17 +36,6 @@ func benchCheckCorpus(b *testing.B, c corpus.Corpus) {
 	}
 }
 
-// benchReport adds allocs/event and events/s to a benchmark whose every
-// iteration handled events events; before is the MemStats read before the
-// loop.
-func benchReport(b *testing.B, before *runtime.MemStats, events int) {
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	total := float64(b.N) * float64(events)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
-	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
-}
-
 // BenchmarkParser parses each corpus of internal/corpus from memory with a
 // new Parser per pass, as a new connection would. MB/s counts stream bytes;
 // allocs/event includes the parser's per-stream buffers.
@@ -77,7 +66,7 @@ func BenchmarkParser(b *testing.B) {
 					b.Fatalf("parsed %d events, want %d", n, len(c.Events))
 				}
 			}
-			benchReport(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, &before, len(c.Events))
 		})
 	}
 }
@@ -133,7 +122,7 @@ func BenchmarkEventSource(b *testing.B) {
 				}
 				es.Close()
 			}
-			benchReport(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, &before, len(c.Events))
 		})
 	}
 }
