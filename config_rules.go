@@ -339,3 +339,26 @@ func checkSendableID(id string) error {
 	}
 	return nil
 }
+
+// documentedTypes maps the path of every field of the input and the scanner
+// that is declared `any` only so that lint can check its value (see
+// intRule) to the type its documentation shows.
+var documentedTypes = map[string]string{
+	fieldMaxEventSize:                     "int or string",
+	fieldMaxBatchSize:                     "int",
+	fieldMaxInFlight:                      "int",
+	fieldDedupe + "." + fieldDedupeWindow: "int",
+}
+
+// DocumentedType returns the type that the documentation shows for the
+// field at path (dotted, as in TemplateData's FullName) of the `sse` input
+// or scanner, when it differs from the declared one. Integer fields are
+// declared `any` because Benthos' lint runs no rule on a field declared int
+// whose value is not an integer (and reads 1.5 as 1); their rules check
+// that they hold integers, or byte sizes, within bounds. Benthos' own
+// `list --format jsonschema` still shows them untyped: it has no way to say
+// "an int, checked by a rule".
+func DocumentedType(path string) (string, bool) {
+	t, ok := documentedTypes[path]
+	return t, ok
+}

@@ -265,3 +265,34 @@ func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentedType keeps the table honest: every field declared any has
+// a documented type, and every entry names such a field.
+func TestDocumentedType(t *testing.T) {
+	env := service.NewEmptyEnvironment()
+	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	// WalkScanners walks the global registry, so the scanner's spec is
+	// registered as an input here only to be walked.
+	require.NoError(t, env.RegisterBatchInput("sse_scanner", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	var views []*service.ConfigView
+	env.WalkInputs(func(_ string, v *service.ConfigView) { views = append(views, v) })
+	require.Len(t, views, 2)
+	declaredAny := map[string]bool{}
+	for _, v := range views {
+		td, err := v.TemplateData()
+		require.NoError(t, err)
+		for _, f := range td.Fields {
+			if f.Type == "unknown" {
+				declaredAny[f.FullName] = true
+				typ, ok := DocumentedType(f.FullName)
+				assert.True(t, ok, "field %s is declared any: give it a documented type", f.FullName)
+				assert.NotEqual(t, "unknown", typ)
+			}
+		}
+	}
+	for path := range documentedTypes {
+		assert.True(t, declaredAny[path], "documentedTypes names %s, which is not declared any", path)
+	}
+}
