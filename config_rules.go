@@ -318,26 +318,24 @@ func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Durat
 	return d, nil
 }
 
-// lastEventIDRule mirrors sse.SendableID: an ID that cannot be sent as a
-// Last-Event-ID header value would fail every connection.
+// lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
+// as a Last-Event-ID header value would fail every connection.
 var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
   [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
 } else if this.re_match("%[3]s") {
   [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
-}`, fieldLastEventID, maxIDLength, controlCharsPattern)
-
-// maxIDLength is sse.MaxIDLength, the longest ID the input sends.
-const maxIDLength = 4096
+}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
 
 // checkSendableID is lastEventIDRule for the parsing code.
 func checkSendableID(id string) error {
-	if len(id) > maxIDLength {
-		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), maxIDLength)
-	}
-	if hasControlChars(id) {
+	switch {
+	case sse.SendableID(id):
+		return nil
+	case len(id) > sse.MaxIDLength:
+		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), sse.MaxIDLength)
+	default:
 		return fmt.Errorf("%q holds a control character, which cannot be sent in a Last-Event-ID header", id)
 	}
-	return nil
 }
 
 // documentedTypes maps the path of every field of the input and the scanner

@@ -154,7 +154,7 @@ func ConfigSpec() *service.ConfigSpec {
 				Default("").Secret().
 				LintRule(`root = if this.re_match("`+controlCharsPattern+`") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
 			service.NewStringField(fieldLastEventID).
-				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", maxIDLength)).
+				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
 				Example("1700000000000-0").
 				Default("").
 				LintRule(lastEventIDRule),
