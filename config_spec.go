@@ -7,6 +7,10 @@
 //	import _ "github.com/benthos-sse/benthos-sse/input"
 package benthossse
 
+// The reference docs in docs/ are generated from the specs; tests/docs_test.go
+// fails while they are stale.
+//go:generate go run ./cmd/gendocs
+
 import (
 	"crypto/tls"
 	"errors"
