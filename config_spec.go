@@ -150,7 +150,7 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
 				Default("").Advanced(),
 			service.NewStringMapField(fieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references, and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
+				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
