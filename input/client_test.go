@@ -36,8 +36,7 @@ func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {
   bearer_token: %s
   stream_end: stop
 `, srv.URL, token), "", c)
-	msgs := c.waitFor(t, 2)
 	assert.NoError(t, st.wait(t))
-	assert.Equal(t, []string{"message|1|" + data, "message|2|small"}, msgs)
+	assert.Equal(t, []string{"message|1|" + data, "message|2|small"}, c.snapshot())
 	assert.Equal(t, token, <-gotToken)
 }
