@@ -47,7 +47,7 @@ const minReconnect = 100 * time.Millisecond
 
 type metrics struct {
 	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
-	reconnects, checkpointErrors                     *service.MetricCounter
+	reconnects, checkpointErrors, unsendable         *service.MetricCounter
 	readyState, lag, backoff, lastByteAge            *service.MetricGauge
 }
 
@@ -60,6 +60,7 @@ func newMetrics(m *service.Metrics) metrics {
 		deduplicated:     m.NewCounter("sse_events_deduplicated"),
 		reconnects:       m.NewCounter("sse_reconnects", "cause"),
 		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
+		unsendable:       m.NewCounter("sse_ids_unsendable"),
 		readyState:       m.NewGauge("sse_ready_state"),
 		lag:              m.NewGauge("sse_checkpoint_lag"),
 		backoff:          m.NewGauge("sse_backoff_seconds"),
@@ -84,6 +85,8 @@ type sseInput struct {
 	mu sync.Mutex // guards es against Close
 	es *sse.EventSource
 
+	from *fromOpener // the `from` file, unless it is stdin
+
 	stopWatch chan struct{} // closed by Close: ends watchActivity
 	watching  sync.WaitGroup
 
@@ -104,10 +107,11 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 		return nil, err
 	}
 	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics())}
+	if err := checkFrom(c.From); err != nil {
+		return nil, err
+	}
 	if c.From != "" && c.From != "-" {
-		if _, err := os.Stat(c.From); err != nil {
-			return nil, fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
-		}
+		in.from = newFromOpener(c.From)
 	}
 	if c.URL != "" {
 		in.client = newHTTPClient(c)
@@ -142,6 +146,19 @@ func toSet(list []string) map[string]bool {
 // server's retry and the backoff govern reconnection rather than Benthos'
 // fixed reconnect loop.
 func (in *sseInput) Connect(ctx context.Context) error {
+	// Opened before taking the lock, which Close needs: opening a FIFO
+	// blocks until a writer appears.
+	var r io.Reader = os.Stdin
+	if in.from != nil {
+		f, err := in.from.open(ctx)
+		if errors.Is(err, errFromClosed) {
+			return service.ErrEndOfInput
+		}
+		if err != nil {
+			return err
+		}
+		r = f
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.es != nil {
@@ -149,28 +166,27 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	opts := in.options()
 	if in.store != nil {
-		gen, id, ok, invalid, err := in.store.load(ctx)
+		gen, id, ok, invalid, unsendable, err := in.store.load(ctx)
 		if err != nil {
 			return err
 		}
 		for _, k := range invalid {
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote, or a write torn by a crash", k, in.store.cache)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, in.store.cache, maxCheckpointSize)
+		}
+		for _, k := range unsendable {
+			in.m.unsendable.Incr(1)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, shimMaxIDLength)
 		}
 		if ok {
-			in.log.Infof("Resuming from checkpoint: Last-Event-ID %q", id)
+			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
 		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
 	}
+	if in.dedupe != nil {
+		in.dedupe.seed(opts.LastEventID)
+	}
 	if in.conf.From != "" {
-		var r io.Reader = os.Stdin
-		if in.conf.From != "-" {
-			f, err := os.Open(in.conf.From)
-			if err != nil {
-				return fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
-			}
-			r = f
-		}
 		in.es = sse.From(r, opts)
 		in.m.readyState.Set(int64(sse.Open))
 		return nil
@@ -219,7 +235,7 @@ func (in *sseInput) options() sse.Options {
 		PrepareRequest:      in.prepare,
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
-		MaxReconnectionTime: max(c.ReconnectMax, minReconnect),
+		MaxReconnectionTime: maxReconnect(c),
 		MinReconnectionTime: minReconnect,
 		BackoffFactor:       c.BackoffFactor,
 		Jitter:              c.Jitter,
@@ -232,6 +248,19 @@ func (in *sseInput) options() sse.Options {
 		OnOpen:        in.onOpen,
 		OnError:       in.onError,
 	}
+}
+
+// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
+// means no cap of the input's own (the event source's default of
+// sse.DefaultMaxReconnectionTime applies), and a cap is never below
+// initial_interval: a zero used to cap every wait at the 100ms floor,
+// overriding initial_interval and a server's Retry-After (49 requests in 5s
+// against "503, Retry-After: 60").
+func maxReconnect(c *benthossse.Config) time.Duration {
+	if c.ReconnectMax <= 0 {
+		return 0
+	}
+	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
 // prepare signs each connection's first request.
@@ -261,7 +290,7 @@ func (in *sseInput) onOpen(resp *http.Response) {
 			}
 		}
 	}
-	in.log.Infof("Connected to %s (connection %d)", in.finalURL, in.attempt)
+	in.log.Infof("Connected to %s (connection %d)", logURL(in.finalURL), in.attempt)
 }
 
 func (in *sseInput) onError(err error) {
@@ -289,16 +318,16 @@ func (in *sseInput) onError(err error) {
 		in.failingSince = now
 	}
 	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
-		in.log.Errorf("Giving up on %s after failing for %v: %v", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err)
+		in.log.Errorf("Giving up on %s after failing for %v: %s", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), logErr(err))
 		in.gaveUp = true
 		es.Close()
 		return
 	}
 	if cause == "eof" || cause == "idle_timeout" {
-		in.log.Warnf("Connection to %s lost (%v); reconnecting in %v with Last-Event-ID %q", es.URL(), err, wait.Round(time.Millisecond), es.LastEventID())
+		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
 		return
 	}
-	in.log.Warnf("Connecting to %s failed: %v; retrying in %v", es.URL(), err, wait.Round(time.Millisecond))
+	in.log.Warnf("Connecting to %s failed: %s; retrying in %v", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond))
 }
 
 // ReadBatch returns the next event together with the events that already
@@ -346,7 +375,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 		return batch, func(ctx context.Context, err error) error {
 			if err != nil {
 				// auto_replay_nacks: false; the pipeline dropped the batch.
-				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %v", len(batch), err)
+				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
 			}
 			in.settled(seq)
 			return nil
@@ -363,7 +392,7 @@ func (in *sseInput) settled(seq uint64) {
 
 func (in *sseInput) oversized(es *sse.EventSource) {
 	in.m.oversized.Incr(1)
-	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", in.conf.MaxEventSize, es.LastEventID())
+	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", in.conf.MaxEventSize, logID(es.LastEventID()))
 }
 
 // readError maps an error from the event source to what Benthos expects.
@@ -379,14 +408,14 @@ func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err erro
 		if in.conf.From != "" {
 			in.log.Infof("End of stream %s", in.conf.From)
 		} else {
-			in.log.Infof("Stream %s ended; stream_end is stop", es.URL())
+			in.log.Infof("Stream %s ended; stream_end is stop", logURL(es.URL()))
 		}
 		return service.ErrEndOfInput
 	case errors.As(err, &re):
-		in.log.Infof("%v: the server asks clients to stop; ending the input", re)
+		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
 		return service.ErrEndOfInput
 	}
-	in.log.Errorf("Reading %s failed: %v", in.source(), err)
+	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
 	return service.ErrEndOfInput
 }
 
@@ -454,6 +483,11 @@ func (in *sseInput) Close(ctx context.Context) error {
 		in.stopWatch = nil
 	}
 	in.mu.Unlock()
+	if in.from != nil {
+		if err := in.from.close(ctx); err != nil {
+			return err
+		}
+	}
 	in.watching.Wait()
 	if in.ckpt != nil {
 		in.ckpt.close(ctx)

@@ -28,7 +28,7 @@ import (
 // "sse-checkpoint/1 <gen> <crc> <id>"); ok is false when there is none.
 func readCheckpoint(t *testing.T, dir, key string) (id string, ok bool) {
 	t.Helper()
-	newest := int64(-1)
+	var newest uint64
 	for _, slot := range []string{key + ".a", key + ".b"} {
 		b, err := os.ReadFile(filepath.Join(dir, slot))
 		if os.IsNotExist(err) {
@@ -40,11 +40,13 @@ func readCheckpoint(t *testing.T, dir, key string) (id string, ok bool) {
 			continue // torn by a crash: the other slot holds the previous one
 		}
 		// As the input does: a torn value fails its checksum.
-		gen, err := strconv.ParseInt(parts[1], 10, 64)
+		gen, err := strconv.ParseUint(parts[1], 10, 64)
 		if err != nil || parts[2] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(parts[3]))) {
 			continue
 		}
-		if gen > newest {
+		// The slots hold consecutive generations: serial-number order,
+		// which survives the wrap from 2^64-1 to 0.
+		if !ok || int64(gen-newest) > 0 {
 			newest, id, ok = gen, parts[3], true
 		}
 	}
