@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/benthos-sse/benthos-sse/sse"
 )
 
 // tracker turns acknowledgements, which arrive out of order and
@@ -98,7 +100,7 @@ const checkpointMagic = "sse-checkpoint/1"
 // sse.MaxIDLength bytes. A larger value is not one this input wrote and is
 // rejected before anything is copied or decoded (a 300 MB garbage value
 // was read whole, then copied twice).
-const maxCheckpointSize = len(checkpointMagic) + 1 + 20 + 1 + 8 + 1 + shimMaxIDLength
+const maxCheckpointSize = len(checkpointMagic) + 1 + 20 + 1 + 8 + 1 + sse.MaxIDLength
 
 func (s *checkpointStore) slot(gen uint64) string {
 	if gen%2 == 0 {
@@ -172,7 +174,7 @@ func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok b
 			invalid = append(invalid, k)
 			continue
 		}
-		if !shimSendableID(i) {
+		if !sse.SendableID(i) {
 			unsendable = append(unsendable, k)
 			continue
 		}

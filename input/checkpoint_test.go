@@ -11,6 +11,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/benthos-sse/benthos-sse/sse"
 )
 
 // FuzzDecodeCheckpoint feeds arbitrary cache values to the checkpoint
@@ -72,7 +74,7 @@ func TestCheckpoint_DecodeRejects(t *testing.T) {
 			assert.False(t, ok, "%.80q", tt.v)
 		})
 	}
-	_, _, ok := decodeCheckpoint(encodeCheckpoint(1, strings.Repeat("x", shimMaxIDLength)))
+	_, _, ok := decodeCheckpoint(encodeCheckpoint(1, strings.Repeat("x", sse.MaxIDLength)))
 	assert.True(t, ok, "an ID of the longest sendable length fits")
 }
 
@@ -124,7 +126,7 @@ func TestCheckpoint_UnsendableIgnored(t *testing.T) {
 	assert.Empty(t, invalid)
 	assert.Equal(t, []string{"k.b"}, unsendable)
 
-	s = storeWith(t, map[string][]byte{"k.b": encodeCheckpoint(1, strings.Repeat("x", shimMaxIDLength+1))})
+	s = storeWith(t, map[string][]byte{"k.b": encodeCheckpoint(1, strings.Repeat("x", sse.MaxIDLength+1))})
 	_, _, ok, _, unsendable, err = s.load(ctx)
 	require.NoError(t, err)
 	assert.False(t, ok, "an over-long ID is not resumed from")

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
@@ -22,8 +23,8 @@ type deduper struct {
 	set    map[string]int // ID -> occurrences in ring
 }
 
-func newDeduper(mode string, window int) *deduper {
-	if mode == "monotonic" {
+func newDeduper(mode benthossse.DedupeMode, window int) *deduper {
+	if mode == benthossse.DedupeMonotonic {
 		return &deduper{monotonic: true}
 	}
 	// Sized as it fills, not up front: a huge window must not allocate

@@ -19,10 +19,10 @@ func checkFrom(path string) error {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
+		return benthossse.FieldError(benthossse.FieldFrom, err)
 	}
 	if st.IsDir() {
-		return fmt.Errorf("field %q: %s is a directory, not a file of events", benthossse.FieldFrom, path)
+		return benthossse.FieldError(benthossse.FieldFrom, fmt.Errorf("%s is a directory, not a file of events", path))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func (o *fromOpener) open(ctx context.Context) (*os.File, error) {
 	case o.closed:
 		return nil, errFromClosed
 	case o.err != nil:
-		return nil, fmt.Errorf("field %q: %w", benthossse.FieldFrom, o.err)
+		return nil, benthossse.FieldError(benthossse.FieldFrom, o.err)
 	}
 	o.taken = true
 	return o.f, nil

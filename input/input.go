@@ -37,7 +37,7 @@ func init() {
 			// before the next batch may be read.
 			return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
 		})
-	service.MustRegisterBatchScannerCreator("sse", scannerSpec(), newScannerCreator)
+	service.MustRegisterBatchScannerCreator("sse", benthossse.ScannerConfigSpec(), newScannerCreator)
 }
 
 // minReconnect floors every reconnection wait, so that neither a zero
@@ -92,13 +92,14 @@ type sseInput struct {
 
 	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
 	// it too).
-	attempt      int
-	status       int
-	finalURL     string
-	headers      map[string]string
-	failingSince time.Time
-	ending       bool // end_on_data was seen: end after this batch
-	gaveUp       bool
+	attempt       int
+	status        int
+	finalURL      string
+	headers       map[string]string
+	failingSince  time.Time
+	ending        bool   // end_on_data was seen: end after this batch
+	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	gaveUp        bool
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -110,6 +111,11 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	if err := checkFrom(c.From); err != nil {
 		return nil, err
 	}
+	if !sse.SendableID(c.LastEventID) {
+		// Refused here rather than by every Connect, which would retry it
+		// forever.
+		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
+	}
 	if c.From != "" && c.From != "-" {
 		in.from = newFromOpener(c.From)
 	}
@@ -118,12 +124,12 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
-	if c.DedupeMode != "none" {
+	if c.DedupeMode != benthossse.DedupeNone {
 		in.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
 	}
 	if c.CheckpointCache != "" {
 		if !res.HasCache(c.CheckpointCache) {
-			return nil, fmt.Errorf("field %q: cache resource %q not found", benthossse.FieldCheckpoint+"."+benthossse.FieldCheckpointCach, c.CheckpointCache)
+			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
 	}
@@ -175,7 +181,7 @@ func (in *sseInput) Connect(ctx context.Context) error {
 		}
 		for _, k := range unsendable {
 			in.m.unsendable.Incr(1)
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, shimMaxIDLength)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
 		}
 		if ok {
 			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
@@ -244,9 +250,24 @@ func (in *sseInput) options() sse.Options {
 		MaxEventSize:        c.MaxEventSize,
 		// The pipeline's status policy: only 204 stops; anything else is
 		// retried with backoff, honouring Retry-After.
-		RetryResponse: func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
-		OnOpen:        in.onOpen,
-		OnError:       in.onError,
+		RetryResponse:   func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
+		OnOpen:          in.onOpen,
+		OnError:         in.onError,
+		OnIDNotSendable: in.onIDNotSendable,
+	}
+}
+
+// onIDNotSendable counts an event ID that cannot be sent as Last-Event-ID
+// (a control character, or over sse.MaxIDLength bytes): the events keep it
+// in sse_id, but the resume point, and so the checkpoint, stays at the last
+// sendable ID. It warns for the 1st, 2nd, 4th, 8th... such ID, so that a
+// server sending one with every event cannot flood the log.
+func (in *sseInput) onIDNotSendable(id string) {
+	in.m.unsendable.Incr(1)
+	in.unsendableIDs++
+	if n := in.unsendableIDs; n&(n-1) == 0 {
+		in.log.Warnf("Event ID %s (%d bytes) cannot be sent as Last-Event-ID; resuming from the last sendable ID %s instead (%d such IDs so far)",
+			logID(id), len(id), logID(in.es.LastEventID()), n)
 	}
 }
 

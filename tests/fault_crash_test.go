@@ -28,29 +28,37 @@ import (
 // "sse-checkpoint/1 <gen> <crc> <id>"); ok is false when there is none.
 func readCheckpoint(t *testing.T, dir, key string) (id string, ok bool) {
 	t.Helper()
-	var newest uint64
+	newest := int64(-1)
 	for _, slot := range []string{key + ".a", key + ".b"} {
 		b, err := os.ReadFile(filepath.Join(dir, slot))
 		if os.IsNotExist(err) {
 			continue
 		}
 		require.NoError(t, err)
-		parts := strings.SplitN(string(b), " ", 4)
-		if len(parts) != 4 || parts[0] != "sse-checkpoint/1" {
+		gen, slotID, valid := parseCheckpoint(string(b))
+		if !valid {
 			continue // torn by a crash: the other slot holds the previous one
 		}
-		// As the input does: a torn value fails its checksum.
-		gen, err := strconv.ParseUint(parts[1], 10, 64)
-		if err != nil || parts[2] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(parts[3]))) {
-			continue
-		}
-		// The slots hold consecutive generations: serial-number order,
-		// which survives the wrap from 2^64-1 to 0.
-		if !ok || int64(gen-newest) > 0 {
-			newest, id, ok = gen, parts[3], true
+		if gen > newest {
+			newest, id, ok = gen, slotID, true
 		}
 	}
 	return id, ok
+}
+
+// parseCheckpoint decodes one checkpoint slot's value; ok is false for a
+// value that is not one, or whose checksum fails (torn by a crash).
+func parseCheckpoint(v string) (gen int64, id string, ok bool) {
+	parts := strings.SplitN(v, " ", 4)
+	if len(parts) != 4 || parts[0] != "sse-checkpoint/1" {
+		return 0, "", false
+	}
+	// As the input does: a torn value fails its checksum.
+	gen, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || parts[2] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(parts[3]))) {
+		return 0, "", false
+	}
+	return gen, parts[3], true
 }
 
 // readNumbers reads an output file of one decimal number per line.

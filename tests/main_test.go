@@ -142,6 +142,13 @@ func startBinary(t *testing.T, config string) *binProc {
 	return startBin(t, binOpts{}, "run", config)
 }
 
+// startBinaryIn is startBinary with dir as the working directory, as for an
+// instance started on another machine.
+func startBinaryIn(t *testing.T, dir, config string) *binProc {
+	t.Helper()
+	return startBin(t, binOpts{Dir: dir}, "run", config)
+}
+
 // Output returns stdout and stderr so far, interleaved: Benthos logs to
 // stdout by default, while lint and start-up errors go to stderr.
 func (p *binProc) Output() string { return p.all.String() }

@@ -9,6 +9,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/rediscache"
 	_ "github.com/benthos-sse/benthos-sse/input"
 )
 
