@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -391,4 +392,116 @@ func TestHostile_CheckpointHugeGarbage(t *testing.T) {
 		t.Skip("VmHWM unavailable: peak RSS not checked")
 	}
 	assert.Less(t, peak["garbage"], peak["valid"]+size*11/4, "peak RSS with a 64 MiB garbage checkpoint")
+}
+
+// TestHostile_UnsendableID: a server sends an id with a control byte
+// (which net/http cannot send back as Last-Event-ID), then an event
+// without an id, and ends the response. The input reconnects at once from
+// the last sendable id, every event is delivered with its raw id in sse_id,
+// and the checkpoint never holds the bad id. A restart from a checkpoint
+// that does hold one (hand-written, or left by an older version) reaches
+// the server, with a warning.
+func TestHostile_UnsendableID(t *testing.T) {
+	t.Parallel()
+	for _, poison := range []string{"2\x01x", "2\x1b[31m", "2\x7f", strings.Repeat("9", 5000)} {
+		t.Run(fmt.Sprintf("%.8q", poison), func(t *testing.T) {
+			t.Parallel()
+			var ended atomic.Int64
+			srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+				if n == 1 {
+					w.Write("id: 1\ndata: a\n\nid: " + poison + "\ndata: b\n\ndata: c\n\n")
+					ended.Store(time.Now().UnixNano())
+					return
+				}
+				w.Event(w.ResumeAfter()+2, "d")
+				w.Hold()
+			})
+			dir := t.TempDir()
+			config := writeConfig(t, sseYAML(srv.URL(), "checkpoint: {cache: ckpt, key: k}"), `
+pipeline:
+  processors:
+    - mapping: 'root = content().string() + " " + metadata("sse_id").length().string()'
+`+checkpointConfig(dir))
+			p := startBinary(t, config)
+			reqs := srv.WaitRequests(2)
+			lines := p.stdoutLines(4)
+			p.Signal(syscall.SIGTERM)
+			after := time.Duration(reqs[1].At.UnixNano() - ended.Load())
+			t.Logf("id %.12q: reconnected %v after the response ended, Last-Event-ID %q", poison, after.Round(time.Millisecond), reqs[1].LastEventID)
+			assert.Less(t, after, 3*time.Second, "a new request after the poison id")
+			assert.Equal(t, "1", reqs[1].LastEventID, "resumed from the last sendable id")
+			assert.Equal(t, []string{"a 1", fmt.Sprintf("b %d", len(poison)), fmt.Sprintf("c %d", len(poison)), "d 1"}, lines, "events and the length of their sse_id")
+			id, ok := readCheckpoint(t, dir, "k")
+			assert.True(t, ok)
+			assert.Equal(t, "3", id, "the checkpoint")
+			assert.Contains(t, p.Output(), "cannot be sent as Last-Event-ID")
+		})
+	}
+	t.Run("poisoned checkpoint", func(t *testing.T) {
+		t.Parallel()
+		srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+			w.Event(10+n, "e")
+			w.Hold()
+		})
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "k.a"), []byte(checkpointValue(4, "4")), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "k.b"), []byte(checkpointValue(5, "5\x01x")), 0o600))
+		p := startBinary(t, writeConfig(t, sseYAML(srv.URL(), "checkpoint: {cache: ckpt, key: k}"), checkpointConfig(dir)))
+		reqs := srv.WaitRequests(1)
+		p.stdoutLines(1)
+		p.Signal(syscall.SIGTERM)
+		assert.Equal(t, "4", reqs[0].LastEventID, "resumed from the sendable slot")
+		assert.Contains(t, p.Output(), `its ID cannot be sent as Last-Event-ID`)
+	})
+	t.Run("last_event_id", func(t *testing.T) {
+		t.Parallel()
+		config := writeConfig(t, "sse:\n  url: http://127.0.0.1:1/\n  last_event_id: \"abc\\u0001\"\n", "output:\n  drop: {}\n")
+		res := runBin(t, repoRoot, nil, nil, "run", "--chilled", config)
+		assert.NotEqual(t, 0, res.code)
+		assert.Contains(t, res.output(), "last_event_id")
+	})
+}
+
+// TestHostile_HugeMaxEventSize runs max_event_size: 2^63-1 (past lint,
+// with --chilled) with a line over 64 KiB: no panic, every event delivered.
+func TestHostile_HugeMaxEventSize(t *testing.T) {
+	t.Parallel()
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		if n > 1 {
+			w.w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Write("id: 1\ndata: " + strings.Repeat("z", 200<<10) + "\n\nid: 2\ndata: small\n\n")
+	})
+	config := writeConfig(t, sseYAML(srv.URL(), "max_event_size: 9223372036854775807"), `
+pipeline:
+  processors:
+    - mapping: 'root = content().length().string()'
+output:
+  stdout: {codec: lines}
+logger: {level: info}
+`)
+	res := runBin(t, repoRoot, nil, nil, "run", "--chilled", config)
+	assert.NotContains(t, res.output(), "panic")
+	assert.Equal(t, 0, res.code, res.output())
+	assert.Equal(t, "204800\n5\n", res.stdout)
+}
+
+// TestHostile_UnsendableIDCounted runs the input in process against a
+// server that sends five unsendable ids: each is counted in
+// sse_ids_unsendable, and the warning is logged for the 1st, 2nd and 4th
+// only, so a server sending one with every event cannot flood the log.
+func TestHostile_UnsendableIDCounted(t *testing.T) {
+	noLeaks(t)
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		for i := 1; i <= 5; i++ {
+			w.Write(fmt.Sprintf("id: %d\x01\ndata: e%d\n\n", i, i))
+		}
+		w.Hold()
+	})
+	h := runInput(t, runOpts{Input: sseYAML(srv.URL()), Metrics: true})
+	h.WaitEvents(5)
+	h.Stop()
+	assert.Equal(t, int64(5), h.Metrics.Get("sse_ids_unsendable"))
+	assert.Len(t, h.Logs.Matching("cannot be sent as Last-Event-ID"), 3, "warnings")
 }
