@@ -111,6 +111,7 @@ const (
 	defaultMaxBatchSize  = 64
 	defaultCheckpointKey = "sse_last_event_id"
 	defaultDedupeWindow  = 1000
+	defaultMaxInFlight   = 1
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -239,8 +240,8 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(map[string]any{"retry": true, "connection": true}).
 				Advanced(),
 			service.NewAnyField(fieldMaxInFlight).
-				Description("The most batches handed out and not yet acknowledged; `0` means no limit. Benthos acknowledges batches concurrently, so with more than one in flight a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later; `1` keeps delivery in stream order even across replays, at the cost of waiting for each acknowledgement.").
-				Default(0).Examples(0, 1).
+				Description("The most batches handed out and not yet acknowledged; `0` means no limit. The default, `1`, delivers events in stream order whatever `pipeline.threads` is: Benthos processes batches on several threads at once (by default one per CPU) and acknowledges them concurrently, so with more than one batch in flight a later batch can overtake an earlier one, and a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later. Raise it, or set `0`, to trade order for throughput when events are independent of each other.").
+				Default(defaultMaxInFlight).Examples(1, 0, 8).
 				Advanced().
 				LintRule(`root = if this.type() != "number" {
   [ "max_in_flight: %v is not an integer".format(this) ]

@@ -31,7 +31,7 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Nil(t, c.TLS, "TLS customisation is off by default; the transport still verifies")
 	assert.False(t, c.StopAtStreamEnd)
 	assert.Equal(t, DedupeNone, c.DedupeMode)
-	assert.Equal(t, 0, c.MaxInFlight)
+	assert.Equal(t, 1, c.MaxInFlight)
 }
 
 // TestParseConfig_Errors feeds configurations that lint would reject (or
