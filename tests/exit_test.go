@@ -50,10 +50,12 @@ func TestExit_Codes(t *testing.T) {
 			last:  []string{"level=error", "Exiting with code 1", "reconnect.max_elapsed_time", "connection refused"},
 		},
 		{
-			name:  "from source fails",
-			input: fmt.Sprintf("from: %q", dir),
-			code:  1,
-			last:  []string{"level=error", "Exiting with code 1", "is a directory"},
+			// Refused when the input is built, before the stream starts.
+			name:       "from source fails",
+			input:      fmt.Sprintf("from: %q", dir),
+			code:       1,
+			last:       []string{`field "from"`, "is a directory"},
+			notStarted: true,
 		},
 		{
 			name:       "checkpoint cache cannot be written",
