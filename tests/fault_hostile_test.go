@@ -249,10 +249,11 @@ func waitOutput(t *testing.T, p *binProc, s string) {
 	}
 }
 
-// TestHostile_MaxIntervalZeroNoStorm runs reconnect.max_interval: 0s
-// against a server answering 503 with Retry-After: 60 (run with --chilled,
-// past lint, to test the run-time meaning): at most a few requests in 5 s,
-// where there were 49.
+// TestHostile_MaxIntervalZeroNoStorm runs reconnect.max_interval: 0s (run
+// with --chilled, past lint) against a server answering 503 with
+// Retry-After: 60, which made 49 requests in 5 s: now the binary refuses
+// the config when the input is built, naming the field, or (if a later
+// version gives 0s a meaning) makes at most a few requests in 5 s.
 func TestHostile_MaxIntervalZeroNoStorm(t *testing.T) {
 	t.Parallel()
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
@@ -262,15 +263,19 @@ func TestHostile_MaxIntervalZeroNoStorm(t *testing.T) {
 	config := writeConfig(t, "sse:\n  url: "+srv.URL()+"\n  reconnect: {initial_interval: 500ms, max_interval: 0s}\n",
 		"output:\n  drop: {}\nlogger: {level: info}\n")
 	p := startBin(t, binOpts{}, "run", "--chilled", config)
-	srv.WaitRequests(1)
-	time.Sleep(5 * time.Second) // the observation window
-	n := len(srv.Requests())
+	deadline := time.Now().Add(waitLimit)
+	for !p.Exited() && len(srv.Requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling for either outcome
+	}
 	if p.Exited() {
-		// Refused at start: also no storm, if it says which field.
-		assert.NotEqual(t, 0, p.Wait(time.Second))
-		assert.Contains(t, p.Output(), "max_interval")
+		assert.NotEqual(t, 0, p.Wait(time.Second), "exit code")
+		assert.Contains(t, p.Output(), `field "reconnect.max_interval"`)
+		assert.Empty(t, srv.Requests())
+		t.Logf("max_interval: 0s is refused at start: %s", lastLine(p.Output()))
 		return
 	}
+	time.Sleep(5 * time.Second) // the observation window
+	n := len(srv.Requests())
 	p.Signal(syscall.SIGTERM)
 	t.Logf("max_interval: 0s against 503 Retry-After: 60: %d requests in 5s", n)
 	assert.LessOrEqual(t, n, 3, "requests in 5 s")
@@ -466,18 +471,30 @@ pipeline:
 	})
 }
 
-// TestHostile_HugeMaxEventSize runs max_event_size: 2^63-1 (past lint,
-// with --chilled) with a line over 64 KiB: no panic, every event delivered.
+// TestHostile_HugeMaxEventSize: max_event_size: 2^63-1 (which skipped
+// every event, then panicked on a line over 64 KiB) is refused when the
+// input is built, naming the field, even past lint with --chilled; the
+// largest accepted value (1 GiB) parses a 200 KiB line. No panic either
+// way.
 func TestHostile_HugeMaxEventSize(t *testing.T) {
 	t.Parallel()
-	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		if n > 1 {
-			w.w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		w.Write("id: 1\ndata: " + strings.Repeat("z", 200<<10) + "\n\nid: 2\ndata: small\n\n")
-	})
-	config := writeConfig(t, sseYAML(srv.URL(), "max_event_size: 9223372036854775807"), `
+	for _, tt := range []struct {
+		limit string
+		ok    bool
+	}{
+		{"9223372036854775807", false},
+		{"1073741824", true},
+	} {
+		t.Run(tt.limit, func(t *testing.T) {
+			t.Parallel()
+			srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+				if n > 1 {
+					w.w.WriteHeader(http.StatusNoContent)
+					return
+				}
+				w.Write("id: 1\ndata: " + strings.Repeat("z", 200<<10) + "\n\nid: 2\ndata: small\n\n")
+			})
+			config := writeConfig(t, sseYAML(srv.URL(), "max_event_size: "+tt.limit), `
 pipeline:
   processors:
     - mapping: 'root = content().length().string()'
@@ -485,10 +502,17 @@ output:
   stdout: {codec: lines}
 logger: {level: info}
 `)
-	res := runBin(t, repoRoot, nil, nil, "run", "--chilled", config)
-	assert.NotContains(t, res.output(), "panic")
-	assert.Equal(t, 0, res.code, res.output())
-	assert.Equal(t, "204800\n5\n", res.stdout)
+			res := runBin(t, repoRoot, nil, nil, "run", "--chilled", config)
+			assert.NotContains(t, res.output(), "panic")
+			if !tt.ok {
+				assert.NotEqual(t, 0, res.code, "exit code")
+				assert.Contains(t, res.output(), `field "max_event_size"`)
+				return
+			}
+			assert.Equal(t, 0, res.code, res.output())
+			assert.Equal(t, "204800\n5\n", res.stdout)
+		})
+	}
 }
 
 // TestHostile_UnsendableIDCounted runs the input in process against a
