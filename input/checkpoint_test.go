@@ -174,3 +174,16 @@ func TestDeduper_CopiesIDs(t *testing.T) {
 }
 
 func unsafeData(s string) *byte { return unsafe.StringData(s) }
+
+// TestCheckpoint_HugeValueNotCopied decodes a 64 MiB checkpoint-shaped
+// garbage value: it is rejected by its size without a single allocation
+// (the decoder used to copy it to a string, then its ID to a byte slice).
+func TestCheckpoint_HugeValueNotCopied(t *testing.T) {
+	v := append([]byte("sse-checkpoint/1 1 00000000 "), bytes.Repeat([]byte("g"), 64<<20)...)
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, _, ok := decodeCheckpoint(v); ok {
+			t.Fatal("accepted")
+		}
+	})
+	assert.Zero(t, allocs, "allocations to reject a 64 MiB value")
+}

