@@ -17,9 +17,19 @@ import (
 // cannot make one connection hold more than a few tens of MiB.
 const DefaultMaxEventSize = 8 << 20
 
-// defaultBufferSize is the read buffer a parser starts with. A line that does
-// not fit grows it, up to the event size bound.
-const defaultBufferSize = 64 << 10
+// Read buffer sizes. A parser starts with minBufferSize, enough for a quiet
+// stream's small events. A read that fills the buffer doubles it, up to
+// readBufferSize, so that a busy stream is read in large reads; beyond that
+// only a line that does not fit grows it, up to the event size bound. Once
+// the buffer is empty after shrinkAfter reads in a row of at most
+// minBufferSize/2 bytes, it goes back to minBufferSize: a stream that has
+// gone quiet holds what a quiet stream needs, not what its busiest moment
+// did. Ten thousand idle streams then hold 10 MiB of buffers, not 640 MiB.
+const (
+	minBufferSize  = 1 << 10
+	readBufferSize = 64 << 10
+	shrinkAfter    = 8
+)
 
 var (
 	// ErrEventTooLarge is returned by [Parser.Next] for an event whose data,
@@ -104,6 +114,8 @@ type Parser struct {
 	bomDone     bool // the leading BOM has been looked for
 	skipLF      bool // the last line ended in CR: an LF next is part of it
 	discardLine bool // dropping the rest of a line over the size bound
+	filled      bool // the last read filled the buffer: grow it
+	smallReads  int  // reads in a row of at most minBufferSize/2 bytes
 
 	max       int // MaxEventSize
 	onComment func(string)
@@ -163,16 +175,18 @@ func (p *Parser) Reset(r io.Reader) {
 	p.start, p.end = 0, 0
 	p.lfPos, p.lfScanned, p.crPos, p.crScanned = -1, 0, -1, 0
 	p.bomDone, p.skipLF, p.discardLine = false, false, false
+	p.filled, p.smallReads = false, 0
 	p.cur.reset()
 	// The last event ID buffer goes back to the last dispatched ID: an id
 	// field of an event the old stream never finished must not become the
 	// ID of the new stream's next event, nor be sent as Last-Event-ID after
 	// it, or the unfinished event would never be resent.
 	p.id = append(p.id[:0], p.idStr...)
-	if cap(p.buf) > 4*defaultBufferSize || p.buf == nil {
-		p.buf = make([]byte, defaultBufferSize)
+	if cap(p.buf) > 4*readBufferSize || p.buf == nil {
+		p.buf = make([]byte, minBufferSize)
 	}
-	if cap(p.cur.data) > 4*defaultBufferSize {
+	p.block = nil
+	if cap(p.cur.data) > 4*readBufferSize {
 		p.cur.data = nil
 	}
 }
@@ -340,44 +354,65 @@ func (p *Parser) more(block bool) error {
 	if p.discardLine {
 		p.start = p.end
 	}
+	if p.start == p.end {
+		// Nothing is buffered: the read may wait for long. The rest of the
+		// carving block is dropped, so that it does not outlive the events
+		// carved from it while the stream is quiet.
+		p.block = nil
+	}
+	if p.start == p.end && len(p.buf) > minBufferSize &&
+		(p.smallReads >= shrinkAfter || len(p.buf) > 4*readBufferSize) {
+		p.buf = make([]byte, minBufferSize) // let a grown buffer go
+		p.shift(p.start)
+		p.filled, p.smallReads = false, 0
+	}
 	if p.start > 0 {
-		if p.start == p.end && cap(p.buf) > 4*defaultBufferSize {
-			p.buf = make([]byte, defaultBufferSize) // let a grown buffer go
-		} else {
-			copy(p.buf, p.buf[p.start:p.end])
-		}
+		copy(p.buf, p.buf[p.start:p.end])
 		p.shift(p.start)
 	}
-	if p.end == len(p.buf) {
-		// The buffer holds one partial line.
-		if p.end >= p.max {
-			// spec: a comment line can be dropped without harm; any other
-			// line this long makes its event too large.
-			if p.buf[0] != ':' {
-				p.cur.tooLarge = true
-			}
-			p.discardLine = true
-			p.start = p.end
-			p.shift(p.start)
-		} else {
-			n := 2 * len(p.buf)
-			if n > p.max {
-				// Room for a line of p.max bytes and its line ending;
-				// p.max < n, so p.max+1 cannot overflow.
-				n = p.max + 1
-			}
+	full := p.end == len(p.buf) // the buffer holds one partial line
+	switch {
+	case full && p.end >= p.max:
+		// spec: a comment line can be dropped without harm; any other
+		// line this long makes its event too large.
+		if p.buf[0] != ':' {
+			p.cur.tooLarge = true
+		}
+		p.discardLine = true
+		p.start = p.end
+		p.shift(p.start)
+	case full || p.filled && len(p.buf) < readBufferSize:
+		// A line that does not fit, or a busy stream whose last read
+		// filled the buffer.
+		n := 2 * len(p.buf)
+		if !full {
+			n = min(n, readBufferSize)
+		}
+		if n > p.max {
+			// Room for a line of p.max bytes and its line ending;
+			// p.max < n, so p.max+1 cannot overflow.
+			n = p.max + 1
+		}
+		if n > len(p.buf) {
 			nb := make([]byte, n)
 			copy(nb, p.buf[:p.end])
 			p.buf = nb
 		}
 	}
 	for range 100 {
+		free := len(p.buf) - p.end
 		n, err := p.r.Read(p.buf[p.end:])
-		if n < 0 || n > len(p.buf)-p.end {
+		if n < 0 || n > free {
 			p.err = errors.New("sse: reader returned an invalid count")
 			return p.err
 		}
 		p.end += n
+		p.filled = n == free
+		if n > 0 && n <= minBufferSize/2 {
+			p.smallReads++
+		} else if n > 0 {
+			p.smallReads = 0
+		}
 		if err != nil {
 			p.err = err
 			if n > 0 {
@@ -683,7 +718,10 @@ func (p *Parser) dispatch() (ev Event, ok bool, err error) {
 
 // Small events are carved from shared blocks: one allocation then serves
 // dozens of events, which is most of the cost of a small event. A block is
-// freed when the last event carved from it is.
+// freed when the last event carved from it is. A block is no larger than
+// what is already buffered, and its rest is dropped when a read starts
+// with nothing buffered (see more): the lone event of a quiet stream gets
+// an allocation of its own size, and an idle stream holds no block.
 const (
 	blockSize = 16 << 10
 	maxCarved = 1 << 10
@@ -695,10 +733,15 @@ func (p *Parser) alloc(n int) []byte {
 		return make([]byte, n)
 	}
 	if len(p.block) < n {
-		p.block = make([]byte, blockSize)
+		// The buffered bytes overstate the events in them by their field
+		// names and line endings: a little waste, never more than a block.
+		p.block = make([]byte, min(blockSize, n+p.end-p.start))
 	}
 	b := p.block[:n:n]
 	p.block = p.block[n:]
+	if len(p.block) == 0 {
+		p.block = nil // an empty rest would still hold the block
+	}
 	return b
 }
 
