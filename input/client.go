@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
@@ -16,6 +17,42 @@ import (
 // because it would also cut off a long-lived stream; timeout bounds the
 // dial, the TLS handshake and the wait for response headers instead.
 func newHTTPClient(c *benthossse.Config) *http.Client {
+	secret := []string{"Authorization", "Cookie", "Cookie2"}
+	for k := range c.Headers {
+		secret = append(secret, k)
+	}
+	return &http.Client{Transport: transportFor(c), CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
+}
+
+// shared holds the transports that inputs without a custom TLS or proxy
+// configuration share, one per timeout. A transport of its own costs each
+// stream its connection pool, maps and HTTP/2 set-up; shared, they cost
+// every stream of a process once, and HTTP/2 servers carry many streams on
+// one connection. A stream still holds a connection of its own over
+// HTTP/1.1, so a slow consumer back-pressures only its own stream.
+var shared struct {
+	sync.Mutex
+	byTimeout map[time.Duration]*http.Transport
+}
+
+func transportFor(c *benthossse.Config) *http.Transport {
+	if c.TLS != nil || c.ProxyURL != nil {
+		return newTransport(c)
+	}
+	shared.Lock()
+	defer shared.Unlock()
+	if tr := shared.byTimeout[c.Timeout]; tr != nil {
+		return tr
+	}
+	if shared.byTimeout == nil {
+		shared.byTimeout = map[time.Duration]*http.Transport{}
+	}
+	tr := newTransport(c)
+	shared.byTimeout[c.Timeout] = tr
+	return tr
+}
+
+func newTransport(c *benthossse.Config) *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	dialer := &net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}
 	tr.DialContext = dialer.DialContext
@@ -34,11 +71,7 @@ func newHTTPClient(c *benthossse.Config) *http.Client {
 	if c.ProxyURL != nil {
 		tr.Proxy = http.ProxyURL(c.ProxyURL)
 	}
-	secret := []string{"Authorization", "Cookie", "Cookie2"}
-	for k := range c.Headers {
-		secret = append(secret, k)
-	}
-	return &http.Client{Transport: tr, CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
+	return tr
 }
 
 // errRedirect is wrapped by the error of a redirect the input refuses to

@@ -1,13 +1,19 @@
 package input
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	benthossse "github.com/benthos-sse/benthos-sse"
 )
 
 // TestClient_SmallBuffersCarryLargeHeadersAndEvents checks that the
@@ -39,4 +45,18 @@ func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {
 	assert.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"message|1|" + data, "message|2|small"}, c.snapshot())
 	assert.Equal(t, token, <-gotToken)
+}
+
+// TestClient_TransportsShared checks that inputs with the same settings
+// share one transport, and that a custom TLS or proxy configuration, or
+// another timeout, gets its own.
+func TestClient_TransportsShared(t *testing.T) {
+	proxy, err := url.Parse("http://127.0.0.1:3128")
+	require.NoError(t, err)
+	tr := func(c benthossse.Config) http.RoundTripper { return newHTTPClient(&c).Transport }
+	a := tr(benthossse.Config{Timeout: 7 * time.Second})
+	assert.Same(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, Headers: http.Header{"X-Key": {"k"}}}))
+	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 8 * time.Second}))
+	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, ProxyURL: proxy}))
+	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, TLS: &tls.Config{}}))
 }
