@@ -32,6 +32,15 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.False(t, c.StopAtStreamEnd)
 	assert.Equal(t, DedupeNone, c.DedupeMode)
 	assert.Equal(t, 1, c.MaxInFlight)
+	assert.Empty(t, c.FailOn)
+}
+
+func TestParseConfig_FailOn(t *testing.T) {
+	pc, err := ConfigSpec().ParseYAML("url: http://a/\nfail_on: [401, 403]", nil)
+	require.NoError(t, err)
+	c, err := ParseConfig(pc)
+	require.NoError(t, err)
+	assert.Equal(t, map[int]bool{401: true, 403: true}, c.FailOn)
 }
 
 // TestParseConfig_Errors feeds configurations that lint would reject (or
@@ -56,6 +65,8 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"empty checkpoint key", "url: http://a/\ncheckpoint: {cache: c, key: \"\"}", `field "checkpoint.key"`},
 		{"proxy scheme", "url: http://a/\nproxy_url: ftp://p", `field "proxy_url"`},
 		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight"`},
+		{"fail_on not a status", "url: http://a/\nfail_on: [401, 99]", `field "fail_on": 99 is not an HTTP status code`},
+		{"fail_on word", "url: http://a/\nfail_on: [unauthorized]", `field 'fail_on'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +99,8 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"fraction", "sse: {url: http://a/x, max_batch_size: 1.5}", "max_batch_size: 1.5 must be a positive integer"},
 		{"neither", "sse: {method: GET}", "exactly one of url and from must be set: neither is"},
 		{"headers", "sse: {url: http://a/x, headers: {A: \"b\\nc\"}}", "headers: names and values must not contain CR or LF"},
+		{"fail_on", "sse: {url: http://a/x, fail_on: [401, 600]}", "fail_on: [401 600] must list HTTP status codes between 100 and 599"},
+		{"fail_on ok", "sse: {url: http://a/x, fail_on: [401, 403]}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
