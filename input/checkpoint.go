@@ -177,8 +177,12 @@ type checkpointer struct {
 	errors  *service.MetricCounter
 
 	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	// ctx is the writer's lifetime: close cancels it, which ends run and
+	// abandons a write in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
 
 	gen     uint64 // generation of the last write
 	written string
@@ -189,9 +193,9 @@ func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *servic
 	c := &checkpointer{
 		store: store, tracker: t, log: log, errors: errs, gen: gen,
 		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.run()
 	return c
 }
@@ -206,49 +210,53 @@ func (c *checkpointer) changed() {
 
 func (c *checkpointer) run() {
 	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
 	for {
 		select {
 		case <-c.kick:
-			c.flush(ctx)
-		case <-c.stop:
+			if err := c.flush(c.ctx); err != nil && c.ctx.Err() == nil {
+				c.log.Errorf("Failed to write checkpoint: %v", err)
+				c.errors.Incr(1)
+			}
+		case <-c.ctx.Done():
 			return
 		}
 	}
 }
 
 // flush writes the watermark if it changed since the last write.
-func (c *checkpointer) flush(ctx context.Context) {
+func (c *checkpointer) flush(ctx context.Context) error {
 	id, ok := c.tracker.watermark()
 	if !ok || c.wrote && id == c.written {
-		return
+		return nil
 	}
 	if err := c.store.save(ctx, c.gen+1, id); err != nil {
-		if ctx.Err() == nil {
-			c.log.Errorf("Failed to write checkpoint %q: %v", id, err)
-			c.errors.Incr(1)
-		}
-		return
+		return fmt.Errorf("checkpoint %q: %w", id, err)
 	}
 	c.gen++
 	c.written, c.wrote = id, true
+	return nil
 }
 
-// close stops the writer and writes the final watermark.
-func (c *checkpointer) close(ctx context.Context) {
-	select {
-	case <-c.stop:
-		return
-	default:
-	}
-	close(c.stop)
-	<-c.done
-	c.flush(ctx)
+// close stops the writer and writes the final watermark, returning that
+// write's error (also logged and counted, since Benthos ignores the error
+// of an input's Close). It returns ctx's error if ctx ends first. Only the
+// first call writes.
+func (c *checkpointer) close(ctx context.Context) error {
+	var err error
+	c.closed.Do(func() {
+		c.cancel()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			return
+		}
+		if err = c.flush(ctx); err != nil {
+			c.log.Errorf("Failed to write the final checkpoint: %v", err)
+			c.errors.Incr(1)
+		}
+	})
+	return err
 }
 
 // probeTimeout bounds the start-up probe of the checkpoint cache.
