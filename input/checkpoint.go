@@ -169,56 +169,64 @@ func (s *checkpointStore) save(ctx context.Context, gen uint64, id string) error
 
 // checkpointer writes the watermark to the store in the background, so that
 // acknowledgements never wait for the cache, coalescing the writes of a
-// busy stream into one per cache round trip.
+// busy stream into one per cache round trip. Its goroutine runs only while
+// there is something to write: an idle stream holds none.
 type checkpointer struct {
 	store   *checkpointStore
 	tracker *tracker
 	log     *service.Logger
 	errors  *service.MetricCounter
 
-	kick chan struct{}
-	// ctx is the writer's lifetime: close cancels it, which ends run and
-	// abandons a write in progress.
-	ctx    context.Context
+	ctx    context.Context // cancelled by close, abandoning a write in flight
 	cancel context.CancelFunc
-	done   chan struct{}
-	closed sync.Once
 
+	mu     sync.Mutex
+	dirty  bool          // the watermark moved since the writer last looked
+	done   chan struct{} // closed when the running writer returns; nil when none runs
+	closed bool
+
+	// Owned by the one writer that runs at a time, then by close.
 	gen     uint64 // generation of the last write
 	written string
 	wrote   bool
 }
 
 func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter) *checkpointer {
-	c := &checkpointer{
-		store: store, tracker: t, log: log, errors: errs, gen: gen,
-		kick: make(chan struct{}, 1),
-		done: make(chan struct{}),
-	}
+	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, gen: gen}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	go c.run()
 	return c
 }
 
-// changed tells the writer that the watermark moved.
+// changed tells the writer that the watermark moved, starting it if it is
+// not running.
 func (c *checkpointer) changed() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.dirty = true
+	if c.done == nil {
+		c.done = make(chan struct{})
+		go c.run(c.done)
 	}
 }
 
-func (c *checkpointer) run() {
-	defer close(c.done)
+// run writes until the watermark stops moving, then returns.
+func (c *checkpointer) run(done chan struct{}) {
+	defer close(done)
 	for {
-		select {
-		case <-c.kick:
-			if err := c.flush(c.ctx); err != nil && c.ctx.Err() == nil {
-				c.log.Errorf("Failed to write checkpoint: %v", err)
-				c.errors.Incr(1)
-			}
-		case <-c.ctx.Done():
+		c.mu.Lock()
+		if !c.dirty || c.closed {
+			c.done = nil
+			c.mu.Unlock()
 			return
+		}
+		c.dirty = false
+		c.mu.Unlock()
+		if err := c.flush(c.ctx); err != nil && c.ctx.Err() == nil {
+			c.log.Errorf("Failed to write checkpoint: %v", err)
+			c.errors.Incr(1)
 		}
 	}
 }
@@ -237,26 +245,34 @@ func (c *checkpointer) flush(ctx context.Context) error {
 	return nil
 }
 
-// close stops the writer and writes the final watermark, returning that
-// write's error (also logged and counted, since Benthos ignores the error
-// of an input's Close). It returns ctx's error if ctx ends first. Only the
-// first call writes.
+// close stops the writer, abandoning a write in flight, and writes the
+// final watermark, returning that write's error (also logged and counted,
+// since Benthos ignores the error of an input's Close). It returns ctx's
+// error if ctx ends before the writer has stopped. Only the first call
+// writes.
 func (c *checkpointer) close(ctx context.Context) error {
-	var err error
-	c.closed.Do(func() {
-		c.cancel()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	done := c.done
+	c.mu.Unlock()
+	c.cancel()
+	if done != nil {
 		select {
-		case <-c.done:
+		case <-done:
 		case <-ctx.Done():
-			err = ctx.Err()
-			return
+			return ctx.Err()
 		}
-		if err = c.flush(ctx); err != nil {
-			c.log.Errorf("Failed to write the final checkpoint: %v", err)
-			c.errors.Incr(1)
-		}
-	})
-	return err
+	}
+	if err := c.flush(ctx); err != nil {
+		c.log.Errorf("Failed to write the final checkpoint: %v", err)
+		c.errors.Incr(1)
+		return err
+	}
+	return nil
 }
 
 // probeTimeout bounds the start-up probe of the checkpoint cache.

@@ -91,10 +91,11 @@ func (in *sseInput) read(es *sse.EventSource) {
 			return
 		}
 		var chunk service.MessageBatch
+		var c counts
 		size := 0
 		appendEvent := func(ev sse.Event) {
 			n := len(chunk)
-			chunk = in.add(chunk, ev)
+			chunk = in.add(chunk, ev, &c)
 			if len(chunk) > n {
 				size += len(ev.Data)
 			}
@@ -111,6 +112,7 @@ func (in *sseInput) read(es *sse.EventSource) {
 			}
 			appendEvent(ev)
 		}
+		in.count(c)
 		id := es.LastEventID()
 		h.mu.Lock()
 		if len(chunk) == 0 && len(h.batch) == 0 {
