@@ -74,6 +74,7 @@ const (
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
+	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 )
 

@@ -25,7 +25,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			_, got, ok, _, err := store.load(ctx)
+			_, got, ok, _, _, err := store.load(ctx)
 			require.NoError(t, err)
 			c.mu.Lock()
 			running := c.done != nil
@@ -45,7 +45,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 
 	require.True(t, tr.settle(tr.track("4", 1)))
 	require.NoError(t, c.close(ctx)) // no changed call: close writes it
-	_, id, ok, _, err := store.load(ctx)
+	_, id, ok, _, _, err := store.load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, "4", id)
@@ -66,6 +66,6 @@ func TestCheckpointer_CloseReturnsTheFinalWriteError(t *testing.T) {
 	require.True(t, tr.settle(tr.track("1", 1)))
 	err := c.close(context.Background())
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `checkpoint "1"`)
+	assert.Contains(t, err.Error(), `checkpoint "1":`)
 	assert.Contains(t, err.Error(), `checkpoint.cache "missing"`)
 }

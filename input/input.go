@@ -47,7 +47,7 @@ const minReconnect = 100 * time.Millisecond
 
 type metrics struct {
 	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
-	reconnects, checkpointErrors                     *service.MetricCounter
+	reconnects, checkpointErrors, unsendable         *service.MetricCounter
 	readyState, lag, backoff, lastByteAge            *service.MetricGauge
 }
 
@@ -60,6 +60,7 @@ func newMetrics(m *service.Metrics) metrics {
 		deduplicated:     m.NewCounter("sse_events_deduplicated"),
 		reconnects:       m.NewCounter("sse_reconnects", "cause"),
 		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
+		unsendable:       m.NewCounter("sse_ids_unsendable"),
 		readyState:       m.NewGauge("sse_ready_state"),
 		lag:              m.NewGauge("sse_checkpoint_lag"),
 		backoff:          m.NewGauge("sse_backoff_seconds"),
@@ -92,12 +93,15 @@ type sseInput struct {
 	endOnce   sync.Once
 	endErr    error // what ReadBatch and Connect return once the reader ended
 
+	from *fromOpener // the `from` file, unless it is stdin
+
 	// State of the reader goroutine (OnOpen and OnError run on it too).
-	attempt  int
-	status   int
-	finalURL string
-	headers  map[string]string
-	ending   bool // end_on_data was seen: end after this batch
+	attempt       int
+	status        int
+	finalURL      string
+	headers       map[string]string
+	ending        bool   // end_on_data was seen: end after this batch
+	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -106,10 +110,16 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 		return nil, err
 	}
 	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics()), h: newHandoff(), closing: make(chan struct{})}
+	if err := checkFrom(c.From); err != nil {
+		return nil, err
+	}
+	if !sse.SendableID(c.LastEventID) {
+		// Refused here rather than by every Connect, which would retry it
+		// forever.
+		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
+	}
 	if c.From != "" && c.From != "-" {
-		if _, err := os.Stat(c.From); err != nil {
-			return nil, benthossse.FieldError(benthossse.FieldFrom, err)
-		}
+		in.from = newFromOpener(c.From)
 	}
 	if c.URL != "" {
 		in.client = newHTTPClient(c)
@@ -191,6 +201,24 @@ func (in *sseInput) Connect(ctx context.Context) error {
 
 // start creates the event source and starts the reader, once.
 func (in *sseInput) start(ctx context.Context) error {
+	// Opened before taking the lock, which Close needs: opening a FIFO
+	// blocks until a writer appears.
+	var r io.Reader = os.Stdin
+	if in.from != nil {
+		f, err := in.from.open(ctx)
+		if errors.Is(err, errFromClosed) {
+			return service.ErrEndOfInput
+		}
+		if err != nil && ctx.Err() == nil {
+			// The file went away since the input was built: a source
+			// that failed, not one to retry for ever.
+			return in.finish(err)
+		}
+		if err != nil {
+			return err
+		}
+		r = f
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.es != nil {
@@ -198,28 +226,27 @@ func (in *sseInput) start(ctx context.Context) error {
 	}
 	opts := in.options()
 	if in.store != nil {
-		gen, id, ok, invalid, err := in.store.load(ctx)
+		gen, id, ok, invalid, unsendable, err := in.store.load(ctx)
 		if err != nil {
 			return err
 		}
 		for _, k := range invalid {
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote, or a write torn by a crash", k, in.store.cache)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, in.store.cache, maxCheckpointSize)
+		}
+		for _, k := range unsendable {
+			in.m.unsendable.Incr(1)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
 		}
 		if ok {
-			in.log.Infof("Resuming from checkpoint: Last-Event-ID %q", id)
+			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
 		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
 	}
+	if in.dedupe != nil {
+		in.dedupe.seed(opts.LastEventID)
+	}
 	if in.conf.From != "" {
-		var r io.Reader = os.Stdin
-		if in.conf.From != "-" {
-			f, err := os.Open(in.conf.From)
-			if err != nil {
-				return benthossse.FieldError(benthossse.FieldFrom, err)
-			}
-			r = f
-		}
 		in.es = sse.From(r, opts)
 		in.m.readyState.Set(int64(sse.Open))
 		in.readerDone = make(chan struct{})
@@ -248,7 +275,7 @@ func (in *sseInput) options() sse.Options {
 		PrepareRequest:      in.prepare,
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
-		MaxReconnectionTime: max(c.ReconnectMax, minReconnect),
+		MaxReconnectionTime: maxReconnect(c),
 		MaxElapsedTime:      c.ReconnectMaxElapsed,
 		MinReconnectionTime: minReconnect,
 		BackoffFactor:       c.BackoffFactor,
@@ -261,9 +288,37 @@ func (in *sseInput) options() sse.Options {
 		RetryResponse: func(re *sse.ResponseError) bool {
 			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
 		},
-		OnOpen:  in.onOpen,
-		OnError: in.onError,
+		OnOpen:          in.onOpen,
+		OnError:         in.onError,
+		OnIDNotSendable: in.onIDNotSendable,
 	}
+}
+
+// onIDNotSendable counts an event ID that cannot be sent as Last-Event-ID
+// (a control character, or over sse.MaxIDLength bytes): the events keep it
+// in sse_id, but the resume point, and so the checkpoint, stays at the last
+// sendable ID. It warns for the 1st, 2nd, 4th, 8th... such ID, so that a
+// server sending one with every event cannot flood the log.
+func (in *sseInput) onIDNotSendable(id string) {
+	in.m.unsendable.Incr(1)
+	in.unsendableIDs++
+	if n := in.unsendableIDs; n&(n-1) == 0 {
+		in.log.Warnf("Event ID %s (%d bytes) cannot be sent as Last-Event-ID; resuming from the last sendable ID %s instead (%d such IDs so far)",
+			logID(id), len(id), logID(in.es.LastEventID()), n)
+	}
+}
+
+// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
+// means no cap of the input's own (the event source's default of
+// sse.DefaultMaxReconnectionTime applies), and a cap is never below
+// initial_interval: a zero used to cap every wait at the 100ms floor,
+// overriding initial_interval and a server's Retry-After (49 requests in 5s
+// against "503, Retry-After: 60").
+func maxReconnect(c *benthossse.Config) time.Duration {
+	if c.ReconnectMax <= 0 {
+		return 0
+	}
+	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
 // prepare signs each connection's first request.
@@ -293,7 +348,7 @@ func (in *sseInput) onOpen(resp *http.Response) {
 			}
 		}
 	}
-	in.log.Infof("Connected to %s (connection %d)", in.finalURL, in.attempt)
+	in.log.Infof("Connected to %s (connection %d)", logURL(in.finalURL), in.attempt)
 }
 
 // reconnectCause is the cause label of sse_reconnects.
@@ -345,11 +400,15 @@ func (in *sseInput) onError(err error) {
 	in.m.reconnects.Incr(1, string(cause))
 	wait := es.ReconnectDelay()
 	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		wait = max(wait, max(in.conf.ReconnectMax, minReconnect))
+		longest := maxReconnect(in.conf)
+		if longest == 0 {
+			longest = sse.DefaultMaxReconnectionTime
+		}
+		wait = max(wait, longest)
 	}
 	in.m.backoff.SetFloat64(wait.Seconds())
 	if cause == causeEOF || cause == causeIdleTimeout {
-		in.log.Warnf("Connection to %s lost (%v); reconnecting in %v with Last-Event-ID %q", es.URL(), err, wait.Round(time.Millisecond), es.LastEventID())
+		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
 		in.disconnected(nil, wait)
 		return
 	}
@@ -409,7 +468,7 @@ func (in *sseInput) settled(seq uint64) {
 
 func (in *sseInput) oversized(es *sse.EventSource) {
 	in.m.oversized.Incr(1)
-	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", in.conf.MaxEventSize, es.LastEventID())
+	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", in.conf.MaxEventSize, logID(es.LastEventID()))
 }
 
 // finish maps why the reader stopped to what Benthos expects, logging it
@@ -433,7 +492,7 @@ func (in *sseInput) ended(err error) error {
 		if in.conf.From != "" {
 			in.log.Infof("End of stream %s", in.conf.From)
 		} else {
-			in.log.Infof("Stream %s ended; stream_end is stop", in.source())
+			in.log.Infof("Stream %s ended; stream_end is stop", logURL(in.source()))
 		}
 		return service.ErrEndOfInput
 	case errors.As(err, &re) && in.conf.FailOn[re.StatusCode]:
@@ -441,11 +500,11 @@ func (in *sseInput) ended(err error) error {
 		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", re, re.StatusCode))
 		return service.ErrEndOfInput
 	case errors.As(err, &re):
-		in.log.Infof("%v: the server asks clients to stop; ending the input", re)
+		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
 		return service.ErrEndOfInput
 	}
-	in.log.Errorf("Reading %s failed: %v", in.source(), err)
-	recordFailure(fmt.Errorf("reading %s failed: %w", in.source(), err))
+	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), err))
 	return service.ErrEndOfInput
 }
 
@@ -540,6 +599,12 @@ func (in *sseInput) Close(ctx context.Context) error {
 	in.mu.Unlock()
 	if es != nil {
 		es.Close()
+	}
+	if in.from != nil {
+		// Ends an open of a FIFO that no writer opened yet.
+		if err := in.from.close(ctx); err != nil {
+			return err
+		}
 	}
 	if readerDone != nil {
 		select {
