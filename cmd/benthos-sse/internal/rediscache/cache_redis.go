@@ -79,7 +79,7 @@ The fields are those of Redpanda Connect's redis cache, so a Connect config carr
 			Example("sse:").
 			Optional()).
 		Field(service.NewDurationField(redisCacheFieldDefaultTTL).
-			Description("The expiry of an item set without a TTL of its own, counted from the moment it is set. Unset or `0s` means items never expire (what a checkpoint needs).").
+			Description("The expiry of an item set without a TTL of its own, counted from the moment it is set. Unset, empty or `0s` means items never expire (what a checkpoint needs).").
 			Example("60s").
 			Example("24h").
 			Optional().
@@ -133,7 +133,8 @@ func newRedisCacheFromConfig(conf *service.ParsedConfig) (*redisCache, error) {
 			return nil, err
 		}
 	}
-	if conf.Contains(redisCacheFieldDefaultTTL) {
+	// As in Connect, an empty string means no default TTL.
+	if ttl, _ := conf.FieldString(redisCacheFieldDefaultTTL); ttl != "" {
 		if c.defaultTTL, err = conf.FieldDuration(redisCacheFieldDefaultTTL); err != nil {
 			client.Close()
 			return nil, err

@@ -413,3 +413,36 @@ func TestRedisCache_Lint(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisCache_ConnectConfig runs the full (advanced) config from Redpanda
+// Connect's redis cache documentation, empty strings included: a Connect
+// config carries over.
+func TestRedisCache_ConnectConfig(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newTestCache(t, "url: "+srv.URL()+`
+kind: simple
+master: ""
+client_name: redpanda-connect
+tls:
+  enabled: false
+  skip_cert_verify: false
+  enable_renegotiation: false
+  root_cas: ""
+  root_cas_file: ""
+  client_certs: []
+prefix: ""
+default_ttl: ""
+retries:
+  initial_interval: 500ms
+  max_interval: 1s
+  max_elapsed_time: 5s
+`)
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	v, err := srv.Do("PTTL", "k")
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), v, `default_ttl: "" means no expiry`)
+	list, err := srv.Do("CLIENT", "LIST")
+	require.NoError(t, err)
+	assert.Contains(t, list, "name=redpanda-connect ")
+}
