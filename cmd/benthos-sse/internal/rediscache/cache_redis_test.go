@@ -446,3 +446,28 @@ retries:
 	require.NoError(t, err)
 	assert.Contains(t, list, "name=redpanda-connect ")
 }
+
+// TestRedisCache_Failover runs kind failover against a real Sentinel: the
+// cache asks it for the master and writes there.
+func TestRedisCache_Failover(t *testing.T) {
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	ctx := context.Background()
+
+	c := newTestCache(t, "kind: failover\nmaster: mymaster\nurl: "+sentinel.URL()+"\nprefix: 'f:'\n")
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	raw, err := master.Do("GET", "f:k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", raw, "the value is on the master the Sentinel names")
+	got, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(got))
+	assert.ErrorIs(t, c.Add(ctx, "k", []byte("w"), nil), service.ErrKeyAlreadyExists)
+
+	unknown := newTestCache(t, "kind: failover\nmaster: nosuchmaster\nurl: "+sentinel.URL()+`
+retries: {initial_interval: 10ms, max_interval: 20ms, max_elapsed_time: 100ms}
+`)
+	_, err = unknown.Get(ctx, "k")
+	require.Error(t, err, "a master the Sentinel does not know")
+	assert.NotErrorIs(t, err, service.ErrKeyNotFound)
+}
