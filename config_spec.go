@@ -221,7 +221,7 @@ func ConfigSpec() *service.ConfigSpec {
 				LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
 			service.NewObjectField(fieldCheckpoint,
 				service.NewStringField(fieldCheckpointCache).
-					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing.").
+					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
