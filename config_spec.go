@@ -246,7 +246,7 @@ func ConfigSpec() *service.ConfigSpec {
 					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
 					LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
 				service.NewAnyField(fieldDedupeWindow).
-					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. Room for them all is allocated when the input starts.", maxDedupeWindow)).
+					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
 					Default(defaultDedupeWindow).Examples(1000, 100000).
 					LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
 			).
