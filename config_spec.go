@@ -1,7 +1,8 @@
-// Package benthossse holds the configuration of the Benthos `sse` input: its
-// [service.ConfigSpec], the field names, and the typed [Config] that the
-// parsed YAML becomes. The input itself lives in package input, which
-// registers it; import that package to get the input and scanner:
+// Package benthossse holds the configuration of the Benthos `sse` input and
+// the `sse` scanner: their [service.ConfigSpec]s, their lint rules, and the
+// typed [Config] and [ScannerConfig] that the parsed YAML becomes. The
+// components themselves live in package input, which registers them; import
+// that package to get the input and scanner:
 //
 //	import _ "github.com/benthos-sse/benthos-sse/input"
 package benthossse
@@ -24,31 +25,73 @@ import (
 
 // Field names of the `sse` input, used by the spec and the parsing code.
 const (
-	FieldURL            = "url"
-	FieldFrom           = "from"
-	FieldMethod         = "method"
-	FieldBody           = "body"
-	FieldHeaders        = "headers"
-	FieldBearerToken    = "bearer_token"
-	FieldLastEventID    = "last_event_id"
-	FieldEvents         = "events"
-	FieldExcludeEvents  = "exclude_events"
-	FieldExtractHeaders = "extract_headers"
-	FieldTLS            = "tls"
-	FieldProxyURL       = "proxy_url"
-	FieldTimeout        = "timeout"
-	FieldIdleTimeout    = "idle_timeout"
-	FieldReconnect      = "reconnect"
-	FieldMaxEventSize   = "max_event_size"
-	FieldMaxBatchSize   = "max_batch_size"
-	FieldCheckpoint     = "checkpoint"
-	FieldCheckpointCach = "cache"
-	FieldCheckpointKey  = "key"
-	FieldStreamEnd      = "stream_end"
-	FieldEndOnData      = "end_on_data"
-	FieldDedupe         = "dedupe"
-	FieldMetadata       = "metadata"
-	FieldMaxInFlight    = "max_in_flight"
+	fieldURL            = "url"
+	fieldFrom           = "from"
+	fieldMethod         = "method"
+	fieldBody           = "body"
+	fieldHeaders        = "headers"
+	fieldBearerToken    = "bearer_token"
+	fieldLastEventID    = "last_event_id"
+	fieldEvents         = "events"
+	fieldExcludeEvents  = "exclude_events"
+	fieldExtractHeaders = "extract_headers"
+	fieldTLS            = "tls"
+	fieldProxyURL       = "proxy_url"
+	fieldTimeout        = "timeout"
+	fieldIdleTimeout    = "idle_timeout"
+	fieldReconnect      = "reconnect"
+	fieldMaxEventSize   = "max_event_size"
+	fieldMaxBatchSize   = "max_batch_size"
+	fieldCheckpoint     = "checkpoint"
+	fieldStreamEnd      = "stream_end"
+	fieldEndOnData      = "end_on_data"
+	fieldDedupe         = "dedupe"
+	fieldMetadata       = "metadata"
+	fieldMaxInFlight    = "max_in_flight"
+
+	// Children of reconnect (the names Benthos' backoff field uses),
+	// checkpoint, dedupe and metadata.
+	fieldReconnectInitial    = "initial_interval"
+	fieldReconnectMax        = "max_interval"
+	fieldReconnectMaxElapsed = "max_elapsed_time"
+	fieldCheckpointCache     = "cache"
+	fieldCheckpointKey       = "key"
+	fieldDedupeMode          = "mode"
+	fieldDedupeWindow        = "window"
+	fieldMetadataRetry       = "retry"
+	fieldMetadataConnection  = "connection"
+)
+
+// Paths of the fields that package input names in the errors it finds at
+// run time (with [FieldError]).
+const (
+	FieldFrom            = fieldFrom
+	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
+)
+
+// DedupeMode is the value of `dedupe.mode`: how the input drops events a
+// server replays.
+type DedupeMode string
+
+// The dedupe modes.
+const (
+	// DedupeNone keeps every event.
+	DedupeNone DedupeMode = "none"
+	// DedupeMonotonic drops an event whose integer ID is not above the
+	// highest delivered one.
+	DedupeMonotonic DedupeMode = "monotonic"
+	// DedupeWindow drops an event whose ID is among the last
+	// `dedupe.window` IDs delivered.
+	DedupeWindow DedupeMode = "window"
+)
+
+// streamEnd is the value of `stream_end`; [Config.StopAtStreamEnd] is what
+// it decides.
+type streamEnd string
+
+const (
+	streamEndReconnect streamEnd = "reconnect"
+	streamEndStop      streamEnd = "stop"
 )
 
 // Metadata keys set on every message.
@@ -61,48 +104,13 @@ const (
 	MetaURL         = "sse_url"
 )
 
-// Defaults shared by the spec and the code.
+// Defaults shared by the spec and the parsing code.
 const (
-	DefaultTimeout       = 10 * time.Second
-	DefaultMaxBatchSize  = 64
-	DefaultCheckpointKey = "sse_last_event_id"
-	DefaultDedupeWindow  = 1000
+	defaultTimeout       = 10 * time.Second
+	defaultMaxBatchSize  = 64
+	defaultCheckpointKey = "sse_last_event_id"
+	defaultDedupeWindow  = 1000
 )
-
-// durationPattern matches what time.ParseDuration accepts, without a sign.
-// Lint rules cannot use parse_duration: that method belongs to Benthos'
-// pure components, which may register after this package.
-const durationPattern = `^(0|([0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$`
-
-// durationExpr is a bloblang expression that is an error message when v is
-// not a non-negative duration, and null otherwise.
-func durationExpr(name, v string) string {
-	return fmt.Sprintf(`if %[2]s.type() != "string" || !%[2]s.re_match("%[3]s") {
-  "%[1]s: %%v is not a valid non-negative duration such as 10s".format(%[2]s)
-} else { null }`, name, v, durationPattern)
-}
-
-// durationRule rejects a value that is not a duration or is negative,
-// naming the field. Lint does not parse durations by itself.
-func durationRule(name string) string {
-	return "root = [" + durationExpr(name, "this") + "].filter(x -> x != null)"
-}
-
-// positiveIntRule rejects anything but a positive integer. Lint does not
-// type-check int fields by itself, so these fields are declared as any and
-// checked here. (Numbers reach lint rules as Go ints, which compare only
-// after .number().)
-func positiveIntRule(name string) string {
-	return fmt.Sprintf(`root = if this.type() != "number" {
-  [ "%[1]s: %%v is not an integer".format(this) ]
-} else if this.number() <= 0 || this.number().round() != this.number() {
-  [ "%[1]s: %%v must be a positive integer".format(this) ]
-}`, name)
-}
-
-const headersRule = `root = if this.type() == "object" && this.key_values().any(kv -> kv.key.contains("\n") || kv.key.contains("\r") || kv.value.string().contains("\n") || kv.value.string().contains("\r")) {
-  [ "headers: names and values must not contain CR or LF" ]
-}`
 
 // ConfigSpec returns the specification of the `sse` input.
 func ConfigSpec() *service.ConfigSpec {
@@ -112,7 +120,7 @@ func ConfigSpec() *service.ConfigSpec {
 		Summary("Reads a Server-Sent Events (EventSource) stream, one message per event, resuming from the last acknowledged event ID.").
 		Description(inputDescription).
 		Fields(
-			service.NewURLField(FieldURL).
+			service.NewURLField(fieldURL).
 				Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
 				Example("https://stream.wikimedia.org/v2/stream/recentchange").
 				Optional().
@@ -121,117 +129,115 @@ func ConfigSpec() *service.ConfigSpec {
 } else if !this.re_match("^https?://[^/?#]+") {
   [ "url: %v has no host".format(this) ]
 }`),
-			service.NewStringField(FieldFrom).
+			service.NewStringField(fieldFrom).
 				Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
 				Examples("-", "./resources/sample.sse").
 				Optional(),
-			service.NewStringField(FieldMethod).
+			service.NewStringField(fieldMethod).
 				Description("The HTTP method of the request. Streaming APIs that take a request document (LLM APIs) use `POST` with `body`.").
 				Default(http.MethodGet).Examples("GET", "POST").
 				LintRule(`root = if !this.re_match("^[A-Z]+$") { [ "method: %v is not an HTTP method such as GET or POST".format(this) ] }`),
-			service.NewStringField(FieldBody).
+			service.NewStringField(fieldBody).
 				Description("A request body, sent on the first connection and again on every reconnection.").
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
 				Optional().Advanced(),
-			service.NewStringMapField(FieldHeaders).
+			service.NewStringMapField(fieldHeaders).
 				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references, and none of these headers is sent after a redirect to another origin (scheme, host or port). Names and values must not contain CR or LF.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
-			service.NewStringField(FieldBearerToken).
+			service.NewStringField(fieldBearerToken).
 				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
 				Example("${OPENAI_API_KEY}").
 				Optional().Secret().
 				LintRule(`root = if this.contains("\n") || this.contains("\r") { [ "bearer_token must not contain CR or LF" ] }`),
-			service.NewStringField(FieldLastEventID).
+			service.NewStringField(fieldLastEventID).
 				Description("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it.").
 				Example("1700000000000-0").
 				Default(""),
-			service.NewStringListField(FieldEvents).
+			service.NewStringListField(fieldEvents).
 				Description("Keep only events of these types (the `event:` field; `message` when it is absent). Empty keeps every type. Dropped events still advance the resume point.").
 				Example([]string{"message"}).Example([]string{"update", "delete"}).
 				Default([]string{}),
-			service.NewStringListField(FieldExcludeEvents).
+			service.NewStringListField(fieldExcludeEvents).
 				Description("Drop events of these types, after `events` is applied. Dropped events still advance the resume point.").
 				Example([]string{"ping", "heartbeat"}).
 				Default([]string{}),
-			service.NewMetadataFilterField(FieldExtractHeaders).
+			service.NewMetadataFilterField(fieldExtractHeaders).
 				Description("Response headers to add to every message as metadata (keys lower-cased, first value only), like `http_client`'s `extract_headers`.").
 				Example(map[string]any{"include_prefixes": []string{"x-"}}).
 				Advanced(),
-			service.NewTLSToggledField(FieldTLS),
+			service.NewTLSToggledField(fieldTLS),
 		).
 		Fields(service.NewHTTPRequestAuthSignerFields()...).
 		Fields(
-			service.NewStringField(FieldProxyURL).
+			service.NewStringField(fieldProxyURL).
 				Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
 				Example("http://proxy.internal:3128").
 				Optional().Advanced().Secret().
 				LintRule(`root = if this != "" && !this.has_prefix("http://") && !this.has_prefix("https://") && !this.has_prefix("socks5://") { [ "proxy_url: %v must start with http://, https:// or socks5://".format(this) ] }`),
-			service.NewDurationField(FieldTimeout).
+			service.NewDurationField(fieldTimeout).
 				Description("How long to wait to connect and for the response headers. It does not limit how long a stream stays open; see `idle_timeout` for that.").
-				Default(DefaultTimeout.String()).Examples("5s", "30s").
-				LintRule(durationRule(FieldTimeout)),
-			service.NewDurationField(FieldIdleTimeout).
+				Default(defaultTimeout.String()).Examples("5s", "30s").
+				LintRule(durationRule(fieldTimeout)),
+			service.NewDurationField(fieldIdleTimeout).
 				Description("Reconnect when no bytes (comments included) arrive for this long. Set it a little above the server's heartbeat interval to detect a silently dead connection. `0s` disables it.").
 				Default("0s").Examples("0s", "45s").
-				LintRule(durationRule(FieldIdleTimeout)),
-			service.NewBackOffField(FieldReconnect, true, reconnectDefaults()).
+				LintRule(durationRule(fieldIdleTimeout)),
+			service.NewBackOffField(fieldReconnect, true, reconnectDefaults()).
 				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by 1.5, up to `max_interval`, shortened by up to 50% at random (jitter). `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
 				LintRule(reconnectRule),
-			service.NewAnyField(FieldMaxEventSize).
-				Description("The largest event accepted, in bytes (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory.").
-				Default(sse.DefaultMaxEventSize).Examples(1048576, 16777216).
-				LintRule(positiveIntRule(FieldMaxEventSize)),
-			service.NewAnyField(FieldMaxBatchSize).
+			maxEventSizeField().
+				Description("The largest event accepted, in bytes (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory."),
+			service.NewAnyField(fieldMaxBatchSize).
 				Description("The most events handed to the pipeline as one batch. The input never waits to fill a batch: a batch holds only events that already arrived, so latency does not grow. `1` sends every event alone.").
-				Default(DefaultMaxBatchSize).Examples(1, 256).
+				Default(defaultMaxBatchSize).Examples(1, 256).
 				Advanced().
-				LintRule(positiveIntRule(FieldMaxBatchSize)),
-			service.NewObjectField(FieldCheckpoint,
-				service.NewStringField(FieldCheckpointCach).
+				LintRule(positiveIntRule(fieldMaxBatchSize)),
+			service.NewObjectField(fieldCheckpoint,
+				service.NewStringField(fieldCheckpointCache).
 					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing.").
 					Example("sse_checkpoint").
 					Default(""),
-				service.NewStringField(FieldCheckpointKey).
+				service.NewStringField(fieldCheckpointKey).
 					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Give each input of a shared cache its own key.").
 					Example("wikimedia_recentchange").
-					Default(DefaultCheckpointKey),
+					Default(defaultCheckpointKey),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
 				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
 				LintRule(`root = if this.cache.or("") != "" && this.key.or("x") == "" { [ "checkpoint.key must not be empty when checkpoint.cache is set" ] }`),
-			service.NewStringEnumField(FieldStreamEnd, "reconnect", "stop").
+			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
-				Default("reconnect").Examples("reconnect", "stop"),
-			service.NewStringField(FieldEndOnData).
+				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)),
+			service.NewStringField(fieldEndOnData).
 				Description("End the input cleanly when an event's data equals this sentinel, without emitting that event. OpenAI-compatible APIs send `[DONE]`. Empty disables it.").
 				Default("").Examples("[DONE]"),
-			service.NewObjectField(FieldDedupe,
-				service.NewStringEnumField("mode", "none", "monotonic", "window").
+			service.NewObjectField(fieldDedupe,
+				service.NewStringEnumField(fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
 					Description("`none` keeps every event. `monotonic` treats IDs as increasing integers and drops an event whose ID is not above the highest delivered one (events with a non-integer ID are kept). `window` drops an event whose ID is among the last `window` IDs delivered.").
-					Default("none").Examples("none", "monotonic", "window"),
-				service.NewAnyField("window").
+					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)),
+				service.NewAnyField(fieldDedupeWindow).
 					Description("How many recent IDs `window` mode remembers.").
-					Default(DefaultDedupeWindow).Examples(1000, 100000).
-					LintRule(positiveIntRule(FieldDedupe+".window")),
+					Default(defaultDedupeWindow).Examples(1000, 100000).
+					LintRule(positiveIntRule(fieldDedupe+"."+fieldDedupeWindow)),
 			).
 				Description("Drop events a server replays after a reconnection with `Last-Event-ID`. Dropped events are counted in `sse_events_deduplicated` and still advance the resume point. Off by default: it trades memory (`window`) or an assumption about the IDs (`monotonic`) for exactly-once delivery of replays.").
 				Example(map[string]any{"mode": "monotonic"}).
 				Advanced(),
-			service.NewObjectField(FieldMetadata,
-				service.NewBoolField("retry").
+			service.NewObjectField(fieldMetadata,
+				service.NewBoolField(fieldMetadataRetry).
 					Description("Add `sse_retry`: the reconnection time in milliseconds when the event carried a `retry:` field.").
 					Default(false).Example(true),
-				service.NewBoolField("connection").
+				service.NewBoolField(fieldMetadataConnection).
 					Description("Add `sse_attempt` (the connection's number, from 1), `sse_status` (the HTTP status) and `sse_url` (the URL after redirects).").
 					Default(false).Example(true),
 			).
 				Description("Optional metadata beyond `sse_event` and `sse_id`.").
 				Example(map[string]any{"retry": true, "connection": true}).
 				Advanced(),
-			service.NewAnyField(FieldMaxInFlight).
+			service.NewAnyField(fieldMaxInFlight).
 				Description("The most batches handed out and not yet acknowledged; `0` means no limit. Benthos acknowledges batches concurrently, so with more than one in flight a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later; `1` keeps delivery in stream order even across replays, at the cost of waiting for each acknowledgement.").
 				Default(0).Examples(0, 1).
 				Advanced().
@@ -276,11 +282,15 @@ input:
 // has no lint rules of its own.
 var reconnectRule = func() string {
 	var parts []string
-	for _, child := range []string{"initial_interval", "max_interval", "max_elapsed_time"} {
-		parts = append(parts, durationExpr("reconnect."+child, `this.`+child+`.or("0s")`))
+	for _, child := range []string{fieldReconnectInitial, fieldReconnectMax, fieldReconnectMaxElapsed} {
+		parts = append(parts, durationExpr(fieldReconnect+"."+child, `this.`+child+`.or("0s")`))
 	}
 	return "root = [\n  " + strings.Join(parts, ",\n  ") + "\n].filter(x -> x != null)"
 }()
+
+const headersRule = `root = if this.type() == "object" && this.key_values().any(kv -> kv.key.contains("\n") || kv.key.contains("\r") || kv.value.string().contains("\n") || kv.value.string().contains("\r")) {
+  [ "headers: names and values must not contain CR or LF" ]
+}`
 
 func reconnectDefaults() *backoff.ExponentialBackOff {
 	return &backoff.ExponentialBackOff{
@@ -357,7 +367,7 @@ type Config struct {
 
 	StopAtStreamEnd bool
 	EndOnData       string
-	DedupeMode      string
+	DedupeMode      DedupeMode
 	DedupeWindow    int
 	MetaRetry       bool
 	MetaConnection  bool
@@ -370,14 +380,14 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	c := &Config{}
 	var err error
 
-	if conf.Contains(FieldURL) {
-		if c.URL, err = conf.FieldString(FieldURL); err != nil {
-			return nil, fieldErr(FieldURL, err)
+	if conf.Contains(fieldURL) {
+		if c.URL, err = conf.FieldString(fieldURL); err != nil {
+			return nil, FieldError(fieldURL, err)
 		}
 	}
-	if conf.Contains(FieldFrom) {
-		if c.From, err = conf.FieldString(FieldFrom); err != nil {
-			return nil, fieldErr(FieldFrom, err)
+	if conf.Contains(fieldFrom) {
+		if c.From, err = conf.FieldString(fieldFrom); err != nil {
+			return nil, FieldError(fieldFrom, err)
 		}
 	}
 	switch {
@@ -388,59 +398,59 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	case c.URL != "":
 		u, err := url.Parse(c.URL)
 		if err != nil {
-			return nil, fieldErr(FieldURL, err)
+			return nil, FieldError(fieldURL, err)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, fieldErr(FieldURL, fmt.Errorf("%s must be an http:// or https:// URL with a host", u.Redacted()))
+			return nil, FieldError(fieldURL, fmt.Errorf("%s must be an http:// or https:// URL with a host", u.Redacted()))
 		}
 	}
-	if c.Method, err = conf.FieldString(FieldMethod); err != nil {
-		return nil, fieldErr(FieldMethod, err)
+	if c.Method, err = conf.FieldString(fieldMethod); err != nil {
+		return nil, FieldError(fieldMethod, err)
 	}
 	if c.Method == "" || strings.TrimLeft(c.Method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return nil, fieldErr(FieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
+		return nil, FieldError(fieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
 	}
-	if conf.Contains(FieldBody) {
-		body, err := conf.FieldString(FieldBody)
+	if conf.Contains(fieldBody) {
+		body, err := conf.FieldString(fieldBody)
 		if err != nil {
-			return nil, fieldErr(FieldBody, err)
+			return nil, FieldError(fieldBody, err)
 		}
 		c.Body = []byte(body)
 	}
-	headers, err := conf.FieldStringMap(FieldHeaders)
+	headers, err := conf.FieldStringMap(fieldHeaders)
 	if err != nil {
-		return nil, fieldErr(FieldHeaders, err)
+		return nil, FieldError(fieldHeaders, err)
 	}
 	c.Headers = http.Header{}
 	for k, v := range headers {
 		if strings.ContainsAny(k, "\r\n") || strings.ContainsAny(v, "\r\n") {
-			return nil, fieldErr(FieldHeaders, fmt.Errorf("header %q: names and values must not contain CR or LF", k))
+			return nil, FieldError(fieldHeaders, fmt.Errorf("header %q: names and values must not contain CR or LF", k))
 		}
 		c.Headers.Set(k, v)
 	}
-	if conf.Contains(FieldBearerToken) {
-		if c.BearerToken, err = conf.FieldString(FieldBearerToken); err != nil {
-			return nil, fieldErr(FieldBearerToken, err)
+	if conf.Contains(fieldBearerToken) {
+		if c.BearerToken, err = conf.FieldString(fieldBearerToken); err != nil {
+			return nil, FieldError(fieldBearerToken, err)
 		}
 		if strings.ContainsAny(c.BearerToken, "\r\n") {
-			return nil, fieldErr(FieldBearerToken, errors.New("must not contain CR or LF"))
+			return nil, FieldError(fieldBearerToken, errors.New("must not contain CR or LF"))
 		}
 	}
-	if c.LastEventID, err = conf.FieldString(FieldLastEventID); err != nil {
-		return nil, fieldErr(FieldLastEventID, err)
+	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
+		return nil, FieldError(fieldLastEventID, err)
 	}
-	if c.Events, err = conf.FieldStringList(FieldEvents); err != nil {
-		return nil, fieldErr(FieldEvents, err)
+	if c.Events, err = conf.FieldStringList(fieldEvents); err != nil {
+		return nil, FieldError(fieldEvents, err)
 	}
-	if c.ExcludeEvents, err = conf.FieldStringList(FieldExcludeEvents); err != nil {
-		return nil, fieldErr(FieldExcludeEvents, err)
+	if c.ExcludeEvents, err = conf.FieldStringList(fieldExcludeEvents); err != nil {
+		return nil, FieldError(fieldExcludeEvents, err)
 	}
-	if c.ExtractHeaders, err = conf.FieldMetadataFilter(FieldExtractHeaders); err != nil {
-		return nil, fieldErr(FieldExtractHeaders, err)
+	if c.ExtractHeaders, err = conf.FieldMetadataFilter(fieldExtractHeaders); err != nil {
+		return nil, FieldError(fieldExtractHeaders, err)
 	}
-	tlsConf, tlsOn, err := conf.FieldTLSToggled(FieldTLS)
+	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
-		return nil, fieldErr(FieldTLS, err)
+		return nil, FieldError(fieldTLS, err)
 	}
 	if tlsOn {
 		c.TLS = tlsConf
@@ -448,106 +458,83 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.Sign, err = conf.HTTPRequestAuthSignerFromParsed(); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	if conf.Contains(FieldProxyURL) {
-		p, err := conf.FieldString(FieldProxyURL)
+	if conf.Contains(fieldProxyURL) {
+		p, err := conf.FieldString(fieldProxyURL)
 		if err != nil {
-			return nil, fieldErr(FieldProxyURL, err)
+			return nil, FieldError(fieldProxyURL, err)
 		}
 		if p != "" {
 			if c.ProxyURL, err = url.Parse(p); err != nil {
-				return nil, fieldErr(FieldProxyURL, err)
+				return nil, FieldError(fieldProxyURL, err)
 			}
 			switch c.ProxyURL.Scheme {
 			case "http", "https", "socks5":
 			default:
-				return nil, fieldErr(FieldProxyURL, fmt.Errorf("%s must start with http://, https:// or socks5://", c.ProxyURL.Redacted()))
+				return nil, FieldError(fieldProxyURL, fmt.Errorf("%s must start with http://, https:// or socks5://", c.ProxyURL.Redacted()))
 			}
 		}
 	}
-	if c.Timeout, err = nonNegativeDuration(conf, FieldTimeout); err != nil {
+	if c.Timeout, err = nonNegativeDuration(conf, fieldTimeout); err != nil {
 		return nil, err
 	}
-	if c.IdleTimeout, err = nonNegativeDuration(conf, FieldIdleTimeout); err != nil {
+	if c.IdleTimeout, err = nonNegativeDuration(conf, fieldIdleTimeout); err != nil {
 		return nil, err
 	}
-	if c.ReconnectInitial, err = nonNegativeDuration(conf, FieldReconnect, "initial_interval"); err != nil {
+	if c.ReconnectInitial, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectInitial); err != nil {
 		return nil, err
 	}
-	if c.ReconnectMax, err = nonNegativeDuration(conf, FieldReconnect, "max_interval"); err != nil {
+	if c.ReconnectMax, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMax); err != nil {
 		return nil, err
 	}
-	if c.ReconnectMaxElapsed, err = nonNegativeDuration(conf, FieldReconnect, "max_elapsed_time"); err != nil {
+	if c.ReconnectMaxElapsed, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMaxElapsed); err != nil {
 		return nil, err
 	}
 	if c.ReconnectMax > 0 && c.ReconnectMax < c.ReconnectInitial {
-		return nil, fieldErr(FieldReconnect+".max_interval", fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
+		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
 	}
 	c.BackoffFactor, c.Jitter = 1.5, 0.5
-	if c.MaxEventSize, err = positiveInt(conf, FieldMaxEventSize); err != nil {
+	if c.MaxEventSize, err = maxEventSize(conf); err != nil {
 		return nil, err
 	}
-	if c.MaxBatchSize, err = positiveInt(conf, FieldMaxBatchSize); err != nil {
+	if c.MaxBatchSize, err = positiveInt(conf, fieldMaxBatchSize); err != nil {
 		return nil, err
 	}
-	if c.CheckpointCache, err = conf.FieldString(FieldCheckpoint, FieldCheckpointCach); err != nil {
-		return nil, fieldErr(FieldCheckpoint+"."+FieldCheckpointCach, err)
+	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
+		return nil, FieldError(FieldCheckpointCache, err)
 	}
-	if c.CheckpointKey, err = conf.FieldString(FieldCheckpoint, FieldCheckpointKey); err != nil {
-		return nil, fieldErr(FieldCheckpoint+"."+FieldCheckpointKey, err)
+	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
+		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
 	}
 	if c.CheckpointCache != "" && c.CheckpointKey == "" {
-		return nil, fieldErr(FieldCheckpoint+"."+FieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))
+		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))
 	}
-	end, err := conf.FieldString(FieldStreamEnd)
+	end, err := conf.FieldString(fieldStreamEnd)
 	if err != nil {
-		return nil, fieldErr(FieldStreamEnd, err)
+		return nil, FieldError(fieldStreamEnd, err)
 	}
-	c.StopAtStreamEnd = end == "stop"
-	if c.EndOnData, err = conf.FieldString(FieldEndOnData); err != nil {
-		return nil, fieldErr(FieldEndOnData, err)
+	c.StopAtStreamEnd = streamEnd(end) == streamEndStop
+	if c.EndOnData, err = conf.FieldString(fieldEndOnData); err != nil {
+		return nil, FieldError(fieldEndOnData, err)
 	}
-	if c.DedupeMode, err = conf.FieldString(FieldDedupe, "mode"); err != nil {
-		return nil, fieldErr(FieldDedupe+".mode", err)
+	mode, err := conf.FieldString(fieldDedupe, fieldDedupeMode)
+	if err != nil {
+		return nil, FieldError(fieldDedupe+"."+fieldDedupeMode, err)
 	}
-	if c.DedupeWindow, err = positiveInt(conf, FieldDedupe, "window"); err != nil {
+	c.DedupeMode = DedupeMode(mode)
+	if c.DedupeWindow, err = positiveInt(conf, fieldDedupe, fieldDedupeWindow); err != nil {
 		return nil, err
 	}
-	if c.MetaRetry, err = conf.FieldBool(FieldMetadata, "retry"); err != nil {
-		return nil, fieldErr(FieldMetadata+".retry", err)
+	if c.MetaRetry, err = conf.FieldBool(fieldMetadata, fieldMetadataRetry); err != nil {
+		return nil, FieldError(fieldMetadata+"."+fieldMetadataRetry, err)
 	}
-	if c.MetaConnection, err = conf.FieldBool(FieldMetadata, "connection"); err != nil {
-		return nil, fieldErr(FieldMetadata+".connection", err)
+	if c.MetaConnection, err = conf.FieldBool(fieldMetadata, fieldMetadataConnection); err != nil {
+		return nil, FieldError(fieldMetadata+"."+fieldMetadataConnection, err)
 	}
-	if c.MaxInFlight, err = conf.FieldInt(FieldMaxInFlight); err != nil {
-		return nil, fieldErr(FieldMaxInFlight, err)
+	if c.MaxInFlight, err = conf.FieldInt(fieldMaxInFlight); err != nil {
+		return nil, FieldError(fieldMaxInFlight, err)
 	}
 	if c.MaxInFlight < 0 {
-		return nil, fieldErr(FieldMaxInFlight, fmt.Errorf("%d must not be negative", c.MaxInFlight))
+		return nil, FieldError(fieldMaxInFlight, fmt.Errorf("%d must not be negative", c.MaxInFlight))
 	}
 	return c, nil
-}
-
-// fieldErr names the field an error is about, as every config error does.
-func fieldErr(name string, err error) error { return fmt.Errorf("field %q: %w", name, err) }
-
-func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Duration, error) {
-	d, err := conf.FieldDuration(path...)
-	if err != nil {
-		return 0, fieldErr(strings.Join(path, "."), err)
-	}
-	if d < 0 {
-		return 0, fieldErr(strings.Join(path, "."), fmt.Errorf("%v must not be negative", d))
-	}
-	return d, nil
-}
-
-func positiveInt(conf *service.ParsedConfig, path ...string) (int, error) {
-	n, err := conf.FieldInt(path...)
-	if err != nil {
-		return 0, fieldErr(strings.Join(path, "."), err)
-	}
-	if n <= 0 {
-		return 0, fieldErr(strings.Join(path, "."), fmt.Errorf("%d must be positive", n))
-	}
-	return n, nil
 }

@@ -19,18 +19,18 @@ func TestParseConfig_Defaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "https://example.com/events", c.URL)
 	assert.Equal(t, "GET", c.Method)
-	assert.Equal(t, DefaultTimeout, c.Timeout)
+	assert.Equal(t, defaultTimeout, c.Timeout)
 	assert.Equal(t, time.Duration(0), c.IdleTimeout)
 	assert.Equal(t, sse.DefaultReconnectionTime, c.ReconnectInitial)
 	assert.Equal(t, time.Minute, c.ReconnectMax)
 	assert.Equal(t, time.Duration(0), c.ReconnectMaxElapsed)
 	assert.Equal(t, sse.DefaultMaxEventSize, c.MaxEventSize)
-	assert.Equal(t, DefaultMaxBatchSize, c.MaxBatchSize)
-	assert.Equal(t, DefaultCheckpointKey, c.CheckpointKey)
+	assert.Equal(t, defaultMaxBatchSize, c.MaxBatchSize)
+	assert.Equal(t, defaultCheckpointKey, c.CheckpointKey)
 	assert.Empty(t, c.CheckpointCache)
 	assert.Nil(t, c.TLS, "TLS customisation is off by default; the transport still verifies")
 	assert.False(t, c.StopAtStreamEnd)
-	assert.Equal(t, "none", c.DedupeMode)
+	assert.Equal(t, DedupeNone, c.DedupeMode)
 	assert.Equal(t, 0, c.MaxInFlight)
 }
 
@@ -103,6 +103,50 @@ func TestConfigSpec_Lint(t *testing.T) {
 			}
 			require.NotEmpty(t, whats)
 			assert.Contains(t, strings.Join(whats, " | "), tt.want)
+		})
+	}
+}
+
+// TestScannerConfigSpec checks that the scanner's max_event_size is the
+// input's: the same lint wording, and the same error from parsing.
+func TestScannerConfigSpec(t *testing.T) {
+	env := service.NewEmptyEnvironment()
+	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
+	linter := env.NewComponentConfigLinter()
+	tests := []struct {
+		name, yaml, lint, parse string
+		want                    int
+	}{
+		{name: "default", yaml: "{}", want: sse.DefaultMaxEventSize},
+		{name: "set", yaml: "max_event_size: 4096", want: 4096},
+		{name: "word", yaml: "max_event_size: big", lint: "max_event_size: big is not an integer", parse: `field "max_event_size"`},
+		{name: "zero", yaml: "max_event_size: 0", lint: "max_event_size: 0 must be a positive integer", parse: `field "max_event_size": 0 must be positive`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lints, err := linter.LintScannerYAML([]byte("sse:\n  " + tt.yaml))
+			require.NoError(t, err)
+			var whats []string
+			for _, l := range lints {
+				whats = append(whats, l.What)
+			}
+			if tt.lint == "" {
+				assert.Empty(t, whats)
+			} else {
+				assert.Equal(t, []string{tt.lint}, whats)
+			}
+
+			pc, err := ScannerConfigSpec().ParseYAML(tt.yaml, nil)
+			require.NoError(t, err)
+			c, err := ParseScannerConfig(pc)
+			if tt.parse != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.parse)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.MaxEventSize)
 		})
 	}
 }

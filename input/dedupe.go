@@ -3,6 +3,7 @@ package input
 import (
 	"strconv"
 
+	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
@@ -21,8 +22,8 @@ type deduper struct {
 	set    map[string]int // ID -> occurrences in ring
 }
 
-func newDeduper(mode string, window int) *deduper {
-	if mode == "monotonic" {
+func newDeduper(mode benthossse.DedupeMode, window int) *deduper {
+	if mode == benthossse.DedupeMonotonic {
 		return &deduper{monotonic: true}
 	}
 	return &deduper{window: window, set: make(map[string]int, window)}

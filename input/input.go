@@ -37,7 +37,7 @@ func init() {
 			// before the next batch may be read.
 			return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
 		})
-	service.MustRegisterBatchScannerCreator("sse", scannerSpec(), newScannerCreator)
+	service.MustRegisterBatchScannerCreator("sse", benthossse.ScannerConfigSpec(), newScannerCreator)
 }
 
 // minReconnect floors every reconnection wait, so that neither a zero
@@ -106,7 +106,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics())}
 	if c.From != "" && c.From != "-" {
 		if _, err := os.Stat(c.From); err != nil {
-			return nil, fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
+			return nil, benthossse.FieldError(benthossse.FieldFrom, err)
 		}
 	}
 	if c.URL != "" {
@@ -114,12 +114,12 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
-	if c.DedupeMode != "none" {
+	if c.DedupeMode != benthossse.DedupeNone {
 		in.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
 	}
 	if c.CheckpointCache != "" {
 		if !res.HasCache(c.CheckpointCache) {
-			return nil, fmt.Errorf("field %q: cache resource %q not found", benthossse.FieldCheckpoint+"."+benthossse.FieldCheckpointCach, c.CheckpointCache)
+			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
 	}
@@ -167,7 +167,7 @@ func (in *sseInput) Connect(ctx context.Context) error {
 		if in.conf.From != "-" {
 			f, err := os.Open(in.conf.From)
 			if err != nil {
-				return fmt.Errorf("field %q: %w", benthossse.FieldFrom, err)
+				return benthossse.FieldError(benthossse.FieldFrom, err)
 			}
 			r = f
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
@@ -420,20 +421,20 @@ func TestDeduper(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		mode   string
+		mode   benthossse.DedupeMode
 		window int
 		in     []ev
 		drop   []bool
 	}{
 		{
 			name: "monotonic drops replays, keeps events without their own id",
-			mode: "monotonic",
+			mode: benthossse.DedupeMonotonic,
 			in:   []ev{{"1", true}, {"2", true}, {"2", false}, {"1", true}, {"2", true}, {"3", true}, {"x", true}},
 			drop: []bool{false, false, false, true, true, false, false},
 		},
 		{
 			name:   "window remembers the last N ids",
-			mode:   "window",
+			mode:   benthossse.DedupeWindow,
 			window: 2,
 			in:     []ev{{"a", true}, {"b", true}, {"a", true}, {"c", true}, {"a", true}, {"c", true}},
 			drop:   []bool{false, false, true, false, false, true},

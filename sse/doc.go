@@ -36,7 +36,26 @@
 //   - An event larger than [ParserOptions.MaxEventSize] is skipped to its end
 //     and reported as [ErrEventTooLarge]; the stream continues. Browsers have
 //     no such bound; a long-running pipeline needs one.
-//   - Backoff, a cap on the reconnection time and an idle timeout are
-//     options, off or generous by default; the standard permits them ("user
-//     agents might introduce an exponential backoff delay").
+//   - Only an ID that can be sent is a resume point. The standard lets an
+//     id hold any character but NUL and browsers send it raw, but Go's
+//     net/http refuses a header value with a control character, and servers
+//     refuse huge headers, so such an id would make every reconnection
+//     fail. An id that is not a [SendableID] (a byte below 0x20 other than
+//     tab, 0x7f, or more than [MaxIDLength] bytes) is still the
+//     [Event.LastEventID] of its event and of the events after it on that
+//     connection, but [EventSource.LastEventID] and the Last-Event-ID of
+//     the next reconnection stay at the last sendable ID, and
+//     [Options.OnIDNotSendable] is told. The stream always reconnects; the
+//     server may send again the events after the sendable ID (delivery is
+//     at least once, as with any resume). [New] refuses an unsendable
+//     [Options.LastEventID] with [ErrIDNotSendable].
+//   - Backoff, a cap on the reconnection time, an idle timeout and giving
+//     up after [Options.MaxElapsedTime] are options, off or generous by
+//     default; the standard permits them ("user agents might introduce an
+//     exponential backoff delay").
+//   - A refused response's body is read, at most [MaxBodyExcerpt] bytes for
+//     about a second, into [ResponseError.Body], since that is where APIs
+//     say why; the error text is bounded whatever the server sends.
+//   - Comments are ignored, as the standard says, unless
+//     [Options.OnComment] asks for them.
 package sse

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ReadyState is the state of an [EventSource], as the readyState attribute
@@ -70,7 +72,41 @@ var (
 	// ErrIdleTimeout is the error passed to [Options.OnError] when no bytes
 	// arrived for [Options.IdleTimeout]. The event source reconnects.
 	ErrIdleTimeout = errors.New("sse: idle timeout")
+	// ErrIDNotSendable is wrapped by the error [New] returns when
+	// [Options.LastEventID] is not a [SendableID]: fix or drop the ID.
+	ErrIDNotSendable = errors.New("sse: last event ID cannot be sent as a header")
+	// ErrGaveUp is wrapped, together with the last connection error, by the
+	// error [EventSource.Next] returns when connecting kept failing for
+	// [Options.MaxElapsedTime]. The event source is then closed; make a new
+	// one to try again.
+	ErrGaveUp = errors.New("sse: gave up reconnecting")
 )
+
+// MaxIDLength bounds the last event ID an event source sends as
+// Last-Event-ID and reports as its resume point: an id field longer than
+// this many bytes is treated like one holding a control character (see
+// [SendableID]). It is far above the ids real servers send (counters, UUIDs,
+// offsets) and well below the request header limits of common servers
+// (nginx refuses headers above about 8 KiB by default).
+const MaxIDLength = 4096
+
+// SendableID reports whether id can be sent as a Last-Event-ID header
+// value: it has at most [MaxIDLength] bytes, and no byte below 0x20 except
+// tab, and no 0x7f. The standard lets an id hold any character but NUL, and
+// browsers send such ids raw, but Go's net/http refuses to send a header
+// value with a control character, so a reconnection with one would fail
+// every time. The empty ID is sendable: it sends no header.
+func SendableID(id string) bool {
+	if len(id) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // ResponseError reports a response that "fails the connection": a status
 // other than 200 or a Content-Type other than text/event-stream. Unless
@@ -86,23 +122,55 @@ type ResponseError struct {
 	// URL is the URL that gave the response, after redirects, with any
 	// password redacted.
 	URL string
+	// Body is an excerpt of the response body when the status is not 200,
+	// which is where APIs explain a refusal ("Incorrect API key provided").
+	// It is at most [MaxBodyExcerpt] bytes of valid UTF-8, with control and
+	// other non-printable characters escaped (\n, \x01, \u202e; a backslash
+	// is left as it is) so that
+	// it is safe to log, and ends in "..." when the body was longer. At
+	// most that many bytes are read, for at most about a second: a body that
+	// is slow to arrive is cut where it stands.
+	Body string
 }
 
+// MaxBodyExcerpt bounds [ResponseError.Body], in bytes.
+const MaxBodyExcerpt = 512
+
+// Bounds on the other server-chosen parts of [ResponseError.Error].
+const (
+	maxURLInError         = 256
+	maxContentTypeInError = 128
+)
+
+// bodyExcerptTimeout bounds the time spent reading [ResponseError.Body].
+var bodyExcerptTimeout = time.Second
+
+// Error describes the response in a bounded line: a long URL or content
+// type is cut, with its full length shown.
 func (e *ResponseError) Error() string {
+	u := clip(e.URL, maxURLInError)
 	if e.StatusCode != http.StatusOK {
-		return fmt.Sprintf("sse: %s answered %d %s, want 200", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+		s := fmt.Sprintf("sse: %s answered %d", u, e.StatusCode)
+		if text := http.StatusText(e.StatusCode); text != "" {
+			s += " " + text
+		}
+		s += ", want 200"
+		if e.Body != "" {
+			s += "; body: " + clip(e.Body, MaxBodyExcerpt)
+		}
+		return s
 	}
-	return fmt.Sprintf("sse: %s answered with Content-Type %q, want text/event-stream", e.URL, e.ContentType)
+	return fmt.Sprintf("sse: %s answered with Content-Type %q, want text/event-stream", u, clip(e.ContentType, maxContentTypeInError))
 }
 
 // Options configures an [EventSource]: the EventSource constructor's options
 // dictionary. The zero value of every field selects the documented default.
 type Options struct {
 	// Client makes every request: the Workers `fetcher` option. Nil means
-	// http.DefaultClient. Its Timeout must be zero, because it would also
-	// limit how long a stream may stay open; use the transport's
-	// ResponseHeaderTimeout and [Options.IdleTimeout] instead. Redirects are
-	// followed as Client's CheckRedirect decides.
+	// http.DefaultClient. Its Timeout must be zero ([New] refuses any
+	// other), because it would also limit how long a stream may stay open;
+	// use the transport's ResponseHeaderTimeout and [Options.IdleTimeout]
+	// instead. Redirects are followed as Client's CheckRedirect decides.
 	Client *http.Client
 
 	// Method is the request method. Empty means GET. POST with a Body suits
@@ -126,7 +194,8 @@ type Options struct {
 	// explicitly are always sent.
 	WithCredentials bool
 	// LastEventID is the last event ID to start from, sent as Last-Event-ID
-	// on the first request when not empty.
+	// on the first request when not empty. It must be a [SendableID]:
+	// [New] refuses any other with an error wrapping [ErrIDNotSendable].
 	LastEventID string
 
 	// ReconnectionTime is the wait before reconnecting until the server sets
@@ -163,6 +232,15 @@ type Options struct {
 	// counts, so a slow consumer never trips it. Zero means no idle timeout.
 	IdleTimeout time.Duration
 
+	// MaxElapsedTime, when positive, gives up after connecting has kept
+	// failing for this long, measured from the first failure (a lost
+	// connection or a failed attempt) since the last successful open: the
+	// event source closes, and Next returns an error wrapping [ErrGaveUp]
+	// and the last failure's error. It is checked after each failed
+	// attempt, so the last attempt may come up to one wait later. Zero means
+	// never give up, as the standard has it.
+	MaxElapsedTime time.Duration
+
 	// MaxEventSize bounds one event; see [ParserOptions.MaxEventSize].
 	MaxEventSize int
 
@@ -182,6 +260,20 @@ type Options struct {
 	// ([Connecting]) or has stopped ([Closed]). It runs on the goroutine
 	// calling [EventSource.Next].
 	OnError func(error)
+	// OnIDNotSendable, if set, is called when the last event ID changes to
+	// one that is not a [SendableID]. The events still carry that ID in
+	// [Event.LastEventID], but the resume point ([EventSource.LastEventID],
+	// the Last-Event-ID of the next reconnection) stays at the last
+	// sendable ID, so reconnecting always works; the server may then send
+	// again the events after that ID. The id may be long: log an excerpt. It
+	// runs on the goroutine calling [EventSource.Next].
+	OnIDNotSendable func(id string)
+	// OnComment, if set, is called with each comment line: a line starting
+	// with a colon, which the standard ignores but some servers use for
+	// meaning beyond keeping the connection alive. See
+	// [ParserOptions.OnComment]. It runs on the goroutine calling
+	// [EventSource.Next]. Nil, the default, skips comments at no cost.
+	OnComment func(comment string)
 }
 
 // EventSource is a client for one event stream, reconnecting as the
@@ -211,12 +303,14 @@ type EventSource struct {
 	connCancel context.CancelCauseFunc
 	idle       *time.Timer
 
-	// Copies of the parser's last event ID and reconnection time for
-	// LastEventID and ReconnectionTime, which any goroutine may call; the
-	// goroutine in Next writes them under mu.
+	// The resume point (the last sendable ID) and a copy of the parser's
+	// reconnection time, for LastEventID and ReconnectionTime, which any
+	// goroutine may call; the goroutine in Next writes them under mu.
 	lastID   string
 	retry    time.Duration
 	hasRetry bool
+	// seenID is the parser's last event ID when publish last looked.
+	seenID string
 
 	nextDelay atomic.Int64 // ReconnectDelay, in nanoseconds
 	lastByte  atomic.Int64 // LastActivity, in Unix nanoseconds
@@ -226,10 +320,14 @@ type EventSource struct {
 	retryAt    time.Time // when the next connection attempt may start
 	failures   int       // consecutive failed attempts since the last open
 	retryAfter time.Duration
-	opened     bool // From: OnOpen was called
+	opened     bool      // From: OnOpen was called
+	failingAt  time.Time // the first failure since the last open, or zero
 
+	// The watcher of the caller's context cancels the connection only while
+	// inNext is set, so a context cancelled between calls harms nothing.
 	watchDone <-chan struct{}
 	stopWatch func() bool
+	inNext    atomic.Bool
 }
 
 // New returns an event source for rawURL: `new EventSource(url, options)`.
@@ -245,6 +343,13 @@ func New(rawURL string, opts Options) (*EventSource, error) {
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("sse: url %q: no host", u.Redacted())
+	}
+	if !SendableID(opts.LastEventID) {
+		return nil, fmt.Errorf("sse: Options.LastEventID %q: %w", clip(opts.LastEventID, 64), ErrIDNotSendable)
+	}
+	if opts.Client != nil && opts.Client.Timeout != 0 {
+		return nil, fmt.Errorf("sse: Options.Client.Timeout is %v, want 0: it would end every stream after that long "+
+			"(use the transport's ResponseHeaderTimeout and Options.IdleTimeout instead)", opts.Client.Timeout)
 	}
 	es := newEventSource(opts)
 	es.url = u
@@ -265,7 +370,9 @@ func New(rawURL string, opts Options) (*EventSource, error) {
 // instead of connecting: `EventSource.from(stream)`. It is [Open] at once,
 // and becomes [Closed] at the end of the stream, where Next returns io.EOF;
 // it never reconnects. If r is an io.Closer, Close closes it, which is how a
-// blocked read is interrupted.
+// blocked read is interrupted. An [Options.LastEventID] that is not a
+// [SendableID] is the events' starting ID, but not a resume point:
+// [EventSource.LastEventID] stays empty until a sendable ID arrives.
 func From(r io.Reader, opts Options) *EventSource {
 	es := newEventSource(opts)
 	es.from = true
@@ -292,10 +399,13 @@ func newEventSource(opts Options) *EventSource {
 	opts.Body = bytes.Clone(opts.Body)
 	es := &EventSource{opts: opts}
 	es.ctx, es.cancel = context.WithCancelCause(context.Background())
-	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize})
+	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize, OnComment: opts.OnComment})
 	if opts.LastEventID != "" {
 		es.parser.SetLastEventID(opts.LastEventID)
-		es.lastID = opts.LastEventID
+		es.seenID = opts.LastEventID
+		if SendableID(opts.LastEventID) {
+			es.lastID = opts.LastEventID
+		}
 	}
 	return es
 }
@@ -327,8 +437,10 @@ func (es *EventSource) setState(s ReadyState) {
 // with.
 func (es *EventSource) WithCredentials() bool { return es.opts.WithCredentials }
 
-// LastEventID returns the last event ID string: what the next reconnection
-// sends as Last-Event-ID.
+// LastEventID returns the resume point: the last event ID string that is a
+// [SendableID], which the next reconnection sends as Last-Event-ID. It
+// differs from the last event's [Event.LastEventID] only after an id that
+// cannot be sent (see [Options.OnIDNotSendable]).
 func (es *EventSource) LastEventID() string {
 	es.mu.Lock()
 	defer es.mu.Unlock()
@@ -349,16 +461,29 @@ func (es *EventSource) ReconnectionTime() time.Duration {
 }
 
 // publish copies what the parser learnt to where the other goroutines'
-// methods read it. Only the goroutine in Next calls it.
+// methods read it, moving the resume point only to a sendable ID. Only the
+// goroutine in Next calls it.
 func (es *EventSource) publish() {
 	id := es.parser.LastEventID()
 	retry, ok := es.parser.Retry()
-	if id == es.lastID && retry == es.retry && ok == es.hasRetry {
+	if id == es.seenID && retry == es.retry && ok == es.hasRetry {
 		return
 	}
+	resume, unsendable := es.lastID, false
+	if id != es.seenID {
+		es.seenID = id
+		if SendableID(id) {
+			resume = id
+		} else {
+			unsendable = true
+		}
+	}
 	es.mu.Lock()
-	es.lastID, es.retry, es.hasRetry = id, retry, ok
+	es.lastID, es.retry, es.hasRetry = resume, retry, ok
 	es.mu.Unlock()
+	if unsendable && es.opts.OnIDNotSendable != nil {
+		es.opts.OnIDNotSendable(id)
+	}
 }
 
 // Close closes the event source: `close()`. Its state becomes [Closed], a
@@ -386,14 +511,29 @@ func (es *EventSource) Close() error {
 // Next returns the next event, connecting and reconnecting as needed.
 //
 // It returns an error only when the caller must act: ctx's error when ctx is
-// done (the connection is then abandoned, and a later call reconnects),
-// [ErrClosed] after Close, a [*ResponseError] when the connection failed and
-// the event source closed, io.EOF at the end of a [From] stream, and
+// done, [ErrClosed] after Close, a [*ResponseError] when the connection failed
+// and the event source closed, an error wrapping [ErrGaveUp] after
+// [Options.MaxElapsedTime], io.EOF at the end of a [From] stream, and
 // [ErrEventTooLarge] for a skipped event (call Next again to go on). Network
 // errors and the end of a response body are not returned: they are passed to
 // [Options.OnError] and the event source reconnects after the reconnection
 // time.
+//
+// A ctx that is already done when Next is called changes nothing: Next
+// returns its error at once, and a later call goes on where this one would
+// have. A ctx that ends while Next waits abandons the connection (a [From]
+// stream ends instead): the state becomes [Connecting] and a later call
+// reconnects at once, without an error event, because the caller gave up,
+// not the server.
 func (es *EventSource) Next(ctx context.Context) (Event, error) {
+	if err := es.ctx.Err(); err != nil {
+		return Event{}, es.closedErr()
+	}
+	if err := ctx.Err(); err != nil {
+		return Event{}, err
+	}
+	es.inNext.Store(true)
+	defer es.inNext.Store(false)
 	es.watch(ctx)
 	for {
 		if err := es.ctx.Err(); err != nil {
@@ -501,6 +641,9 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 	case readErr == io.EOF:
 		readErr = ErrStreamEnded
 	}
+	if es.failingAt.IsZero() {
+		es.failingAt = time.Now()
+	}
 	// spec: "When a user agent is to reestablish the connection ... Set the
 	// readyState attribute to CONNECTING. Fire an event named error."
 	es.setState(Connecting)
@@ -562,7 +705,7 @@ func (es *EventSource) reconnect(ctx context.Context) error {
 	es.wait = false
 	err := es.connect()
 	if err == nil {
-		es.failures, es.retryAfter = 0, 0
+		es.failures, es.retryAfter, es.failingAt = 0, 0, time.Time{}
 		es.setState(Open)
 		return nil
 	}
@@ -582,6 +725,13 @@ func (es *EventSource) reconnect(ctx context.Context) error {
 		es.retryAfter = re.RetryAfter
 	} else {
 		es.retryAfter = 0
+	}
+	now := time.Now()
+	if es.failingAt.IsZero() {
+		es.failingAt = now
+	}
+	if limit := es.opts.MaxElapsedTime; limit > 0 && now.Sub(es.failingAt) >= limit {
+		return es.fail(fmt.Errorf("%w after failing for %v: %w", ErrGaveUp, now.Sub(es.failingAt).Round(time.Millisecond), err))
 	}
 	es.schedule()
 	if es.opts.OnError != nil {
@@ -649,14 +799,18 @@ func (es *EventSource) connect() error {
 	// spec: "if res's status is not 200, or if res's `Content-Type` is not
 	// `text/event-stream`, then fail the connection."
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !isEventStream(ct) {
-		resp.Body.Close()
-		es.disconnect()
-		return &ResponseError{
+		re := &ResponseError{
 			StatusCode:  resp.StatusCode,
 			ContentType: ct,
 			RetryAfter:  parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 			URL:         resp.Request.URL.Redacted(),
 		}
+		if resp.StatusCode != http.StatusOK {
+			re.Body = readExcerpt(resp.Body, cancel)
+		}
+		resp.Body.Close()
+		es.disconnect()
+		return re
 	}
 	es.mu.Lock()
 	if es.ctx.Err() != nil {
@@ -674,6 +828,12 @@ func (es *EventSource) connect() error {
 	es.body = body
 	es.connected = true
 	es.mu.Unlock()
+	if es.seenID != es.lastID {
+		// The last ID could not be sent, so this connection resumes from
+		// the last one that could: its events carry on from there.
+		es.parser.SetLastEventID(es.lastID)
+		es.seenID = es.lastID
+	}
 	es.parser.Reset(body)
 	// spec: "announce the connection": set readyState to OPEN, fire open.
 	es.setState(Open)
@@ -703,8 +863,8 @@ func (es *EventSource) newRequest(ctx context.Context) (*http.Request, error) {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
-	if id := es.parser.LastEventID(); id != "" {
-		req.Header.Set("Last-Event-ID", id)
+	if id := es.lastID; id != "" {
+		req.Header.Set("Last-Event-ID", id) // sendable: publish sees to it
 	}
 	if es.opts.PrepareRequest != nil {
 		if err := es.opts.PrepareRequest(req); err != nil {
@@ -733,6 +893,12 @@ func (es *EventSource) watch(ctx context.Context) {
 		es.stopWatch = context.AfterFunc(ctx, func() {
 			es.mu.Lock()
 			defer es.mu.Unlock()
+			// Only a Next waiting on this very ctx is interrupted: one
+			// cancelled between calls, or replaced by another call's, has
+			// no read to abandon.
+			if es.watchDone != done || !es.inNext.Load() {
+				return
+			}
 			if es.connCancel != nil {
 				es.connCancel(context.Cause(ctx))
 			}
@@ -795,4 +961,81 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// readExcerpt reads the start of a refused response's body for
+// [ResponseError.Body], bounded in bytes and in time: cancel (the request's)
+// and a close of the body end a read that waits too long.
+func readExcerpt(body io.ReadCloser, cancel context.CancelCauseFunc) string {
+	t := time.AfterFunc(bodyExcerptTimeout, func() {
+		cancel(errExcerptTimeout)
+		body.Close()
+	})
+	b, err := io.ReadAll(io.LimitReader(body, MaxBodyExcerpt+1))
+	t.Stop()
+	// A read that failed (or was cut short) leaves the body unfinished.
+	return excerpt(b, MaxBodyExcerpt, len(b) > MaxBodyExcerpt || err != nil)
+}
+
+var errExcerptTimeout = errors.New("sse: reading the response body took too long")
+
+// excerpt returns b as at most limit bytes of valid UTF-8 that are safe to
+// log: surrounding white space trimmed, and control, format and other
+// non-printable characters escaped. It ends in "..." when it was cut, or
+// when more is set (b itself was cut).
+func excerpt(b []byte, limit int, more bool) string {
+	const ellipsis = "..."
+	b = bytes.TrimSpace(b)
+	out := make([]byte, 0, min(len(b), limit))
+	cut := 0 // len(out) at the last character boundary that leaves room for the ellipsis
+	var esc [16]byte
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		var s []byte
+		switch {
+		case r == utf8.RuneError && n == 1:
+			s = fmt.Appendf(esc[:0], `\x%02x`, b[0])
+		case r == '\n':
+			s = append(esc[:0], `\n`...)
+		case r == '\r':
+			s = append(esc[:0], `\r`...)
+		case r == '\t':
+			s = append(esc[:0], `\t`...)
+		case !unicode.IsPrint(r):
+			if r > 0xFFFF {
+				s = fmt.Appendf(esc[:0], `\U%08x`, r)
+			} else {
+				s = fmt.Appendf(esc[:0], `\u%04x`, r)
+			}
+		default:
+			s = b[:n]
+		}
+		if len(out)+len(s) > limit {
+			more = true
+			break
+		}
+		out = append(out, s...)
+		if len(out) <= limit-len(ellipsis) {
+			cut = len(out)
+		}
+		b = b[n:]
+	}
+	if more {
+		out = append(out[:cut], ellipsis...)
+	}
+	return string(out)
+}
+
+// clip returns s, or when it is longer than limit bytes, its start cut at a
+// character boundary with its full length shown, in at most about limit
+// bytes.
+func clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	n := max(limit-24, 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
 }

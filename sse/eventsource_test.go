@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // esBound is how long a test waits for something that should happen at once.
@@ -1540,5 +1541,452 @@ func wantClosed(t *testing.T, es *EventSource, err error) {
 	}
 	if st := es.ReadyState(); st != Closed {
 		t.Fatalf("ReadyState = %v, want CLOSED", st)
+	}
+}
+
+func TestSendableID(t *testing.T) {
+	tests := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{name: "empty", id: "", want: true},
+		{name: "digits", id: "12345", want: true},
+		{name: "tab", id: "a\tb", want: true},
+		{name: "space and utf-8", id: "a b é 😀", want: true},
+		{name: "decoded replacement", id: "a\uFFFDb", want: true},
+		{name: "at the bound", id: strings.Repeat("x", MaxIDLength), want: true},
+		{name: "over the bound", id: strings.Repeat("x", MaxIDLength+1), want: false},
+		{name: "SOH", id: "2\x01x", want: false},
+		{name: "ESC", id: "2\x1bx", want: false},
+		{name: "DEL", id: "2\x7fx", want: false},
+		{name: "unit separator", id: "\x1f", want: false},
+		{name: "vertical tab", id: "a\vb", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SendableID(tt.id); got != tt.want {
+				t.Fatalf("SendableID(%q) = %v, want %v", clip(tt.id, 40), got, tt.want)
+			}
+			// What SendableID promises: net/http sends it as it is.
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
+			req.Header.Set("Last-Event-ID", tt.id)
+			if err := req.Write(io.Discard); tt.want && err != nil {
+				t.Fatalf("sendable id %q: net/http refuses it: %v", clip(tt.id, 40), err)
+			}
+		})
+	}
+}
+
+// TestEventSource_UnsendableIDKeepsResumePoint has a server send an id that
+// cannot be sent as a header and then end the stream: the event carries the
+// id, but the reconnection resumes from the last sendable one and the events
+// after it are delivered.
+func TestEventSource_UnsendableIDKeepsResumePoint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		id       string
+		sendable bool
+	}{
+		{name: "SOH", id: "2\x01x"},
+		{name: "ESC", id: "2\x1b[31m"},
+		{name: "DEL", id: "2\x7f"},
+		{name: "one byte over MaxIDLength", id: strings.Repeat("2", MaxIDLength+1)},
+		{name: "MaxIDLength", id: strings.Repeat("2", MaxIDLength), sendable: true},
+		{name: "tab", id: "2\tx", sendable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lastIDs := make(chan string, 2)
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				lastIDs <- r.Header.Get("Last-Event-ID")
+				if n == 1 {
+					stream(w, "id: 1\ndata: a\n\nid: "+tt.id+"\ndata: b\n\n") // then the body ends
+					return
+				}
+				stream(w, "data: c\n\nid: 3\ndata: d\n\n")
+				s.hold(r)
+			})
+			var unsendable []string // appended on the goroutine in Next only
+			var errs []error
+			es := newES(t, s, Options{
+				OnIDNotSendable: func(id string) { unsendable = append(unsendable, id) },
+				OnError:         func(err error) { errs = append(errs, err) },
+			})
+			if ev := wantData(t, es, "a"); ev.LastEventID != "1" {
+				t.Fatalf("event a: LastEventID %q, want 1", ev.LastEventID)
+			}
+			ev := wantData(t, es, "b")
+			if ev.LastEventID != tt.id || !ev.HasID {
+				t.Fatalf("event b: LastEventID %q (HasID %v), want the id as sent", clip(ev.LastEventID, 40), ev.HasID)
+			}
+			resume, wantResent := "1", "1"
+			if tt.sendable {
+				resume, wantResent = tt.id, tt.id
+			}
+			if got := es.LastEventID(); got != resume {
+				t.Fatalf("LastEventID() after b = %q, want %q", clip(got, 40), clip(resume, 40))
+			}
+			if ev := wantData(t, es, "c"); ev.LastEventID != resume {
+				t.Fatalf("event c: LastEventID %q, want the resume point %q", clip(ev.LastEventID, 40), clip(resume, 40))
+			}
+			if ev := wantData(t, es, "d"); ev.LastEventID != "3" || es.LastEventID() != "3" {
+				t.Fatalf("event d: LastEventID %q, LastEventID() %q; want 3", ev.LastEventID, es.LastEventID())
+			}
+			if first, second := <-lastIDs, <-lastIDs; first != "" || second != wantResent {
+				t.Fatalf("Last-Event-ID per request %q, %q; want \"\", %q", first, clip(second, 40), clip(wantResent, 40))
+			}
+			wantUnsendable := 1
+			if tt.sendable {
+				wantUnsendable = 0
+			}
+			if len(unsendable) != wantUnsendable || wantUnsendable == 1 && unsendable[0] != tt.id {
+				t.Fatalf("OnIDNotSendable got %d calls, want %d with the id", len(unsendable), wantUnsendable)
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], ErrStreamEnded) {
+				t.Fatalf("OnError got %v, want just the end of the first stream", errs)
+			}
+		})
+	}
+}
+
+func TestNew_RefusesBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		is   error // nil: any error
+	}{
+		{name: "id with SOH", opts: Options{LastEventID: "abc\x01"}, is: ErrIDNotSendable},
+		{name: "id with DEL", opts: Options{LastEventID: "abc\x7f"}, is: ErrIDNotSendable},
+		{name: "id over MaxIDLength", opts: Options{LastEventID: strings.Repeat("1", MaxIDLength+1)}, is: ErrIDNotSendable},
+		{name: "client timeout", opts: Options{Client: &http.Client{Timeout: 700 * time.Millisecond}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, err := New("http://127.0.0.1:1/", tt.opts)
+			if err == nil {
+				es.Close()
+				t.Fatal("New: got no error, want one")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("New: got %v, want an error wrapping %v", err, tt.is)
+			}
+			if len(err.Error()) > 200 {
+				t.Fatalf("New: error of %d bytes, want a bounded one: %.80s...", len(err.Error()), err)
+			}
+		})
+	}
+	for _, opts := range []Options{
+		{LastEventID: strings.Repeat("1", MaxIDLength)},
+		{LastEventID: "a\tb"},
+		{Client: &http.Client{}},
+	} {
+		es, err := New("http://127.0.0.1:1/", opts)
+		if err != nil {
+			t.Fatalf("New(%+v): %v, want no error", opts.Client, err)
+		}
+		es.Close()
+	}
+}
+
+// TestFrom_UnsendableLastEventID: From cannot fail, so an unsendable
+// starting ID is the events' ID but never the resume point.
+func TestFrom_UnsendableLastEventID(t *testing.T) {
+	es := From(strings.NewReader("data: a\n\nid: 5\ndata: b\n\n"), Options{LastEventID: "x\x01"})
+	defer es.Close()
+	if got := es.LastEventID(); got != "" {
+		t.Fatalf("LastEventID() = %q, want empty", got)
+	}
+	if ev, err := es.Next(context.Background()); err != nil || ev.LastEventID != "x\x01" {
+		t.Fatalf("Next = %q, %v; want the starting ID", ev.LastEventID, err)
+	}
+	if ev, err := es.Next(context.Background()); err != nil || es.LastEventID() != "5" {
+		t.Fatalf("Next = %+v, %v, LastEventID() %q; want 5", ev, err, es.LastEventID())
+	}
+}
+
+// TestEventSource_MaxElapsedTime has a server that always refuses: the
+// event source gives up after failing for MaxElapsedTime, closes, and says
+// why.
+func TestEventSource_MaxElapsedTime(t *testing.T) {
+	t.Parallel()
+	const limit = 100 * time.Millisecond
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	var errs []error
+	var states []ReadyState
+	var es *EventSource
+	es = newES(t, s, Options{
+		ReconnectionTime: 10 * time.Millisecond,
+		MaxElapsedTime:   limit,
+		RetryResponse:    func(*ResponseError) bool { return true },
+		OnError: func(err error) {
+			errs = append(errs, err)
+			states = append(states, es.ReadyState())
+		},
+	})
+	start := time.Now()
+	_, err := next(t, es)
+	elapsed := time.Since(start)
+	var re *ResponseError
+	if !errors.Is(err, ErrGaveUp) || !errors.As(err, &re) || re.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("Next: got %v, want ErrGaveUp wrapping the 503", err)
+	}
+	if elapsed < limit {
+		t.Fatalf("gave up after %v, want at least %v", elapsed, limit)
+	}
+	if n := s.requests.Load(); n < 3 {
+		t.Fatalf("got %d requests, want several attempts over %v", n, limit)
+	}
+	if st := es.ReadyState(); st != Closed {
+		t.Fatalf("ReadyState = %v, want CLOSED", st)
+	}
+	if last := len(errs) - 1; last < 0 || errs[last] != err || states[last] != Closed {
+		t.Fatalf("last OnError got %v in %v, want %v in CLOSED", errs, states, err)
+	}
+	for i := range len(errs) - 1 {
+		if states[i] != Connecting || errors.Is(errs[i], ErrGaveUp) {
+			t.Fatalf("OnError %d: %v in %v, want a retried failure in CONNECTING", i, errs[i], states[i])
+		}
+	}
+	if _, again := next(t, es); again != err {
+		t.Fatalf("later Next: got %v, want the same error", again)
+	}
+}
+
+// TestEventSource_MaxElapsedTimeResetByOpen has a server that opens a stream
+// after every two refusals: each open restarts the clock, so the event
+// source never gives up although it runs far longer than MaxElapsedTime.
+func TestEventSource_MaxElapsedTimeResetByOpen(t *testing.T) {
+	t.Parallel()
+	const (
+		limit  = 300 * time.Millisecond
+		wait   = 20 * time.Millisecond
+		cycles = 10 // each waits at least 3 × wait: 600ms in all
+	)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		if n%3 != 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		stream(w, fmt.Sprintf("data: %d\n\n", n)) // then the body ends
+	})
+	es := newES(t, s, Options{
+		ReconnectionTime: wait,
+		MaxElapsedTime:   limit,
+		RetryResponse:    func(*ResponseError) bool { return true },
+	})
+	start := time.Now()
+	for i := range cycles {
+		wantData(t, es, strconv.Itoa(3*i+1))
+	}
+	if d := time.Since(start); d <= limit {
+		t.Fatalf("ran for %v, want longer than MaxElapsedTime %v to show the reset", d, limit)
+	}
+}
+
+// TestEventSource_ResponseBody checks the excerpt of a refused response's
+// body: bounded, sanitised, and read without waiting for a body that never
+// ends.
+func TestEventSource_ResponseBody(t *testing.T) {
+	t.Parallel()
+	const openAI = `{
+    "error": {
+        "message": "Incorrect API key provided: sk-abc***xyz. You can find your API key at https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error",
+        "param": null,
+        "code": "invalid_api_key"
+    }
+}
+`
+	long := strings.Repeat("é", 2000)
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		never  bool // the body never ends: the handler holds after writing
+		want   string
+	}{
+		{
+			name: "openai 401", status: http.StatusUnauthorized, body: openAI,
+			want: strings.ReplaceAll(strings.TrimSpace(openAI), "\n", `\n`),
+		},
+		{name: "empty", status: http.StatusNotFound, body: "", want: ""},
+		{
+			name: "control characters", status: http.StatusForbidden, body: "no\x1b[31m\x00 way\r\n\xff\u202e!",
+			want: `no\u001b[31m\u0000 way\r\n\xff\u202e!`,
+		},
+		{name: "long", status: http.StatusInternalServerError, body: long, want: strings.Repeat("é", (MaxBodyExcerpt-3)/2) + "..."},
+		{name: "never ends", status: http.StatusBadGateway, body: "partial", never: true, want: "partial..."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+				if tt.never {
+					w.(http.Flusher).Flush()
+					s.hold(r)
+				}
+			})
+			es := newES(t, s, Options{})
+			_, err := next(t, es)
+			var re *ResponseError
+			if !errors.As(err, &re) || re.StatusCode != tt.status {
+				t.Fatalf("Next: got %v, want a %d *ResponseError", err, tt.status)
+			}
+			if re.Body != tt.want {
+				t.Fatalf("Body = %q, want %q", re.Body, tt.want)
+			}
+			if len(re.Body) > MaxBodyExcerpt || !utf8.ValidString(re.Body) {
+				t.Fatalf("Body of %d bytes (valid UTF-8: %v), want at most %d of valid UTF-8", len(re.Body), utf8.ValidString(re.Body), MaxBodyExcerpt)
+			}
+			if tt.body != "" && !strings.Contains(err.Error(), "; body: "+tt.want) {
+				t.Fatalf("Error() = %q, want it to show the body", err)
+			}
+		})
+	}
+}
+
+func TestResponseError_ErrorBounded(t *testing.T) {
+	longURL := "http://127.0.0.1/" + strings.Repeat("a", 10_000)
+	tests := []struct {
+		name string
+		err  ResponseError
+		want []string
+	}{
+		{
+			name: "status",
+			err:  ResponseError{StatusCode: 401, URL: "http://127.0.0.1/x", Body: "nope"},
+			want: []string{"sse: http://127.0.0.1/x answered 401 Unauthorized, want 200; body: nope"},
+		},
+		{
+			name: "unknown status",
+			err:  ResponseError{StatusCode: 799, URL: "http://127.0.0.1/x"},
+			want: []string{"sse: http://127.0.0.1/x answered 799, want 200"},
+		},
+		{
+			name: "long url and body",
+			err:  ResponseError{StatusCode: 404, URL: longURL, Body: strings.Repeat("b", 5000)},
+			want: []string{"http://127.0.0.1/aaa", "...(10017 bytes) answered 404 Not Found", "...(5000 bytes)"},
+		},
+		{
+			name: "long content type",
+			err:  ResponseError{StatusCode: 200, URL: longURL, ContentType: strings.Repeat("t", 5000)},
+			want: []string{"...(10017 bytes) answered with Content-Type", "...(5000 bytes)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.err.Error()
+			if len(got) > 1024 {
+				t.Fatalf("Error() has %d bytes, want at most 1024", len(got))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Fatalf("Error() = %q, want it to contain %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestEventSource_MaxEventSizeAnyValue: the largest bounds mean "no bound
+// but memory", not an overflow that skips every event or panics on a line
+// longer than the read buffer.
+func TestEventSource_MaxEventSizeAnyValue(t *testing.T) {
+	big := strings.Repeat("x", 200<<10) // over the 64 KiB read buffer
+	for _, max := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt32, 1 << 40} {
+		es := From(strings.NewReader("data: small\n\ndata: "+big+"\n\n"), Options{MaxEventSize: max})
+		for _, want := range []string{"small", big} {
+			ev, err := es.Next(context.Background())
+			if err != nil || string(ev.Data) != want {
+				t.Fatalf("MaxEventSize %d: Next = %d bytes, %v; want %d bytes", max, len(ev.Data), err, len(want))
+			}
+		}
+		es.Close()
+	}
+}
+
+// TestEventSource_NextWithDoneContext calls Next with a context that is
+// already done while the stream is open, either cancelled before the call or
+// cancelled after an earlier call used it: nothing is abandoned, and the next
+// call reads on from the same connection at once (the reconnection time is
+// an hour). TestEventSource_NextContextCancelled covers a cancel during a
+// read.
+func TestEventSource_NextWithDoneContext(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		used bool // the done context got event 1 before it was cancelled
+	}{
+		{name: "cancelled before the call"},
+		{name: "cancelled between calls", used: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+				stream(w, "data: 1\n\n")
+				select {
+				case <-release:
+				case <-s.done:
+					return
+				}
+				stream(w, "data: 2\n\n")
+				s.hold(r)
+			})
+			var errs atomic.Int32
+			es := newES(t, s, Options{ReconnectionTime: time.Hour, OnError: func(error) { errs.Add(1) }})
+			ctx, cancel := context.WithCancel(context.Background())
+			first := context.Background()
+			if tt.used {
+				first = ctx
+			}
+			if ev, err := await(t, goNext(first, es)); err != nil || string(ev.Data) != "1" {
+				t.Fatalf("first Next = %q, %v; want event 1", ev.Data, err)
+			}
+			// The event source's watcher of ctx (when it has one) runs on its
+			// own goroutine when ctx is cancelled; waiting for a second one,
+			// registered later, lets it run first in practice.
+			fired := make(chan struct{})
+			context.AfterFunc(ctx, func() { close(fired) })
+			cancel()
+			signal(t, fired, "cancellation")
+			if _, err := await(t, goNext(ctx, es)); err != context.Canceled {
+				t.Fatalf("Next with a done context: got %v, want context.Canceled", err)
+			}
+			if st := es.ReadyState(); st != Open {
+				t.Fatalf("ReadyState = %v, want OPEN: nothing was abandoned", st)
+			}
+			close(release)
+			wantData(t, es, "2")
+			if n := s.requests.Load(); n != 1 {
+				t.Fatalf("got %d requests, want 1", n)
+			}
+			if n := errs.Load(); n != 0 {
+				t.Fatalf("OnError called %d times, want 0", n)
+			}
+		})
+	}
+}
+
+func TestEventSource_OnComment(t *testing.T) {
+	var got []string
+	es := From(strings.NewReader(": ping\ndata: a\n\n:keep-alive\n"), Options{OnComment: func(c string) { got = append(got, c) }})
+	defer es.Close()
+	if ev, err := es.Next(context.Background()); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next = %q, %v; want a", ev.Data, err)
+	}
+	if _, err := es.Next(context.Background()); err != io.EOF {
+		t.Fatalf("Next at the end = %v, want io.EOF", err)
+	}
+	if strings.Join(got, "|") != "ping|keep-alive" {
+		t.Fatalf("comments %q, want [ping keep-alive]", got)
 	}
 }

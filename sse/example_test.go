@@ -42,6 +42,9 @@ func ExampleNew() {
 
 	for {
 		ev, err := es.Next(context.Background())
+		if errors.Is(err, sse.ErrEventTooLarge) {
+			continue // that event was skipped; the stream goes on
+		}
 		var re *sse.ResponseError
 		if errors.As(err, &re) {
 			fmt.Println("stopped:", re.StatusCode, es.ReadyState())

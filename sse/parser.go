@@ -39,8 +39,18 @@ type ParserOptions struct {
 	// event ID together, and the length of any line in it. Zero means
 	// [DefaultMaxEventSize]. An event over it is skipped to its end and
 	// reported as [ErrEventTooLarge]. The parser holds at most about twice
-	// this many bytes at once.
+	// this many bytes at once. Any value is safe, up to math.MaxInt (which
+	// means no bound but memory); a negative one means the default.
 	MaxEventSize int
+
+	// OnComment, if set, is called with each comment line (one starting
+	// with a colon) without the colon and one following space, decoded as
+	// UTF-8 like data. The standard ignores comments; some servers put
+	// meaning in them. It runs inside [Parser.Next] and [Parser.Buffered],
+	// so it must not call the parser. A comment line longer than
+	// MaxEventSize is dropped unreported. Nil, the default, skips comments
+	// at no cost.
+	OnComment func(comment string)
 }
 
 // Event is one dispatched server-sent event: the MessageEvent of the
@@ -93,10 +103,11 @@ type Parser struct {
 	discardLine bool // dropping the rest of a line over the size bound
 	tooLarge    bool // skipping the rest of an event over the size bound
 
-	max  int
-	data []byte // data buffer
-	typ  []byte // event type buffer
-	id   []byte // last event ID buffer (raw bytes)
+	max       int // MaxEventSize
+	onComment func(string)
+	data      []byte // data buffer
+	typ       []byte // event type buffer
+	id        []byte // last event ID buffer (raw bytes)
 
 	idStr    string // last event ID string, decoded
 	typStr   string // the last non-default event type handed out, for reuse
@@ -116,7 +127,7 @@ type Parser struct {
 
 // NewParser returns a parser that reads the event stream r.
 func NewParser(r io.Reader, opts ParserOptions) *Parser {
-	p := &Parser{max: opts.MaxEventSize}
+	p := &Parser{max: opts.MaxEventSize, onComment: opts.OnComment}
 	if p.max <= 0 {
 		p.max = DefaultMaxEventSize
 	}
@@ -336,7 +347,13 @@ func (p *Parser) more(block bool) error {
 			p.start = p.end
 			p.shift(p.start)
 		} else {
-			nb := make([]byte, min(2*len(p.buf), p.max+1))
+			n := 2 * len(p.buf)
+			if n > p.max {
+				// Room for a line of p.max bytes and its line ending;
+				// p.max < n, so p.max+1 cannot overflow.
+				n = p.max + 1
+			}
+			nb := make([]byte, n)
 			copy(nb, p.buf[:p.end])
 			p.buf = nb
 		}
@@ -385,6 +402,9 @@ func (p *Parser) processLine(line []byte) {
 	// spec: "If the line starts with a U+003A COLON character (:) Ignore the
 	// line."
 	if line[0] == ':' {
+		if p.onComment != nil && len(line) <= p.max {
+			p.comment(line[1:])
+		}
 		return
 	}
 	if len(line) > p.max {
@@ -430,7 +450,7 @@ func (p *Parser) processLine(line []byte) {
 		if p.hasPend {
 			held = len(p.pend) + 1
 		}
-		if held+len(value) >= p.max+1 {
+		if held+len(value) > p.max {
 			p.tooLarge = true
 			p.data = p.data[:0]
 			p.pend, p.hasPend = nil, false
@@ -467,6 +487,18 @@ func (p *Parser) processLine(line []byte) {
 		}
 	}
 	// spec: "Otherwise: The field is ignored."
+}
+
+// comment hands a comment line's text to the OnComment callback.
+func (p *Parser) comment(text []byte) {
+	if len(text) > 0 && text[0] == ' ' {
+		text = text[1:]
+	}
+	if isValidUTF8(text) {
+		p.onComment(string(text))
+	} else {
+		p.onComment(string(appendDecoded(nil, text)))
+	}
 }
 
 // flushPending moves a data line kept in the read buffer to the data

@@ -52,13 +52,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startBinary runs `benthos-sse run config`; it is killed if still running
-// when the test ends.
+// startBinary runs `benthos-sse run config` in the repository's top
+// directory; it is killed if still running when the test ends.
 func startBinary(t *testing.T, config string) *binProc {
+	t.Helper()
+	return startBinaryIn(t, repoRoot, config)
+}
+
+// startBinaryIn is startBinary with dir as the working directory, as for an
+// instance started on another machine.
+func startBinaryIn(t *testing.T, dir, config string) *binProc {
 	t.Helper()
 	p := &binProc{t: t, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, "run", config)
-	p.cmd.Dir = repoRoot
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	require.NoError(t, p.cmd.Start())
 	go func() {
@@ -117,20 +124,30 @@ func readCheckpoint(t *testing.T, dir, key string) (id string, ok bool) {
 			continue
 		}
 		require.NoError(t, err)
-		parts := strings.SplitN(string(b), " ", 4)
-		if len(parts) != 4 || parts[0] != "sse-checkpoint/1" {
+		gen, slotID, valid := parseCheckpoint(string(b))
+		if !valid {
 			continue // torn by a crash: the other slot holds the previous one
 		}
-		// As the input does: a torn value fails its checksum.
-		gen, err := strconv.ParseInt(parts[1], 10, 64)
-		if err != nil || parts[2] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(parts[3]))) {
-			continue
-		}
 		if gen > newest {
-			newest, id, ok = gen, parts[3], true
+			newest, id, ok = gen, slotID, true
 		}
 	}
 	return id, ok
+}
+
+// parseCheckpoint decodes one checkpoint slot's value; ok is false for a
+// value that is not one, or whose checksum fails (torn by a crash).
+func parseCheckpoint(v string) (gen int64, id string, ok bool) {
+	parts := strings.SplitN(v, " ", 4)
+	if len(parts) != 4 || parts[0] != "sse-checkpoint/1" {
+		return 0, "", false
+	}
+	// As the input does: a torn value fails its checksum.
+	gen, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || parts[2] != fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(parts[3]))) {
+		return 0, "", false
+	}
+	return gen, parts[3], true
 }
 
 // readNumbers reads an output file of one decimal number per line.

@@ -278,13 +278,13 @@ var badConfigs = []badConfig{
 		name:  "scanner max_event_size zero",
 		input: "stdin:\n    scanner:\n      sse:\n        max_event_size: 0",
 		lint:  "max_event_size: 0 must be a positive integer",
-		run:   `"max_event_size": must be positive`,
+		run:   `field "max_event_size": 0 must be positive`,
 	},
 	{
 		name:  "scanner max_event_size not a number",
 		input: "stdin:\n    scanner:\n      sse:\n        max_event_size: big",
-		lint:  "max_event_size: big must be a positive integer",
-		run:   "max_event_size",
+		lint:  "max_event_size: big is not an integer",
+		run:   `field "max_event_size"`,
 	},
 
 	// What lint cannot see: `run` must refuse these before connecting.
