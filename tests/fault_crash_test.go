@@ -63,9 +63,17 @@ func startBinary(t *testing.T, config string) *binProc {
 // instance started on another machine.
 func startBinaryIn(t *testing.T, dir, config string) *binProc {
 	t.Helper()
+	return startBinaryEnv(t, dir, nil, config)
+}
+
+// startBinaryEnv is startBinaryIn with the environment env (nil: the
+// test's own).
+func startBinaryEnv(t *testing.T, dir string, env []string, config string) *binProc {
+	t.Helper()
 	p := &binProc{t: t, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, "run", config)
 	p.cmd.Dir = dir
+	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	require.NoError(t, p.cmd.Start())
 	go func() {
