@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -248,4 +249,43 @@ func (c *checkpointer) close(ctx context.Context) {
 	close(c.stop)
 	<-c.done
 	c.flush(ctx)
+}
+
+// probeTimeout bounds the start-up probe of the checkpoint cache.
+const probeTimeout = 10 * time.Second
+
+// probe checks at start-up that the cache can be read and written, so that
+// a broken store (a file cache whose directory does not exist, an
+// unreachable server) stops the input from starting instead of failing
+// every checkpoint write later. It reads the first slot and writes and
+// deletes a probe key beside the slots, leaving the checkpoint untouched.
+func (s *checkpointStore) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	key := s.key + ".probe"
+	var err error
+	if aerr := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+		if _, err = c.Get(ctx, s.slot(0)); errors.Is(err, service.ErrKeyNotFound) {
+			err = nil
+		}
+		if err != nil {
+			err = fmt.Errorf("get %q: %w", s.slot(0), err)
+			return
+		}
+		if err = c.Set(ctx, key, []byte(checkpointMagic+" probe"), nil); err != nil {
+			err = fmt.Errorf("set %q: %w", key, err)
+			return
+		}
+		if err = c.Delete(ctx, key); err != nil && !errors.Is(err, service.ErrKeyNotFound) {
+			err = fmt.Errorf("delete %q: %w", key, err)
+			return
+		}
+		err = nil
+	}); aerr != nil {
+		err = aerr
+	}
+	if err != nil {
+		return fmt.Errorf("cache %q cannot hold checkpoints: %w", s.cache, err)
+	}
+	return nil
 }

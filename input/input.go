@@ -122,6 +122,9 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
+		if err := in.store.probe(context.Background()); err != nil {
+			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, err)
+		}
 	}
 	return in, nil
 }
@@ -290,6 +293,7 @@ func (in *sseInput) onError(err error) {
 	}
 	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
 		in.log.Errorf("Giving up on %s after failing for %v: %v", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err)
+		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err))
 		in.gaveUp = true
 		es.Close()
 		return
@@ -387,6 +391,7 @@ func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err erro
 		return service.ErrEndOfInput
 	}
 	in.log.Errorf("Reading %s failed: %v", in.source(), err)
+	recordFailure(fmt.Errorf("reading %s failed: %w", in.source(), err))
 	return service.ErrEndOfInput
 }
 

@@ -265,3 +265,125 @@ func BenchmarkPipelineBlockedOutput(b *testing.B) {
 		b.ReportMetric(float64(got.Load()), "events")
 	}
 }
+
+// orderSink records what the bench_sink output receives: the message count
+// and how many messages carried a smaller sse_id than the one before.
+var orderSink struct {
+	mu            sync.Mutex
+	last          int
+	count, breaks int64
+	batches, seen int64
+}
+
+func init() {
+	// bench_sink is an output with a batching policy, so that a benchmark
+	// can measure the input against an output that waits to fill batches.
+	service.MustRegisterBatchOutput("bench_sink",
+		service.NewConfigSpec().Field(service.NewBatchPolicyField("batching")),
+		func(conf *service.ParsedConfig, _ *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			pol, err := conf.FieldBatchPolicy("batching")
+			return benchSink{}, pol, 1, err
+		})
+}
+
+type benchSink struct{}
+
+func (benchSink) Connect(context.Context) error { return nil }
+func (benchSink) Close(context.Context) error   { return nil }
+func (benchSink) WriteBatch(_ context.Context, batch service.MessageBatch) error {
+	orderSink.mu.Lock()
+	defer orderSink.mu.Unlock()
+	orderSink.batches++
+	for _, m := range batch {
+		id, _ := m.MetaGet("sse_id")
+		n, err := strconv.Atoi(id)
+		if err != nil {
+			return err
+		}
+		if n < orderSink.last {
+			orderSink.breaks++
+		}
+		orderSink.last = n
+		orderSink.count++
+	}
+	return nil
+}
+
+// BenchmarkPipelineOrder measures what stream order costs. Every case runs
+// the small-json corpus through four pipeline threads with a mapping that
+// parses each event's JSON, into bench_sink; it reports events/s, the order
+// breaks per pass (events that arrived after a later one) and the mean
+// output batch size. The unbatched cases compare max_in_flight 0 (no limit:
+// batches overtake each other) with the default; the batched ones put a
+// batching policy on the output (count 1000, period 50ms), which holds
+// each input batch until the batch fills or the period ends, while the
+// input waits for that batch's acknowledgement when max_in_flight is 1.
+//
+//	go test -run '^$' -bench PipelineOrder -benchtime 3x ./input
+func BenchmarkPipelineOrder(b *testing.B) {
+	c, _ := corpus.Get(corpus.NameSmallJSON)
+	events := len(c.Events)
+	const batching = "\n    batching: {count: 1000, period: 50ms}"
+	cases := []struct {
+		name, input, output string
+	}{
+		{"max_in_flight=0", "max_in_flight: 0", ""},
+		{"default", "", ""},
+		{"batching/max_in_flight=0", "max_in_flight: 0", batching},
+		{"batching/max_in_flight=0/max_batch_size=1024", "max_in_flight: 0\n    max_batch_size: 1024", batching},
+		{"batching/default", "", batching},
+		{"batching/max_batch_size=64", "max_batch_size: 64", batching},
+		{"batching/max_batch_size=256", "max_batch_size: 256", batching},
+		{"batching/max_batch_size=1024", "max_batch_size: 1024", batching},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := streamServer(b, c.Stream)
+			b.SetBytes(int64(len(c.Stream)))
+			b.ReportAllocs()
+			var breaks, batches int64
+			for b.Loop() {
+				orderSink.mu.Lock()
+				orderSink.last, orderSink.count, orderSink.breaks, orderSink.batches = 0, 0, 0, 0
+				orderSink.mu.Unlock()
+				sb := service.NewStreamBuilder()
+				err := sb.SetYAML(fmt.Sprintf(`
+logger: {level: none}
+input:
+  sse:
+    url: %s
+    stream_end: stop
+    %s
+pipeline:
+  threads: 4
+  processors:
+    - mapping: 'root = this'
+output:
+  bench_sink: {%s}
+`, srv.URL, tc.input, tc.output))
+				if err != nil {
+					b.Fatal(err)
+				}
+				strm, err := sb.Build()
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				err = strm.Run(ctx)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				orderSink.mu.Lock()
+				if orderSink.count != int64(events) {
+					b.Fatalf("got %d messages, want %d", orderSink.count, events)
+				}
+				breaks, batches = orderSink.breaks, orderSink.batches
+				orderSink.mu.Unlock()
+			}
+			b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(breaks), "breaks/pass")
+			b.ReportMetric(float64(events)/float64(batches), "events/out-batch")
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/benthos-sse/benthos-sse/internal/corpus"
 )
@@ -33,17 +34,6 @@ func benchCheckCorpus(b *testing.B, c corpus.Corpus) {
 	if _, err := p.Next(); err != io.EOF {
 		b.Fatalf("after the last event: got %v, want io.EOF", err)
 	}
-}
-
-// benchReport adds allocs/event and events/s to a benchmark whose every
-// iteration handled events events; before is the MemStats read before the
-// loop.
-func benchReport(b *testing.B, before *runtime.MemStats, events int) {
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	total := float64(b.N) * float64(events)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
-	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkParser parses each corpus of internal/corpus from memory with a
@@ -76,7 +66,7 @@ func BenchmarkParser(b *testing.B) {
 					b.Fatalf("parsed %d events, want %d", n, len(c.Events))
 				}
 			}
-			benchReport(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, &before, len(c.Events))
 		})
 	}
 }
@@ -132,7 +122,36 @@ func BenchmarkEventSource(b *testing.B) {
 				}
 				es.Close()
 			}
-			benchReport(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, &before, len(c.Events))
 		})
+	}
+}
+
+// BenchmarkIsValidUTF8 compares the parser's ASCII fast path with
+// utf8.Valid on the data of each corpus's events, which is what dispatch
+// validates. MB/s counts data bytes.
+func BenchmarkIsValidUTF8(b *testing.B) {
+	for _, c := range corpus.All() {
+		data := make([][]byte, len(c.Events))
+		size := 0
+		for i, ev := range c.Events {
+			data[i] = []byte(ev.Data)
+			size += len(ev.Data)
+		}
+		for _, f := range []struct {
+			name  string
+			valid func([]byte) bool
+		}{{"isValidUTF8", isValidUTF8}, {"utf8.Valid", utf8.Valid}} {
+			b.Run(c.Name+"/"+f.name, func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					for _, d := range data {
+						if !f.valid(d) {
+							b.Fatal("invalid")
+						}
+					}
+				}
+			})
+		}
 	}
 }

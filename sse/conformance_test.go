@@ -2,65 +2,22 @@ package sse
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/benthos-sse/benthos-sse/internal/corpus"
 )
 
-// conformanceCase is one entry of testdata/conformance.json: an event stream
-// and what the WHATWG "interpret an event stream" algorithm makes of it.
-type conformanceCase struct {
-	Name     string `json:"name"`
-	Rule     string `json:"rule"`
-	Input    string `json:"input"`
-	InputHex string `json:"input_hex"`
-	Events   []struct {
-		Type string `json:"type"`
-		Data string `json:"data"`
-		ID   string `json:"id"`
-	} `json:"events"`
-	LastEventID string `json:"last_event_id"`
-	RetryMS     *int64 `json:"retry_ms"`
-
-	in []byte // Input or the decoded InputHex
-}
-
-// conformanceRules are the rule tags of the corpus, one per part of the
-// standard's algorithm.
-var conformanceRules = []string{
-	"bom", "line-endings", "comments", "field-parsing", "data",
-	"event-type", "id", "retry", "eof", "utf8",
-}
-
-// loadConformance reads testdata/conformance.json.
-func loadConformance(tb testing.TB) []conformanceCase {
+// loadConformance reads testdata/conformance.json, failing tb if it cannot.
+func loadConformance(tb testing.TB) []corpus.Case {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "conformance.json"))
+	cases, err := corpus.LoadConformance(filepath.Join("testdata", "conformance.json"))
 	if err != nil {
-		tb.Fatalf("reading corpus: %v", err)
-	}
-	var cases []conformanceCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		tb.Fatalf("decoding corpus: %v", err)
-	}
-	for i := range cases {
-		c := &cases[i]
-		if c.InputHex != "" {
-			if c.Input != "" {
-				tb.Fatalf("case %q: both input and input_hex set", c.Name)
-			}
-			if c.in, err = hex.DecodeString(c.InputHex); err != nil {
-				tb.Fatalf("case %q: bad input_hex: %v", c.Name, err)
-			}
-		} else {
-			c.in = []byte(c.Input)
-		}
+		tb.Fatalf("loading the corpus: %v", err)
 	}
 	return cases
 }
@@ -136,8 +93,8 @@ func TestConformance(t *testing.T) {
 	for _, tc := range loadConformance(t) {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
-			for _, pat := range readPatterns(tc.in) {
-				p, evs := parseAll(t, pat.make(tc.in), len(tc.in)+1)
+			for _, pat := range readPatterns(tc.Input) {
+				p, evs := parseAll(t, pat.make(tc.Input), len(tc.Input)+1)
 				if len(evs) != len(tc.Events) {
 					t.Fatalf("%s: got %d events %s, want %d", pat.name, len(evs), fmtEvents(evs), len(tc.Events))
 				}
@@ -184,7 +141,7 @@ func TestConformanceCorpus(t *testing.T) {
 		t.Fatalf("corpus has %d cases, want at least 60", len(cases))
 	}
 	known := make(map[string]bool)
-	for _, r := range conformanceRules {
+	for _, r := range corpus.ConformanceRules {
 		known[r] = true
 	}
 	seen := make(map[string]int)
@@ -202,7 +159,7 @@ func TestConformanceCorpus(t *testing.T) {
 		}
 		seen[c.Rule]++
 	}
-	for _, r := range conformanceRules {
+	for _, r := range corpus.ConformanceRules {
 		if seen[r] == 0 {
 			t.Fatalf("no case for rule %q", r)
 		}

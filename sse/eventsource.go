@@ -491,8 +491,7 @@ func (es *EventSource) publish() {
 // connection is released. It is safe to call from any goroutine, any number
 // of times.
 func (es *EventSource) Close() error {
-	es.state.Store(int32(Closed))
-	es.cancel(ErrClosed)
+	es.closeWith(ErrClosed)
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	if es.idle != nil {
@@ -559,6 +558,9 @@ func (es *EventSource) Next(ctx context.Context) (Event, error) {
 		if err == nil || err == ErrEventTooLarge {
 			return ev, err
 		}
+		if es.from {
+			return Event{}, es.ended(ctx, err)
+		}
 		if err := es.lost(ctx, err); err != nil {
 			return Event{}, err
 		}
@@ -589,15 +591,44 @@ func (es *EventSource) closedErr() error {
 	return ErrClosed
 }
 
+// closeWith closes the event source for good: the state becomes Closed and
+// err, the first one given, is the cause that every later call to Next
+// reports (see closedErr). Like bufio.Scanner's setErr, only the first
+// cause is kept.
+func (es *EventSource) closeWith(err error) {
+	es.state.Store(int32(Closed))
+	es.cancel(err)
+}
+
 // fail closes the event source because of err: the standard's "fail the
 // connection".
 func (es *EventSource) fail(err error) error {
-	es.state.Store(int32(Closed))
-	es.cancel(err)
+	es.closeWith(err)
 	if es.opts.OnError != nil {
 		es.opts.OnError(err)
 	}
 	return err
+}
+
+// ended handles the end of a [From] stream, which cannot be reopened:
+// whatever ended it ends the event source, and later calls return the same
+// error. readErr is what the parser returned.
+func (es *EventSource) ended(ctx context.Context, readErr error) error {
+	es.disconnect()
+	if es.ctx.Err() != nil {
+		return es.closedErr()
+	}
+	if ctx.Err() != nil {
+		readErr = ctx.Err()
+	}
+	es.closeWith(readErr)
+	if readErr == io.EOF || ctx.Err() != nil {
+		return readErr
+	}
+	if es.opts.OnError != nil {
+		es.opts.OnError(readErr)
+	}
+	return readErr
 }
 
 // lost handles the end of an open connection's body: readErr is what the
@@ -607,22 +638,6 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 	if es.ctx.Err() != nil {
 		return es.closedErr()
 	}
-	if es.from {
-		// A From stream cannot be reopened: whatever ended it ends the
-		// event source, and later calls return the same error.
-		if ctx.Err() != nil {
-			readErr = ctx.Err()
-		}
-		es.state.Store(int32(Closed))
-		es.cancel(readErr)
-		if readErr == io.EOF || ctx.Err() != nil {
-			return readErr
-		}
-		if es.opts.OnError != nil {
-			es.opts.OnError(readErr)
-		}
-		return readErr
-	}
 	if ctx.Err() != nil {
 		// The caller gave up: not the server's fault, so reconnect at once
 		// on the next call.
@@ -631,8 +646,7 @@ func (es *EventSource) lost(ctx context.Context, readErr error) error {
 		return ctx.Err()
 	}
 	if es.opts.CloseAtEnd && readErr == io.EOF && cause == nil {
-		es.state.Store(int32(Closed))
-		es.cancel(io.EOF)
+		es.closeWith(io.EOF)
 		return io.EOF
 	}
 	switch {

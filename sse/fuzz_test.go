@@ -114,7 +114,7 @@ func checkSame(t *testing.T, how string, got, want fuzzResult) {
 
 func FuzzParse(f *testing.F) {
 	for _, c := range loadConformance(f) {
-		f.Add(c.in)
+		f.Add(c.Input)
 	}
 	long := strings.Repeat("x", fuzzMaxEventSize)
 	f.Add([]byte("data: " + long + "\n\ndata: ok\n\n"))

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParser_MaxEventSizeAnyValue: huge bounds neither overflow (which
@@ -56,5 +58,75 @@ func TestParser_OnComment(t *testing.T) {
 	p := NewParser(bytes.NewReader(in), ParserOptions{MaxEventSize: 64})
 	if ev, err := p.Next(); err != nil || string(ev.Data) != "x" {
 		t.Fatalf("no callback: Next = %q, %v; want x", ev.Data, err)
+	}
+}
+
+// TestParser_BlockCarving guards the carving of events from shared blocks:
+// each Data's capacity ends at its length, so appending to one event's data
+// can never overwrite the next event or the ID and type strings carved
+// beside it.
+func TestParser_BlockCarving(t *testing.T) {
+	big := strings.Repeat("b", 2*maxCarved)
+	in := "id: 1\nevent: e1\ndata: a\n\nid: 2\nevent: e2\ndata: b\n\ndata: c\n\nid: 3\nevent: e3\ndata: " + big + "\n\n"
+	p := NewParser(strings.NewReader(in), ParserOptions{})
+	var evs []Event
+	for {
+		ev, err := p.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(ev.Data) != len(ev.Data) {
+			t.Fatalf("event %q: cap(Data) = %d, want len(Data) = %d", clip(string(ev.Data), 20), cap(ev.Data), len(ev.Data))
+		}
+		evs = append(evs, ev)
+	}
+	for i := range evs {
+		_ = append(evs[i].Data, strings.Repeat("X", 64)...)
+	}
+	want := []struct{ typ, data, id string }{{"e1", "a", "1"}, {"e2", "b", "2"}, {"message", "c", "2"}, {"e3", big, "3"}}
+	if len(evs) != len(want) {
+		t.Fatalf("got %d events, want %d", len(evs), len(want))
+	}
+	for i, w := range want {
+		if ev := evs[i]; ev.Type != w.typ || string(ev.Data) != w.data || ev.LastEventID != w.id {
+			t.Fatalf("event %d after appends: {%q %q %q}, want {%q %q %q}", i, ev.Type, clip(string(ev.Data), 20), ev.LastEventID, w.typ, clip(w.data, 20), w.id)
+		}
+	}
+}
+
+// TestParser_IDDoesNotPinLargeData keeps only the ID of a large event (as a
+// dedupe window does) and the parser: the event's data must still be freed.
+func TestParser_IDDoesNotPinLargeData(t *testing.T) {
+	for _, typ := range []string{"", "event: big\n"} {
+		in := "id: 42\n" + typ + "data: " + strings.Repeat("x", 1<<20) + "\n\n"
+		p := NewParser(strings.NewReader(in), ParserOptions{})
+		freed := make(chan struct{})
+		id := func() string {
+			ev, err := p.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtime.AddCleanup(&ev.Data[0], func(ch chan struct{}) { close(ch) }, freed)
+			return ev.LastEventID
+		}()
+		for i := 0; ; i++ {
+			runtime.GC()
+			select {
+			case <-freed:
+			case <-time.After(10 * time.Millisecond):
+				if i < 100 { // a failure bound: about a second
+					continue
+				}
+				t.Fatalf("%q: the data of an event whose ID is kept was not freed", typ)
+			}
+			break
+		}
+		if id != "42" || p.LastEventID() != "42" {
+			t.Fatalf("id %q, LastEventID() %q; want 42", id, p.LastEventID())
+		}
+		runtime.KeepAlive(p)
 	}
 }

@@ -44,6 +44,7 @@ func TestDocs_UpToDate(t *testing.T) {
 		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join(repoRoot, "docs", name))
 		require.NoError(t, err, "docs/%s is missing: run go run ./cmd/gendocs", name)
+		assert.NotContains(t, string(got), "| unknown |", "docs/%s shows a field of type unknown", name)
 		if line, w, g, differ := firstDiff(string(want), string(got)); differ {
 			t.Errorf("docs/%s is stale: run go run ./cmd/gendocs\nfirst difference at line %d:\n  generated: %q\n  committed: %q", name, line, w, g)
 		}

@@ -142,8 +142,16 @@ func TestFault_OutputFailsThenSucceeds(t *testing.T) {
 		violations []string
 		writes     []int
 	)
+	probes := 0
 	cache, cacheID := newSpyCache(t, func(key string, value []byte) {
-		// Runs under the cache's lock at every checkpoint write.
+		// Runs under the cache's lock at every checkpoint write, and at
+		// the start-up probe of the cache, which writes its own key.
+		if key == "fault.probe" {
+			mu.Lock()
+			probes++
+			mu.Unlock()
+			return
+		}
 		parts := strings.SplitN(string(value), " ", 4)
 		if len(parts) != 4 || parts[0] != "sse-checkpoint/1" {
 			mu.Lock()
@@ -238,6 +246,9 @@ func TestFault_OutputFailsThenSucceeds(t *testing.T) {
 		}
 	}
 	assert.Equal(t, strconv.Itoa(events), final, "the final checkpoint is the last event")
+	assert.Equal(t, 1, probes, "one start-up probe of the cache")
+	_, err := cache.Get(context.Background(), "fault.probe")
+	assert.ErrorIs(t, err, service.ErrKeyNotFound, "the probe leaves nothing behind")
 	mu.Unlock()
 
 	// A second stream on the same cache resumes from it.

@@ -189,7 +189,8 @@ func TestFeature_LivenessGauges(t *testing.T) {
 	t.Cleanup(srv.Close)
 	release := make(chan struct{})
 	h := runInput(t, runOpts{
-		Input:   sseYAML(srv.URL, "max_batch_size: 1"),
+		// Two batches in flight at once, so that the lag counts both.
+		Input:   sseYAML(srv.URL, "max_batch_size: 1", "max_in_flight: 0"),
 		Metrics: true,
 		Consume: func(h *running, ctx context.Context, b service.MessageBatch) error {
 			select {

@@ -9,9 +9,12 @@
 // cache-friendly territory for the benchmarks, large enough that per-stream
 // setup is amortised over thousands of events.
 //
-// The package imports only the standard library, so both the sse package's
-// own benchmarks and the nested tests/bench module (which compares against
-// other SSE libraries) can use it.
+// It also loads the sse package's conformance corpus ([LoadConformance])
+// and adds the per-event figures to a benchmark ([ReportPerEvent]), so that
+// the sse package's tests and the nested tests/bench module (which compares
+// against other SSE libraries, and imports this internal package because
+// its module path lies under this module's, resolved by its replace
+// directive) share one copy. The package imports only the standard library.
 package corpus
 
 import (

@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"bytes"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,3 +115,64 @@ func TestCorpus_Deterministic(t *testing.T) {
 		t.Errorf(`Get("nope") found a corpus`)
 	}
 }
+
+func TestLoadConformance(t *testing.T) {
+	cases, err := LoadConformance("../../sse/testdata/conformance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 60 {
+		t.Fatalf("got %d cases, want at least 60", len(cases))
+	}
+	rules := map[string]bool{}
+	for _, r := range ConformanceRules {
+		rules[r] = true
+	}
+	hexSeen := false
+	for _, c := range cases {
+		if !rules[c.Rule] {
+			t.Errorf("case %q: unknown rule %q", c.Name, c.Rule)
+		}
+		hexSeen = hexSeen || len(c.Input) > 0 && c.Input[0] >= 0x80
+	}
+	if !hexSeen {
+		t.Errorf("no case decoded from input_hex to non-ASCII bytes")
+	}
+
+	dir := t.TempDir()
+	tests := []struct {
+		name, json, err string
+		want            []Case
+	}{
+		{
+			name: "fields", json: `[{"name":"a","rule":"id","input_hex":"efbbbf0a","events":[{"type":"message","data":"x","id":"1"}],"last_event_id":"1","retry_ms":5}]`,
+			want: []Case{{Name: "a", Rule: "id", Input: []byte("\uFEFF\n"), Events: []Want{{Type: "message", Data: "x", ID: "1"}}, LastEventID: "1", RetryMS: ptr(int64(5))}},
+		},
+		{name: "empty", json: `[]`, err: "no cases"},
+		{name: "duplicate", json: `[{"name":"a"},{"name":"a"}]`, err: `duplicate name "a"`},
+		{name: "no name", json: `[{"rule":"id"}]`, err: "empty or duplicate name"},
+		{name: "both inputs", json: `[{"name":"a","input":"x","input_hex":"78"}]`, err: "both input and input_hex"},
+		{name: "bad hex", json: `[{"name":"a","input_hex":"zz"}]`, err: "bad input_hex"},
+		{name: "bad json", json: `{`, err: "unexpected end"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := dir + "/" + strings.ReplaceAll(tt.name, " ", "_") + ".json"
+			if err := os.WriteFile(path, []byte(tt.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadConformance(path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

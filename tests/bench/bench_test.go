@@ -115,18 +115,6 @@ func TestClients(t *testing.T) {
 	}
 }
 
-// reportPerEvent adds allocs/event and events/s to a benchmark whose
-// iterations each handled events events; before was read before the loop.
-// The allocations are the whole process's, so a library's goroutines and,
-// for clients, the loopback server count too.
-func reportPerEvent(b *testing.B, before *runtime.MemStats, events int) {
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	total := float64(b.N) * float64(events)
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
-	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
-}
-
 // BenchmarkParser parses each corpus from memory with each library, and
 // splits it into lines with the bound. MB/s counts stream bytes.
 func BenchmarkParser(b *testing.B) {
@@ -159,7 +147,7 @@ func benchParse(b *testing.B, c corpus.Corpus, parse ParseFunc) {
 			b.Fatal(err)
 		}
 	}
-	reportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, &before, len(c.Events))
 }
 
 func benchBound(b *testing.B, c corpus.Corpus) {
@@ -176,7 +164,7 @@ func benchBound(b *testing.B, c corpus.Corpus) {
 			b.Fatalf("got %d lines, %v; want %d", n, err, lines)
 		}
 	}
-	reportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, &before, len(c.Events))
 }
 
 // sink keeps benchFloor's copies from being optimised away.
@@ -196,7 +184,7 @@ func benchFloor(b *testing.B, c corpus.Corpus) {
 			b.Fatalf("got %d events, %v; want %d", n, err, len(c.Events))
 		}
 	}
-	reportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, &before, len(c.Events))
 }
 
 // BenchmarkClient reads every event of a corpus through each library's
@@ -231,7 +219,7 @@ func benchClient(b *testing.B, c corpus.Corpus, url string, client *http.Client,
 			b.Fatal(err)
 		}
 	}
-	reportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, &before, len(c.Events))
 }
 
 // TestChecker makes sure the checks above can fail.

@@ -2,24 +2,19 @@ package bench
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"testing/iotest"
 	"time"
+
+	"github.com/benthos-sse/benthos-sse/internal/corpus"
 )
 
 // ConformanceRules are the rule tags of the sse package's conformance
-// corpus, one per part of the WHATWG "interpret an event stream" algorithm,
-// in the order the report lists them.
-var ConformanceRules = []string{
-	"bom", "line-endings", "comments", "field-parsing", "data",
-	"event-type", "id", "retry", "eof", "utf8",
-}
+// corpus, in the order the report lists them.
+var ConformanceRules = corpus.ConformanceRules
 
 // ConformanceTimeout bounds each run of an adapter on one case; a run that
 // has not returned by then fails as a hang.
@@ -134,49 +129,19 @@ func runConformance(path string, libs []Library[ParseFunc], timeout time.Duratio
 	return rep, nil
 }
 
-// LoadConformance reads the corpus at path and decodes its input_hex.
+// LoadConformance reads the corpus at path (with internal/corpus, which the
+// sse package's tests share) in the terms of the adapters.
 func LoadConformance(path string) ([]ConformanceCase, error) {
-	b, err := os.ReadFile(path)
+	loaded, err := corpus.LoadConformance(path)
 	if err != nil {
 		return nil, err
 	}
-	var raw []struct {
-		Name     string `json:"name"`
-		Rule     string `json:"rule"`
-		Input    string `json:"input"`
-		InputHex string `json:"input_hex"`
-		Events   []struct {
-			Type string `json:"type"`
-			Data string `json:"data"`
-			ID   string `json:"id"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("%s: no cases", path)
-	}
-	cases := make([]ConformanceCase, len(raw))
-	seen := map[string]bool{}
-	for i, r := range raw {
-		if r.Name == "" || seen[r.Name] {
-			return nil, fmt.Errorf("%s: case %d: empty or duplicate name %q", path, i, r.Name)
+	cases := make([]ConformanceCase, len(loaded))
+	for i, c := range loaded {
+		cases[i] = ConformanceCase{Name: c.Name, Rule: c.Rule, Input: c.Input}
+		for _, e := range c.Events {
+			cases[i].Events = append(cases[i].Events, Event{Type: e.Type, Data: e.Data, ID: e.ID})
 		}
-		seen[r.Name] = true
-		c := ConformanceCase{Name: r.Name, Rule: r.Rule, Input: []byte(r.Input)}
-		for _, e := range r.Events {
-			c.Events = append(c.Events, Event{Type: e.Type, Data: e.Data, ID: e.ID})
-		}
-		if r.InputHex != "" {
-			if r.Input != "" {
-				return nil, fmt.Errorf("%s: case %q: both input and input_hex set", path, r.Name)
-			}
-			if c.Input, err = hex.DecodeString(r.InputHex); err != nil {
-				return nil, fmt.Errorf("%s: case %q: bad input_hex: %w", path, r.Name, err)
-			}
-		}
-		cases[i] = c
 	}
 	return cases, nil
 }

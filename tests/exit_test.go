@@ -1,0 +1,113 @@
+package tests
+
+// Exit codes of the binary: an input that cannot go on exits non-zero with
+// its reason as the last line; an input that ends normally exits 0.
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lastLine returns the last line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestExit_Codes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sample := filepath.Join(repoRoot, "resources", "sample.sse")
+	ended := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.Event(n, "once")
+	})
+	noContent := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.w.WriteHeader(http.StatusNoContent)
+	})
+	tests := []struct {
+		name  string
+		input string
+		cache string // a cache_resources entry, if any
+		code  int
+		// last is what the last line of the output must contain (all of
+		// it, for a non-zero code).
+		last []string
+		// notStarted: the input must refuse to start, before reading
+		// anything.
+		notStarted bool
+	}{
+		{
+			name:  "gives up after max_elapsed_time",
+			input: fmt.Sprintf("url: http://%s/\n    reconnect: {initial_interval: 50ms, max_interval: 100ms, max_elapsed_time: 300ms}", freePort(t)),
+			code:  1,
+			last:  []string{"level=error", "Exiting with code 1", "reconnect.max_elapsed_time", "connection refused"},
+		},
+		{
+			name:  "from source fails",
+			input: fmt.Sprintf("from: %q", dir),
+			code:  1,
+			last:  []string{"level=error", "Exiting with code 1", "is a directory"},
+		},
+		{
+			name:       "checkpoint cache cannot be written",
+			input:      fmt.Sprintf("from: %q\n    checkpoint: {cache: ck}", sample),
+			cache:      fmt.Sprintf("cache_resources:\n  - label: ck\n    file: {directory: %q}\n", filepath.Join(dir, "missing")),
+			code:       1,
+			last:       []string{"checkpoint.cache", `cache "ck" cannot hold checkpoints`, "no such file or directory"},
+			notStarted: true,
+		},
+		{
+			name:  "end of a from file",
+			input: fmt.Sprintf("from: %q", sample),
+			code:  0,
+		},
+		{
+			name:  "stream_end: stop",
+			input: fmt.Sprintf("url: %s\n    stream_end: stop", ended.URL()),
+			code:  0,
+		},
+		{
+			name:  "204 No Content",
+			input: fmt.Sprintf("url: %s", noContent.URL()),
+			code:  0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := filepath.Join(t.TempDir(), "exit.yaml")
+			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+http: {enabled: false}
+logger: {level: info}
+input:
+  sse:
+    %s
+%soutput:
+  drop: {}
+`, tt.input, tt.cache)), 0o600))
+			// Logs go to stdout (the output is not stdout); errors of the
+			// CLI itself to stderr, after them.
+			stdout, stderr, code := runBinary(t, nil, "run", cfg)
+			stderr = stdout + stderr
+			require.Equal(t, tt.code, code, "stderr:\n%s", stderr)
+			if tt.notStarted {
+				assert.NotContains(t, stderr, "Input type sse is now active")
+			}
+			last := lastLine(stderr)
+			for _, want := range tt.last {
+				assert.Contains(t, last, want, "the last line")
+			}
+			if tt.code == 0 {
+				assert.NotContains(t, stderr, "Exiting with code")
+			}
+			assert.NotContains(t, stderr, "Failed to write checkpoint", "no per-event checkpoint errors")
+		})
+	}
+}
