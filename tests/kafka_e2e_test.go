@@ -198,10 +198,10 @@ func redisCheckpoint(t *testing.T, redis *redistest.Server, topic string) int {
 	return n
 }
 
-var eventsReceivedRe = regexp.MustCompile(`(?m)sse_events_received(\{[^}]*\})?"?[:\s]\s*([0-9.e+]+)`)
+var eventsReceivedRe = regexp.MustCompile(`(?m)^sse_events_received(\{[^}]*\})? ([0-9.e+]+)$`)
 
-// scrapeEventsReceived reads sse_events_received from the /metrics endpoint
-// of a running binary.
+// scrapeEventsReceived reads sse_events_received from the Prometheus
+// /metrics endpoint of a running binary.
 func scrapeEventsReceived(t *testing.T, addr string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
@@ -289,7 +289,7 @@ func TestKafka_CrashRestartFailover(t *testing.T) {
 		resume = ckpt
 	}
 	elapsed := time.Since(start)
-	assert.Greater(t, metricsSeen, 0.0, "sse_events_received on /metrics during run 1")
+	assert.Greater(t, metricsSeen, 0.0, "sse_events_received on the Prometheus /metrics during run 1")
 
 	nums := recordNumbers(t, readTopic(t, broker.addr, topic))
 	// One partition and one batch in flight on each side: each run's
