@@ -169,56 +169,64 @@ func (s *checkpointStore) save(ctx context.Context, gen uint64, id string) error
 
 // checkpointer writes the watermark to the store in the background, so that
 // acknowledgements never wait for the cache, coalescing the writes of a
-// busy stream into one per cache round trip.
+// busy stream into one per cache round trip. Its goroutine runs only while
+// there is something to write: an idle stream holds none.
 type checkpointer struct {
 	store   *checkpointStore
 	tracker *tracker
 	log     *service.Logger
 	errors  *service.MetricCounter
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	ctx    context.Context // cancelled by close, abandoning a write in flight
+	cancel context.CancelFunc
+	writer sync.WaitGroup
 
+	mu      sync.Mutex
+	dirty   bool // the watermark moved since the writer last looked
+	running bool // a writer goroutine runs
+	closed  bool
+
+	// Owned by the one writer that runs at a time, then by close.
 	gen     uint64 // generation of the last write
 	written string
 	wrote   bool
 }
 
 func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter) *checkpointer {
-	c := &checkpointer{
-		store: store, tracker: t, log: log, errors: errs, gen: gen,
-		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	go c.run()
+	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, gen: gen}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
 
-// changed tells the writer that the watermark moved.
+// changed tells the writer that the watermark moved, starting it if it is
+// not running.
 func (c *checkpointer) changed() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.dirty = true
+	if !c.running {
+		c.running = true
+		c.writer.Add(1)
+		go c.run()
 	}
 }
 
+// run writes until the watermark stops moving, then returns.
 func (c *checkpointer) run() {
-	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
+	defer c.writer.Done()
 	for {
-		select {
-		case <-c.kick:
-			c.flush(ctx)
-		case <-c.stop:
+		c.mu.Lock()
+		if !c.dirty || c.closed {
+			c.running = false
+			c.mu.Unlock()
 			return
 		}
+		c.dirty = false
+		c.mu.Unlock()
+		c.flush(c.ctx)
 	}
 }
 
@@ -239,15 +247,18 @@ func (c *checkpointer) flush(ctx context.Context) {
 	c.written, c.wrote = id, true
 }
 
-// close stops the writer and writes the final watermark.
+// close stops the writer, abandoning a write in flight, and writes the
+// final watermark.
 func (c *checkpointer) close(ctx context.Context) {
-	select {
-	case <-c.stop:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return
-	default:
 	}
-	close(c.stop)
-	<-c.done
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.writer.Wait()
 	c.flush(ctx)
 }
 

@@ -75,6 +75,7 @@ type sseInput struct {
 	client *http.Client
 
 	include, exclude map[string]bool
+	meta             eventMeta // used by the goroutine calling ReadBatch
 	dedupe           *deduper
 
 	tracker tracker
@@ -83,9 +84,6 @@ type sseInput struct {
 
 	mu sync.Mutex // guards es against Close
 	es *sse.EventSource
-
-	stopWatch chan struct{} // closed by Close: ends watchActivity
-	watching  sync.WaitGroup
 
 	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
 	// it too).
@@ -184,32 +182,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	in.es = es
 	in.m.readyState.Set(int64(sse.Connecting))
-	in.stopWatch = make(chan struct{})
-	in.watching.Add(1)
-	go in.watchActivity(es, in.stopWatch)
+	activity.add(in, es)
 	return nil
-}
-
-// activityInterval is how often sse_last_byte_age_seconds is updated.
-const activityInterval = time.Second
-
-// watchActivity keeps the sse_last_byte_age_seconds gauge current, so that
-// an alert can tell a silently dead stream from a quiet one even when no
-// event arrives to update anything.
-func (in *sseInput) watchActivity(es *sse.EventSource, stop <-chan struct{}) {
-	defer in.watching.Done()
-	t := time.NewTicker(activityInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if last := es.LastActivity(); !last.IsZero() {
-				in.m.lastByteAge.SetFloat64(time.Since(last).Seconds())
-			}
-		}
-	}
 }
 
 func (in *sseInput) options() sse.Options {
@@ -327,7 +301,8 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			return nil, nil, in.readError(ctx, es, err)
 		}
 		batch := make(service.MessageBatch, 0, min(in.conf.MaxBatchSize, 16))
-		batch = in.add(batch, ev)
+		var c counts
+		batch = in.add(batch, ev, &c)
 		for len(batch) < in.conf.MaxBatchSize && !in.ending {
 			ev, ok, err := es.Buffered()
 			if errors.Is(err, sse.ErrEventTooLarge) {
@@ -337,8 +312,9 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			if !ok {
 				break
 			}
-			batch = in.add(batch, ev)
+			batch = in.add(batch, ev, &c)
 		}
+		in.count(c)
 		seq := in.tracker.track(es.LastEventID(), len(batch))
 		if len(batch) == 0 {
 			// Everything was filtered out: settled at once, so the
@@ -402,13 +378,31 @@ func (in *sseInput) source() string {
 	return in.conf.URL
 }
 
+// counts holds a batch's metric increments, made once per batch rather
+// than once per event: every increment resolves the input's labels, which
+// allocates.
+type counts struct{ events, bytes, filtered, deduplicated int64 }
+
+func (in *sseInput) count(c counts) {
+	incr(in.m.events, c.events)
+	incr(in.m.bytes, c.bytes)
+	incr(in.m.filtered, c.filtered)
+	incr(in.m.deduplicated, c.deduplicated)
+}
+
+func incr(m *service.MetricCounter, n int64) {
+	if n > 0 {
+		m.Incr(n)
+	}
+}
+
 // add appends ev to batch as a message unless it is filtered out, a replay,
-// or the end sentinel.
-func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.MessageBatch {
-	in.m.events.Incr(1)
-	in.m.bytes.Incr(int64(len(ev.Data)))
+// or the end sentinel, and counts it in c.
+func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
+	c.events++
+	c.bytes += int64(len(ev.Data))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
-		in.m.filtered.Incr(1)
+		c.filtered++
 		return batch
 	}
 	if in.conf.EndOnData != "" && string(ev.Data) == in.conf.EndOnData {
@@ -417,10 +411,10 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 		return batch
 	}
 	if in.dedupe != nil && in.dedupe.seen(ev) {
-		in.m.deduplicated.Incr(1)
+		c.deduplicated++
 		return batch
 	}
-	msg := newEventMessage(ev)
+	msg := in.meta.message(ev)
 	for k, v := range in.headers {
 		msg.MetaSetMut(k, v)
 	}
@@ -435,12 +429,26 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 	return append(batch, msg)
 }
 
-// newEventMessage turns an event into a message: the data as the payload,
-// with the metadata the input and the scanner both set.
-func newEventMessage(ev sse.Event) *service.Message {
+// eventMeta turns events into messages: the data as the payload, with the
+// metadata the input and the scanner both set. It reuses the previous
+// event's metadata values when they repeat, as the type usually does and
+// the ID does on streams without ids: storing a string in an any
+// allocates, and a string, being immutable, can be shared by messages.
+type eventMeta struct {
+	typ, id       string
+	typAny, idAny any
+}
+
+func (m *eventMeta) message(ev sse.Event) *service.Message {
+	if m.typAny == nil || ev.Type != m.typ {
+		m.typ, m.typAny = ev.Type, ev.Type
+	}
+	if m.idAny == nil || ev.LastEventID != m.id {
+		m.id, m.idAny = ev.LastEventID, ev.LastEventID
+	}
 	msg := service.NewMessage(ev.Data)
-	msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
-	msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
+	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
+	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
 	return msg
 }
 
@@ -453,13 +461,7 @@ func (in *sseInput) Close(ctx context.Context) error {
 	if es != nil {
 		es.Close()
 	}
-	in.mu.Lock()
-	if in.stopWatch != nil {
-		close(in.stopWatch)
-		in.stopWatch = nil
-	}
-	in.mu.Unlock()
-	in.watching.Wait()
+	activity.remove(in)
 	if in.ckpt != nil {
 		in.ckpt.close(ctx)
 	}

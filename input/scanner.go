@@ -33,9 +33,10 @@ func (c *scannerCreator) Create(rdr io.ReadCloser, aFn service.AckFunc, _ *servi
 func (c *scannerCreator) Close(context.Context) error { return nil }
 
 type scanner struct {
-	c *scannerCreator
-	r io.ReadCloser
-	p *sse.Parser
+	c    *scannerCreator
+	r    io.ReadCloser
+	p    *sse.Parser
+	meta eventMeta
 }
 
 func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
@@ -49,7 +50,7 @@ func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		return service.MessageBatch{newEventMessage(ev)}, nil
+		return service.MessageBatch{s.meta.message(ev)}, nil
 	}
 }
 

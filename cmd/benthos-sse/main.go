@@ -18,16 +18,10 @@ import (
 	"github.com/benthos-sse/benthos-sse/input"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var (
-	Version   = "0.1.0-dev"
-	DateBuilt = "unknown"
-)
-
 func main() {
 	var logger *service.Logger
 	code, err := service.RunCLIToCode(context.Background(),
-		service.CLIOptSetVersion(Version, DateBuilt),
+		service.CLIOptSetVersion(version()),
 		service.CLIOptSetBinaryName("benthos-sse"),
 		service.CLIOptSetProductName("benthos-sse"),
 		service.CLIOptOnLoggerInit(func(l *service.Logger) { logger = l }),
