@@ -7,6 +7,10 @@
 //	import _ "github.com/benthos-sse/benthos-sse/input"
 package benthossse
 
+// The reference docs in docs/ are generated from the specs; tests/docs_test.go
+// fails while they are stale.
+//go:generate go run ./cmd/gendocs
+
 import (
 	"crypto/tls"
 	"errors"
@@ -20,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/benthos-sse/benthos-sse/sse"
@@ -145,7 +150,7 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
 				Default("").Advanced(),
 			service.NewStringMapField(fieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references, and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
+				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
@@ -188,6 +193,9 @@ func ConfigSpec() *service.ConfigSpec {
 				Description("Reconnect when no bytes (comments included) arrive for this long. Set it a little above the server's heartbeat interval to detect a silently dead connection. `0s` disables it.").
 				Default("0s").Examples("0s", "45s").
 				LintRule(durationRule(fieldIdleTimeout)),
+			// Not service.NewBackOffField, whose durations have no lint
+			// rules and cannot be given any: the same names and defaults,
+			// each checked on its own line, read with FieldBackOff.
 			service.NewObjectField(fieldReconnect,
 				service.NewDurationField(fieldReconnectInitial).
 					Description("The wait before reconnecting, until the server sets another with a `retry:` field.").
@@ -201,7 +209,7 @@ func ConfigSpec() *service.ConfigSpec {
 					Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
 					Default("0s").Examples("0s", "1h"),
 			).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by 1.5, up to `max_interval`, shortened by up to 50% at random (jitter). `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter), as Benthos' backoff fields do. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
 				LintRule(reconnectOrderRule),
 			maxEventSizeField().
@@ -500,22 +508,26 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.IdleTimeout, err = nonNegativeDuration(conf, fieldIdleTimeout); err != nil {
 		return nil, err
 	}
-	if c.ReconnectInitial, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectInitial); err != nil {
-		return nil, err
+	// Each duration is checked first, for an error that names it; then the
+	// policy is read as Benthos reads a backoff field, which also gives the
+	// multiplier and the jitter (cenkalti/backoff's defaults).
+	for _, child := range []string{fieldReconnectInitial, fieldReconnectMax, fieldReconnectMaxElapsed} {
+		if _, err := nonNegativeDuration(conf, fieldReconnect, child); err != nil {
+			return nil, err
+		}
 	}
-	if c.ReconnectMax, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMax); err != nil {
-		return nil, err
+	policy, err := conf.FieldBackOff(fieldReconnect)
+	if err != nil {
+		return nil, FieldError(fieldReconnect, err)
 	}
-	if c.ReconnectMaxElapsed, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMaxElapsed); err != nil {
-		return nil, err
-	}
+	c.ReconnectInitial, c.ReconnectMax, c.ReconnectMaxElapsed = policy.InitialInterval, policy.MaxInterval, policy.MaxElapsedTime
+	c.BackoffFactor, c.Jitter = policy.Multiplier, policy.RandomizationFactor
 	if c.ReconnectMax == 0 {
 		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, errors.New("0s must be above zero"))
 	}
 	if c.ReconnectMax < c.ReconnectInitial {
 		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
 	}
-	c.BackoffFactor, c.Jitter = 1.5, 0.5
 	if c.MaxEventSize, err = maxEventSize(conf); err != nil {
 		return nil, err
 	}

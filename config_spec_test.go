@@ -25,6 +25,9 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Equal(t, sse.DefaultReconnectionTime, c.ReconnectInitial)
 	assert.Equal(t, time.Minute, c.ReconnectMax)
 	assert.Equal(t, time.Duration(0), c.ReconnectMaxElapsed)
+	// Benthos' backoff policy (FieldBackOff): ×1.5, jitter 0.5.
+	assert.Equal(t, 1.5, c.BackoffFactor)
+	assert.Equal(t, 0.5, c.Jitter)
 	assert.Equal(t, sse.DefaultMaxEventSize, c.MaxEventSize)
 	assert.Equal(t, defaultMaxBatchSize, c.MaxBatchSize)
 	assert.Equal(t, defaultCheckpointKey, c.CheckpointKey)

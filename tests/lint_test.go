@@ -536,9 +536,12 @@ input:
   sse:
     url: https://127.0.0.1:1/events
     bearer_token: hunter2
+    proxy_url: http://bob:hunter2@127.0.0.1:3128
     headers:
       Authorization: "Bearer hunter2"
       X-Api-Key: hunter2
+      X-From-Env: "${SSE_TEST_SECRET}"
+      X-Unset-Env: "${SSE_TEST_UNSET:}"
     basic_auth:
       enabled: true
       username: bob
@@ -547,9 +550,15 @@ output:
   drop: {}
 `
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret.yaml"), []byte(conf), 0o644))
-	res := runBin(t, dir, nil, nil, "echo", "secret.yaml")
+	// What the headers field's description says: every non-empty value
+	// is scrubbed, environment variables being substituted first.
+	res := runBin(t, dir, []string{"SSE_TEST_SECRET=hunter2"}, []string{"SSE_TEST_UNSET"}, "echo", "secret.yaml")
 	require.Equal(t, 0, res.code, res.output())
 	assert.NotContains(t, res.output(), "hunter2")
+	assert.Contains(t, res.stdout, "X-Api-Key: '!!!SECRET_SCRUBBED!!!'")
+	assert.Contains(t, res.stdout, "X-From-Env: '!!!SECRET_SCRUBBED!!!'")
+	assert.Contains(t, res.stdout, `X-Unset-Env: ""`)
+	assert.Contains(t, res.stdout, "proxy_url: '!!!SECRET_SCRUBBED!!!'")
 	// The fields are still there, scrubbed, and the rest is intact.
 	assert.Contains(t, res.stdout, "bearer_token: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "Authorization: '!!!SECRET_SCRUBBED!!!'")

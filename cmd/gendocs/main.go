@@ -1,11 +1,13 @@
 // Command gendocs writes the reference documentation of the `sse` input and
 // the `sse` scanner, as markdown, from their Benthos config specs:
 //
+//	go generate .                   # at the top of the module: runs the line below
 //	go run ./cmd/gendocs            # writes docs/sse_input.md and docs/sse_scanner.md
 //	go run ./cmd/gendocs -out /tmp  # writes them somewhere else
 //
-// Run it after changing a spec; tests/docs_test.go fails while the committed
-// files differ from what it generates. It renders
+// Run it after changing a spec (config_spec.go holds its //go:generate
+// line); tests/docs_test.go fails while the committed files differ from
+// what it generates. It renders
 // [service.ConfigView.TemplateData] with its own template because
 // ConfigView.RenderDocs fails in Benthos v4.80.0.
 package main
