@@ -73,6 +73,7 @@ const (
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
+	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 )
 

@@ -25,7 +25,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			_, got, ok, _, err := store.load(ctx)
+			_, got, ok, _, _, err := store.load(ctx)
 			require.NoError(t, err)
 			c.mu.Lock()
 			running := c.running
@@ -45,7 +45,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 
 	require.True(t, tr.settle(tr.track("4", 1)))
 	c.close(ctx) // no changed call: close writes it
-	_, id, ok, _, err := store.load(ctx)
+	_, id, ok, _, _, err := store.load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, "4", id)

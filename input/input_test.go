@@ -365,14 +365,14 @@ func TestCheckpoint_TornWriteFallsBack(t *testing.T) {
 	store := &checkpointStore{res: res, cache: "ck", key: "k"}
 	ctx := context.Background()
 
-	_, _, ok, invalid, err := store.load(ctx)
+	_, _, ok, invalid, _, err := store.load(ctx)
 	require.NoError(t, err)
 	assert.False(t, ok, "no checkpoint yet")
 	assert.Empty(t, invalid)
 
 	require.NoError(t, store.save(ctx, 1, "10"))
 	require.NoError(t, store.save(ctx, 2, "20"))
-	gen, id, ok, _, err := store.load(ctx)
+	gen, id, ok, _, _, err := store.load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, uint64(2), gen)
@@ -384,7 +384,7 @@ func TestCheckpoint_TornWriteFallsBack(t *testing.T) {
 			require.NoError(t, c.Set(ctx, store.slot(3), torn, nil))
 		}))
 		var invalid []string
-		gen, id, ok, invalid, err = store.load(ctx)
+		gen, id, ok, invalid, _, err = store.load(ctx)
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, []string{"k.b"}, invalid, "the torn slot is reported")

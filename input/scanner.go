@@ -44,7 +44,7 @@ func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
 		ev, err := s.p.Next()
 		if errors.Is(err, sse.ErrEventTooLarge) {
 			s.c.oversized.Incr(1)
-			s.c.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", s.c.max, s.p.LastEventID())
+			s.c.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", s.c.max, logID(s.p.LastEventID()))
 			continue
 		}
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -167,7 +166,7 @@ type kafkaPipeline struct {
 
 func newKafkaPipeline(t *testing.T, srv *numberedServer, broker *kafkaBroker, redis *redistest.Server, topic string) *kafkaPipeline {
 	p := &kafkaPipeline{t: t, config: filepath.Join(repoRoot, "resources", "kafka.yaml"), http: freePort(t)}
-	p.env = append(os.Environ(),
+	p.env = append(p.env,
 		"SSE_URL="+srv.URL()+"/events",
 		"KAFKA_BROKERS="+broker.addr,
 		"KAFKA_TOPIC="+topic,
@@ -182,7 +181,7 @@ func newKafkaPipeline(t *testing.T, srv *numberedServer, broker *kafkaBroker, re
 // start runs the binary on the config from dir.
 func (p *kafkaPipeline) start(dir string) *binProc {
 	p.t.Helper()
-	return startBinaryEnv(p.t, dir, p.env, p.config)
+	return startBin(p.t, binOpts{Dir: dir, Env: p.env}, "run", p.config)
 }
 
 // redisCheckpoint returns the checkpoint resources/kafka.yaml keeps in
@@ -263,15 +262,15 @@ func TestKafka_CrashRestartFailover(t *testing.T) {
 		require.Equal(t, want, lastEventIDs(reqs[before : before+1])[0],
 			"run %d (directory %d) resumes at the checkpoint in Redis", r+1, r%2)
 		if r == rounds {
-			require.Equal(t, 0, proc.Wait(2*waitLimit), "the last run ends with the stream:\n%s", proc.stderr.String())
+			require.Equal(t, 0, proc.Wait(2*waitLimit), "the last run ends with the stream:\n%s", proc.Output())
 			break
 		}
 		select {
 		case <-srv.reached:
 		case <-proc.done:
-			t.Fatalf("run %d exited before event %d:\n%s", r+1, killAt, proc.stderr.String())
+			t.Fatalf("run %d exited before event %d:\n%s", r+1, killAt, proc.Output())
 		case <-time.After(waitLimit):
-			t.Fatalf("run %d: event %d was never sent:\n%s", r+1, killAt, proc.stderr.String())
+			t.Fatalf("run %d: event %d was never sent:\n%s", r+1, killAt, proc.Output())
 		}
 		if r == 0 {
 			metricsSeen = scrapeEventsReceived(t, p.http)

@@ -6,76 +6,19 @@ package tests
 // unit tests pass, the plugins are listed, and `echo` scrubs secrets.
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// binTimeout bounds every run of the binary. The commands tested here end
-// by themselves in well under a second; it is only a failure bound.
-const binTimeout = 30 * time.Second
-
-// binResult is what one run of the binary produced.
-type binResult struct {
-	stdout, stderr string
-	code           int
-}
-
-// output is stdout and stderr together: Benthos logs to stdout by default,
-// while lint and start-up errors go to stderr.
-func (r binResult) output() string { return r.stdout + r.stderr }
-
-// runBin runs the benthos-sse binary with args in dir. env holds extra
-// NAME=value pairs; drop names variables to remove from the inherited
-// environment, so a test does not depend on the developer's shell.
-func runBin(t *testing.T, dir string, env, drop []string, args ...string) binResult {
-	t.Helper()
-	return runBinStdin(t, dir, nil, env, drop, args...)
-}
-
-// runBinStdin is runBin with stdin read from in (nil: no input).
-func runBinStdin(t *testing.T, dir string, in io.Reader, env, drop []string, args ...string) binResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), binTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = dir
-	cmd.Stdin = in
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(drop, name) {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	require.NoError(t, ctx.Err(), "benthos-sse %s did not finish within %v", strings.Join(args, " "), binTimeout)
-	res := binResult{stdout: stdout.String(), stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		res.code = exitErr.ExitCode()
-	default:
-		require.NoError(t, err, "running benthos-sse %s", strings.Join(args, " "))
-	}
-	return res
-}
 
 // exampleEnv gives every environment variable the example configs
 // reference a harmless value: one that lints and would only ever reach
