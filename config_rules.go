@@ -37,8 +37,8 @@ const (
 	maxMaxBatchSize = 100_000
 	// maxMaxInFlight bounds max_in_flight.
 	maxMaxInFlight = 100_000
-	// maxDedupeWindow bounds dedupe.window, which is allocated when the
-	// input starts: a window of 50,000,000 once took 1.79 GB.
+	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
+	// took 1.79 GB at start, and a full one holds that many IDs.
 	maxDedupeWindow = 1_000_000
 )
 

@@ -210,7 +210,7 @@ func ConfigSpec() *service.ConfigSpec {
 					Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
 					Default("0s").Examples("0s", "1h"),
 			).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter), as Benthos' backoff fields do. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter): the multiplier and jitter of Benthos' backoff fields, the jitter only ever shortening a wait. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
 				LintRule(reconnectOrderRule),
 			maxEventSizeField().
@@ -222,7 +222,7 @@ func ConfigSpec() *service.ConfigSpec {
 				LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
 			service.NewObjectField(fieldCheckpoint,
 				service.NewStringField(fieldCheckpointCache).
-					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing.").
+					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
@@ -246,7 +246,7 @@ func ConfigSpec() *service.ConfigSpec {
 					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
 					LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
 				service.NewAnyField(fieldDedupeWindow).
-					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. Room for them all is allocated when the input starts.", maxDedupeWindow)).
+					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
 					Default(defaultDedupeWindow).Examples(1000, 100000).
 					LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
 			).

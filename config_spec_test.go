@@ -13,6 +13,28 @@ import (
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
+// testEnv is an environment with the sse input (of spec) and the sse
+// scanner registered, as package input registers them, but with
+// constructors that are never called.
+func testEnv(t *testing.T, spec *service.ConfigSpec) *service.Environment {
+	t.Helper()
+	env := service.NewEmptyEnvironment()
+	require.NoError(t, env.RegisterBatchInput("sse", spec,
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
+	return env
+}
+
+// lintWhats is what each lint says.
+func lintWhats(lints []service.Lint) []string {
+	var whats []string
+	for _, l := range lints {
+		whats = append(whats, l.What)
+	}
+	return whats
+}
+
 func TestParseConfig_Defaults(t *testing.T) {
 	pc, err := ConfigSpec().ParseYAML("url: https://example.com/events", nil)
 	require.NoError(t, err)
@@ -97,10 +119,7 @@ func TestParseConfig_Errors(t *testing.T) {
 // TestConfigSpec_Lint checks the lint rules, which lint would otherwise
 // skip for integers, durations and URL schemes.
 func TestConfigSpec_Lint(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -136,10 +155,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 				assert.Empty(t, lints)
 				return
 			}
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			require.NotEmpty(t, whats)
 			assert.Contains(t, strings.Join(whats, " | "), tt.want)
 		})
@@ -149,10 +165,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 // TestScannerConfigSpec checks that the scanner's max_event_size is the
 // input's: the same lint wording, and the same error from parsing.
 func TestScannerConfigSpec(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, lint, parse string
 		want                    int
@@ -168,10 +181,7 @@ func TestScannerConfigSpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lints, err := linter.LintScannerYAML([]byte("sse:\n  " + tt.yaml))
 			require.NoError(t, err)
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			if tt.lint == "" {
 				assert.Empty(t, whats)
 			} else {
@@ -225,10 +235,7 @@ func TestParseConfig_ByteSizes(t *testing.T) {
 // same values, since each rule is written twice, once in each language.
 func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
 	spec := ConfigSpec()
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", spec,
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, spec).NewComponentConfigLinter()
 	fields := map[string][]string{
 		"max_event_size":             {"1", "1MiB", "1 MiB", "64kb", "1GiB", "1073741824", "1073741825", "0", "-1", "1.5", "2.0", "big", "1TB", "1KiBs", "MiB", "\"\"", "99999999999999999999", "[1]"},
 		"max_batch_size":             {"1", "100000", "100001", "0", "-1", "1.5", "2.0", "lots", "\"5\""},
@@ -272,9 +279,7 @@ func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
 // TestDocumentedType keeps the table honest: every field declared any has
 // a documented type, and every entry names such a field.
 func TestDocumentedType(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	env := testEnv(t, ConfigSpec())
 	// WalkScanners walks the global registry, so the scanner's spec is
 	// registered as an input here only to be walked.
 	require.NoError(t, env.RegisterBatchInput("sse_scanner", ScannerConfigSpec(),
