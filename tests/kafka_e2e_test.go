@@ -41,12 +41,13 @@ var kafkaBrokerBin = sync.OnceValues(func() (string, error) {
 	return path, nil
 })
 
-// kafkaBroker is a tests/kafkabroker process whose state is kept in a
-// directory with every acknowledged produce synced to disk, so that it can
-// be SIGKILLed and started again on the same address without losing what it
-// acknowledged.
+// kafkaBroker is a tests/kafkabroker process. startKafkaBroker's keeps its
+// state in a directory with every acknowledged produce synced to disk, so
+// that it can be SIGKILLed and started again on the same address without
+// losing what it acknowledged; startMemoryKafkaBroker's keeps it in memory,
+// as a benchmark wants.
 type kafkaBroker struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	dataDir string
 	cmd     *exec.Cmd
@@ -54,7 +55,7 @@ type kafkaBroker struct {
 	log     *syncBuffer
 }
 
-func startKafkaBroker(t *testing.T, topic string) *kafkaBroker {
+func startKafkaBroker(t testing.TB, topic string) *kafkaBroker {
 	t.Helper()
 	b := &kafkaBroker{t: t, addr: "127.0.0.1:0", dataDir: t.TempDir()}
 	b.start(topic)
@@ -67,7 +68,11 @@ func (b *kafkaBroker) start(topic string) {
 	bin, err := kafkaBrokerBin()
 	require.NoError(b.t, err)
 	b.log, b.done = &syncBuffer{}, make(chan struct{})
-	b.cmd = exec.Command(bin, "-addr", b.addr, "-data-dir", b.dataDir, "-sync", "-topics", topic)
+	args := []string{"-addr", b.addr, "-topics", topic}
+	if b.dataDir != "" {
+		args = append(args, "-data-dir", b.dataDir, "-sync")
+	}
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stderr = b.log
 	stdout, err := b.cmd.StdoutPipe()
 	require.NoError(b.t, err)
@@ -92,6 +97,14 @@ func (b *kafkaBroker) start(topic string) {
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "kafkabroker listening on ")
 	require.True(b.t, ok, "kafkabroker said %q: %s", line, b.log.String())
 	b.addr = addr
+}
+
+func startMemoryKafkaBroker(t testing.TB, topic string) *kafkaBroker {
+	t.Helper()
+	b := &kafkaBroker{t: t, addr: "127.0.0.1:0"}
+	b.start(topic)
+	t.Cleanup(b.Kill)
+	return b
 }
 
 // Kill SIGKILLs the broker and waits for it to exit.
