@@ -12,7 +12,9 @@ package benthossse
 //go:generate go run ./cmd/gendocs
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,11 +116,10 @@ const (
 
 // Defaults shared by the spec and the parsing code.
 const (
-	defaultTimeout       = 10 * time.Second
-	defaultMaxBatchSize  = 64
-	defaultCheckpointKey = "sse_last_event_id"
-	defaultDedupeWindow  = 1000
-	defaultMaxInFlight   = 1
+	defaultTimeout      = 10 * time.Second
+	defaultMaxBatchSize = 64
+	defaultDedupeWindow = 1000
+	defaultMaxInFlight  = 1
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -226,9 +227,9 @@ func ConfigSpec() *service.ConfigSpec {
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Give each input of a shared cache its own key.").
+					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Unset, it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
 					Example("wikimedia_recentchange").
-					Default(defaultCheckpointKey),
+					Optional(),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
 				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
@@ -397,6 +398,17 @@ type Config struct {
 	MaxInFlight     int
 }
 
+// DefaultCheckpointKey is the checkpoint key of an input that sets none:
+// "sse_" and 16 hex digits of the SHA-256 of its source (the url, or the
+// from path). Derived, so that two inputs sharing a cache never share a
+// key by accident (with one fixed default, B resumed from A's checkpoint
+// and A then skipped its own events); hashed, so that a secret in the URL
+// does not become a cache key.
+func DefaultCheckpointKey(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return "sse_" + hex.EncodeToString(sum[:8])
+}
+
 // ParseConfig reads a parsed `sse` input configuration. Every error names
 // the field it is about.
 func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
@@ -538,8 +550,11 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
 		return nil, FieldError(FieldCheckpointCache, err)
 	}
-	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
-		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
+	c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
+	if conf.Contains(fieldCheckpoint, fieldCheckpointKey) {
+		if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
+			return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
+		}
 	}
 	if c.CheckpointCache != "" && c.CheckpointKey == "" {
 		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))

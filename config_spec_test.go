@@ -52,7 +52,7 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Equal(t, 0.5, c.Jitter)
 	assert.Equal(t, sse.DefaultMaxEventSize, c.MaxEventSize)
 	assert.Equal(t, defaultMaxBatchSize, c.MaxBatchSize)
-	assert.Equal(t, defaultCheckpointKey, c.CheckpointKey)
+	assert.Equal(t, DefaultCheckpointKey("https://example.com/events"), c.CheckpointKey)
 	assert.Empty(t, c.CheckpointCache)
 	assert.Nil(t, c.TLS, "TLS customisation is off by default; the transport still verifies")
 	assert.False(t, c.StopAtStreamEnd)

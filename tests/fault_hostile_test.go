@@ -42,7 +42,13 @@ func writeConfig(t *testing.T, input, rest string) string {
 // them.
 func (p *binProc) stdoutLines(n int) []string {
 	p.t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	return p.stdoutLinesWithin(n, waitLimit)
+}
+
+// stdoutLinesWithin is stdoutLines with its own failure bound.
+func (p *binProc) stdoutLinesWithin(n int, limit time.Duration) []string {
+	p.t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		lines := strings.Split(strings.TrimSuffix(p.stdout.String(), "\n"), "\n")
 		if p.stdout.Len() > 0 && len(lines) >= n {
@@ -145,7 +151,9 @@ output:
 logger: {level: warn}
 `)
 		p := startBinary(t, config)
-		lines := p.stdoutLines(events)
+		// 400 MiB through the binary: seconds, but a loaded machine needs
+		// a wider failure bound.
+		lines := p.stdoutLinesWithin(events, 4*waitLimit)
 		peak[mode] = p.peakRSS()
 		p.Signal(syscall.SIGTERM)
 		assert.Equal(t, strconv.Itoa(size), lines[events-1])
@@ -531,4 +539,40 @@ func TestHostile_UnsendableIDCounted(t *testing.T) {
 	h.Stop()
 	assert.Equal(t, int64(5), h.Metrics.Get("sse_ids_unsendable"))
 	assert.Len(t, h.Logs.Matching("cannot be sent as Last-Event-ID"), 3, "warnings")
+}
+
+// TestHostile_DefaultCheckpointKeysDiffer runs two inputs, for two
+// streams, one after the other on one `file` cache, both leaving
+// checkpoint.key unset: B does not resume from A's checkpoint (with one
+// fixed default key, it did, and A then skipped its own events), and a
+// restart of A resumes from its own.
+func TestHostile_DefaultCheckpointKeysDiffer(t *testing.T) {
+	t.Parallel()
+	stream := func(name string) *sseServer {
+		return newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+			from := w.ResumeAfter()
+			w.Event(from+1, fmt.Sprintf("%s%d", name, from+1))
+			w.Hold()
+		})
+	}
+	a, b := stream("a"), stream("b")
+	dir := t.TempDir()
+	run := func(srv *sseServer) request {
+		t.Helper()
+		before := len(srv.Requests())
+		p := startBinary(t, writeConfig(t, sseYAML(srv.URL()+"/events", "checkpoint: {cache: ckpt}"), checkpointConfig(dir)))
+		reqs := srv.WaitRequests(before + 1)
+		p.stdoutLines(1)
+		require.Equal(t, 0, p.Signal(syscall.SIGTERM), p.Output())
+		return reqs[before]
+	}
+	run(a)
+	run(a) // A's checkpoint is now 2
+	gotB := run(b)
+	gotA := run(a)
+	assert.False(t, gotB.HasLEI, "B resumed from %q, A's checkpoint", gotB.LastEventID)
+	assert.Equal(t, "2", gotA.LastEventID, "A resumes from its own checkpoint")
+	files, err := filepath.Glob(filepath.Join(dir, "sse_*"))
+	require.NoError(t, err)
+	t.Logf("checkpoint files: %d", len(files))
 }
