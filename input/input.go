@@ -317,7 +317,7 @@ func (in *sseInput) onError(err error) {
 	}
 	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
 		in.log.Errorf("Giving up on %s after failing for %v: %s", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), logErr(err))
-		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), err))
+		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), boundErr(err)))
 		in.gaveUp = true
 		es.Close()
 		return
@@ -417,7 +417,7 @@ func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err erro
 		return service.ErrEndOfInput
 	}
 	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
-	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), boundErr(err)))
 	return service.ErrEndOfInput
 }
 
