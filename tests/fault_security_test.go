@@ -54,7 +54,7 @@ func TestSecurity_TLSVerification(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := runInput(t, runOpts{Input: sseYAML(srv.URL+"/events", tt.tls)})
-			fails := h.Logs.WaitFor(t, 2, "Connecting to", "certificate signed by unknown authority")
+			fails := h.Logs.WaitFor(t, 2, "Failed to connect to sse: ", "certificate signed by unknown authority")
 			h.Stop()
 			assert.Zero(t, h.Count())
 			assert.Zero(t, handled.Load(), "no request may pass an unverified handshake")
@@ -236,7 +236,7 @@ func TestSecurity_OnlyHTTPURLs(t *testing.T) {
 			http.Redirect(w.w, r, "file:///etc/passwd", http.StatusFound)
 		})
 		h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events")})
-		fails := h.Logs.WaitFor(t, 2, "Connecting to", "unsupported protocol scheme")
+		fails := h.Logs.WaitFor(t, 2, "Failed to connect to sse: ", "unsupported protocol scheme")
 		h.Stop()
 		assert.Zero(t, h.Count())
 		t.Logf("%s", fails[0].Msg)
