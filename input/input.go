@@ -185,7 +185,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 		case h.failed != nil:
 			err, wait := h.failed, h.wait
 			h.failed = nil
-			return service.NewErrBackOff(fmt.Errorf("%w; retrying in %v", err, wait.Round(time.Millisecond)), wait)
+			// Benthos logs it: bounded, and without query values.
+			return service.NewErrBackOff(fmt.Errorf("%w; retrying in %v", boundErr(err), wait.Round(time.Millisecond)), wait)
 		}
 		ch := h.changed
 		h.mu.Unlock()
@@ -433,7 +434,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			return batch, func(ctx context.Context, err error) error {
 				if err != nil {
 					// auto_replay_nacks: false; the pipeline dropped the batch.
-					in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %v", len(batch), err)
+					in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
 				}
 				in.settled(seq)
 				return nil
@@ -485,8 +486,8 @@ func (in *sseInput) ended(err error) error {
 	case errors.Is(err, errEndOnData), errors.Is(err, sse.ErrClosed):
 		return service.ErrEndOfInput
 	case errors.Is(err, sse.ErrGaveUp):
-		in.log.Errorf("Giving up on %s (reconnect.max_elapsed_time is %v): %v", in.source(), in.conf.ReconnectMaxElapsed, err)
-		recordFailure(fmt.Errorf("%s: %w (reconnect.max_elapsed_time is %v)", in.source(), err, in.conf.ReconnectMaxElapsed))
+		in.log.Errorf("Giving up on %s (reconnect.max_elapsed_time is %v): %s", logURL(in.source()), in.conf.ReconnectMaxElapsed, logErr(err))
+		recordFailure(fmt.Errorf("%s: %w (reconnect.max_elapsed_time is %v)", logURL(in.source()), boundErr(err), in.conf.ReconnectMaxElapsed))
 		return service.ErrEndOfInput
 	case errors.Is(err, io.EOF):
 		if in.conf.From != "" {
@@ -496,15 +497,15 @@ func (in *sseInput) ended(err error) error {
 		}
 		return service.ErrEndOfInput
 	case errors.As(err, &re) && in.conf.FailOn[re.StatusCode]:
-		in.log.Errorf("%v: %d is listed in fail_on; ending the input", re, re.StatusCode)
-		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", re, re.StatusCode))
+		in.log.Errorf("%s: %d is listed in fail_on; ending the input", logErr(re), re.StatusCode)
+		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", boundErr(re), re.StatusCode))
 		return service.ErrEndOfInput
 	case errors.As(err, &re):
 		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
 		return service.ErrEndOfInput
 	}
 	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
-	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), boundErr(err)))
 	return service.ErrEndOfInput
 }
 
