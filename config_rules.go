@@ -2,6 +2,8 @@ package benthossse
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,12 +14,33 @@ import (
 
 // This file holds what the specs of the input and the scanner share: the
 // lint rules that Benthos' lint does not apply by itself, the parsing that
-// checks the same rules again for `run --chilled`, and the one format of a
-// config error.
+// checks the same rules again for `run --chilled` (which skips lint), and
+// the one format of a config error.
+//
+// Where a lint message appears: Benthos reports a field's rule on the line
+// of that field's value, an object's rule on the line of the object's first
+// key, and a map field's rule both on the map (first key's line) and on each
+// value (that value's line, which names no key). So each rule sits on the
+// narrowest field that can see everything it checks.
 
 // FieldError names the field an error is about, as every config error does:
 // `field "checkpoint.cache": ...`. path is the field's dotted path.
 func FieldError(path string, err error) error { return fmt.Errorf("field %q: %w", path, err) }
+
+// Bounds of the numeric fields. Each is documented in its field's
+// description and checked by lint and again by the parsing code.
+const (
+	// maxMaxEventSize bounds max_event_size: the parser may buffer this much
+	// for one event, and a value near the int limit once overflowed it.
+	maxMaxEventSize = 1 << 30 // 1GiB
+	// maxMaxBatchSize bounds max_batch_size.
+	maxMaxBatchSize = 100_000
+	// maxMaxInFlight bounds max_in_flight.
+	maxMaxInFlight = 100_000
+	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
+	// took 1.79 GB at start, and a full one holds that many IDs.
+	maxDedupeWindow = 1_000_000
+)
 
 // durationPattern matches what time.ParseDuration accepts, without a sign.
 // Lint rules cannot use parse_duration: that method belongs to Benthos'
@@ -38,29 +61,250 @@ func durationRule(name string) string {
 	return "root = [" + durationExpr(name, "this") + "].filter(x -> x != null)"
 }
 
-// positiveIntRule rejects anything but a positive integer. Lint does not
-// type-check int fields by itself, so these fields are declared as any and
-// checked here. (Numbers reach lint rules as Go ints, which compare only
-// after .number().)
-func positiveIntRule(name string) string {
+// positiveDurationRule is durationRule that also rejects zero.
+func positiveDurationRule(name string) string {
+	return "root = [" + durationExpr(name, "this") + `, if (` + durationNanosExpr("this") + `) == 0 {
+  "` + name + `: %v must be above zero".format(this)
+} else { null }].filter(x -> x != null)`
+}
+
+// durationNanosExpr is a bloblang expression for the nanoseconds of v, a
+// string that durationPattern matches, or null when it is not one.
+func durationNanosExpr(v string) string {
+	return `if ` + v + `.type() == "string" && ` + v + `.re_match("` + durationPattern + `") {
+  ` + v + `.re_find_all_submatch("([0-9]*(?:\\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)").fold(0, acc -> acc.tally + acc.value.index(1).number().catch(0) * {"ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 1000000, "s": 1000000000, "m": 60000000000, "h": 3600000000000}.get(acc.value.index(2)))
+} else { null }`
+}
+
+// intRule accepts an integer from lo (0 or 1) to hi, naming the field. Lint
+// does not type-check int fields, and Benthos skips the lint rules of a
+// field declared int whose value is not one (BENTHOS-NOTES pitfall 2), so
+// these fields are declared any and checked here. (Numbers reach lint rules
+// as Go ints, which compare only after .number().)
+func intRule(name string, lo, hi int) string {
+	want := "a positive integer"
+	if lo == 0 {
+		want = "zero or a positive integer"
+	}
 	return fmt.Sprintf(`root = if this.type() != "number" {
   [ "%[1]s: %%v is not an integer".format(this) ]
-} else if this.number() <= 0 || this.number().round() != this.number() {
-  [ "%[1]s: %%v must be a positive integer".format(this) ]
-}`, name)
+} else if this.number() < %[2]d || this.number().round() != this.number() {
+  [ "%[1]s: %%v must be %[3]s".format(this) ]
+} else if this.number() > %[4]d {
+  [ "%[1]s: %%v is over the maximum of %[4]d".format(this) ]
+}`, name, lo, want, hi)
+}
+
+// byteUnits are the units a byte size may have, as Benthos users write
+// them elsewhere (`1MiB`, `64KB`); they match without regard to case.
+var byteUnits = []struct {
+	name string
+	size int64
+}{
+	{"B", 1},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+}
+
+// byteSizeHint is the example every byte size error gives.
+const byteSizeHint = "is not a byte size such as 1048576 or 1MiB"
+
+// formatByteSize writes n in the largest binary unit that divides it.
+func formatByteSize(n int64) string {
+	for _, u := range []string{"GiB", "MiB", "KiB"} {
+		for _, bu := range byteUnits {
+			if bu.name == u && n >= bu.size && n%bu.size == 0 {
+				return strconv.FormatInt(n/bu.size, 10) + u
+			}
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseByteSize reads a byte size: digits, an optional space, and an
+// optional unit of byteUnits. It returns a size above hi as hi+1.
+func parseByteSize(s string, hi int64) (int64, error) {
+	digits := strings.TrimRight(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	unit := s[len(digits):]
+	digits = strings.TrimSuffix(digits, " ")
+	mult := int64(0)
+	if unit == "" {
+		mult = 1
+	}
+	for _, u := range byteUnits {
+		if strings.EqualFold(unit, u.name) {
+			mult = u.size
+		}
+	}
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || mult == 0 {
+		return 0, fmt.Errorf("%q %s", s, byteSizeHint)
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n > hi/mult {
+		return hi + 1, nil
+	}
+	return n * mult, nil
+}
+
+// byteSizeRule accepts an integer or a byte size string from 1 to hi bytes,
+// naming the field.
+func byteSizeRule(name string, hi int64) string {
+	var alts []string
+	var sizes []string
+	for _, u := range byteUnits {
+		alts = append(alts, strings.ToLower(u.name))
+		sizes = append(sizes, fmt.Sprintf("%q: %d", strings.ToLower(u.name), u.size))
+	}
+	return fmt.Sprintf(`let m = if this.type() == "number" || this.type() == "string" {
+  this.string().re_find_all_submatch("(?i)^([0-9]+) ?(%[2]s)?$").index(0).catch([])
+} else { [] }
+let n = if $m.length() == 3 {
+  $m.index(1).number() * {"": 1, %[3]s}.get($m.index(2).lowercase())
+} else { null }
+root = if $n == null {
+  [ "%[1]s: %%v %[4]s".format(this) ]
+} else if $n < 1 {
+  [ "%[1]s: %%v must be positive".format(this) ]
+} else if $n > %[5]d {
+  [ "%[1]s: %%v is over the maximum of %[6]s (%[5]d bytes)".format(this) ]
+}`, name, strings.Join(alts, "|"), strings.Join(sizes, ", "), byteSizeHint, hi, formatByteSize(hi))
+}
+
+// enumRule accepts exactly one of options (Benthos' own enum lint ignores
+// case, while the parsing code compares exactly), naming the field and the
+// options.
+func enumRule(name string, options ...string) string {
+	quoted := make([]string, len(options))
+	for i, o := range options {
+		quoted[i] = strconv.Quote(o)
+	}
+	return fmt.Sprintf(`root = if ![%[2]s].contains(this) {
+  [ "%[1]s: %%v is not one of %[3]s".format(this) ]
+}`, name, strings.Join(quoted, ", "), strings.Join(options, ", "))
+}
+
+// oneOf checks that v is one of options, as enumRule does.
+func oneOf(path, v string, options ...string) error {
+	for _, o := range options {
+		if v == o {
+			return nil
+		}
+	}
+	return FieldError(path, fmt.Errorf("%q is not one of %s", v, strings.Join(options, ", ")))
+}
+
+// controlCharsPattern matches the bytes that cannot be sent in an HTTP
+// header value: those below 0x20 other than tab, and 0x7f. net/http refuses
+// a request that holds one, and sse.SendableID refuses such an ID.
+const controlCharsPattern = `[\\x00-\\x08\\x0a-\\x1f\\x7f]`
+
+// hasControlChars reports whether s holds a byte controlCharsPattern matches.
+func hasControlChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenPattern matches an HTTP token (RFC 9110 section 5.6.2), which a
+// header name must be.
+const tokenPattern = "^[!#$%&'*+\\\\-.^_`|~0-9A-Za-z]+$"
+
+// isToken reports whether s is an HTTP token, as tokenPattern does.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxEventSizeField is `max_event_size` of the input and the scanner,
 // without its description, which each gives in its own words.
 func maxEventSizeField() *service.ConfigField {
 	return service.NewAnyField(fieldMaxEventSize).
-		Default(sse.DefaultMaxEventSize).Examples(1048576, 16777216).
-		LintRule(positiveIntRule(fieldMaxEventSize))
+		Default(sse.DefaultMaxEventSize).Examples(1048576, "16MiB").
+		LintRule(byteSizeRule(fieldMaxEventSize, maxMaxEventSize))
 }
+
+// maxEventSizeDoc is what both descriptions of max_event_size end with.
+var maxEventSizeDoc = fmt.Sprintf("A number of bytes, or a byte size such as `1MiB` or `64KB` (units B, KB, MB, GB, KiB, MiB, GiB, in any case), at most %s.", formatByteSize(maxMaxEventSize))
 
 // maxEventSize reads the field that maxEventSizeField declares.
 func maxEventSize(conf *service.ParsedConfig) (int, error) {
-	return positiveInt(conf, fieldMaxEventSize)
+	return byteSize(conf, maxMaxEventSize, fieldMaxEventSize)
+}
+
+// intValue is the integer a parsed any field holds, as intRule accepts it.
+func intValue(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int:
+		return int64(v), true
+	case int64:
+		return v, true
+	case uint64:
+		if v > math.MaxInt64 {
+			return math.MaxInt64, true
+		}
+		return int64(v), true
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<62 {
+			return int64(v), true
+		}
+	}
+	return 0, false
+}
+
+// byteSize reads a field that byteSizeRule checks.
+func byteSize(conf *service.ParsedConfig, hi int64, path ...string) (int, error) {
+	name := strings.Join(path, ".")
+	v, err := conf.FieldAny(path...)
+	if err != nil {
+		return 0, FieldError(name, err)
+	}
+	n, ok := intValue(v)
+	if s, isString := v.(string); isString {
+		if n, err = parseByteSize(s, hi); err != nil {
+			return 0, FieldError(name, err)
+		}
+	} else if !ok {
+		return 0, FieldError(name, fmt.Errorf("%v %s", v, byteSizeHint))
+	}
+	switch {
+	case n < 1:
+		return 0, FieldError(name, fmt.Errorf("%v must be positive", v))
+	case n > hi:
+		return 0, FieldError(name, fmt.Errorf("%v is over the maximum of %s (%d bytes)", v, formatByteSize(hi), hi))
+	}
+	return int(n), nil
+}
+
+// boundedInt reads a field that intRule(name, lo, hi) checks.
+func boundedInt(conf *service.ParsedConfig, lo, hi int, path ...string) (int, error) {
+	name := strings.Join(path, ".")
+	v, err := conf.FieldAny(path...)
+	if err != nil {
+		return 0, FieldError(name, err)
+	}
+	n, ok := intValue(v)
+	switch {
+	case !ok:
+		return 0, FieldError(name, fmt.Errorf("%v is not an integer", v))
+	case n < int64(lo) && lo == 0:
+		return 0, FieldError(name, fmt.Errorf("%d must not be negative", n))
+	case n < int64(lo):
+		return 0, FieldError(name, fmt.Errorf("%d must be positive", n))
+	case n > int64(hi):
+		return 0, FieldError(name, fmt.Errorf("%d is over the maximum of %d", n, hi))
+	}
+	return int(n), nil
 }
 
 func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Duration, error) {
@@ -74,13 +318,45 @@ func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Durat
 	return d, nil
 }
 
-func positiveInt(conf *service.ParsedConfig, path ...string) (int, error) {
-	n, err := conf.FieldInt(path...)
-	if err != nil {
-		return 0, FieldError(strings.Join(path, "."), err)
+// lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
+// as a Last-Event-ID header value would fail every connection.
+var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
+  [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
+} else if this.re_match("%[3]s") {
+  [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
+}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
+
+// checkSendableID is lastEventIDRule for the parsing code.
+func checkSendableID(id string) error {
+	switch {
+	case sse.SendableID(id):
+		return nil
+	case len(id) > sse.MaxIDLength:
+		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), sse.MaxIDLength)
+	default:
+		return fmt.Errorf("%q holds a control character, which cannot be sent in a Last-Event-ID header", id)
 	}
-	if n <= 0 {
-		return 0, FieldError(strings.Join(path, "."), fmt.Errorf("%d must be positive", n))
-	}
-	return n, nil
+}
+
+// documentedTypes maps the path of every field of the input and the scanner
+// that is declared `any` only so that lint can check its value (see
+// intRule) to the type its documentation shows.
+var documentedTypes = map[string]string{
+	fieldMaxEventSize:                     "int or string",
+	fieldMaxBatchSize:                     "int",
+	fieldMaxInFlight:                      "int",
+	fieldDedupe + "." + fieldDedupeWindow: "int",
+}
+
+// DocumentedType returns the type that the documentation shows for the
+// field at path (dotted, as in TemplateData's FullName) of the `sse` input
+// or scanner, when it differs from the declared one. Integer fields are
+// declared `any` because Benthos' lint runs no rule on a field declared int
+// whose value is not an integer (and reads 1.5 as 1); their rules check
+// that they hold integers, or byte sizes, within bounds. Benthos' own
+// `list --format jsonschema` still shows them untyped: it has no way to say
+// "an int, checked by a rule".
+func DocumentedType(path string) (string, bool) {
+	t, ok := documentedTypes[path]
+	return t, ok
 }

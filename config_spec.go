@@ -7,13 +7,22 @@
 //	import _ "github.com/benthos-sse/benthos-sse/input"
 package benthossse
 
+// The reference docs in docs/ are generated from the specs; tests/docs_test.go
+// fails while they are stale.
+//go:generate go run ./cmd/gendocs
+
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +75,7 @@ const (
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
+	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 )
 
@@ -106,11 +116,10 @@ const (
 
 // Defaults shared by the spec and the parsing code.
 const (
-	defaultTimeout       = 10 * time.Second
-	defaultMaxBatchSize  = 64
-	defaultCheckpointKey = "sse_last_event_id"
-	defaultDedupeWindow  = 1000
-	defaultMaxInFlight   = 1
+	defaultTimeout      = 10 * time.Second
+	defaultMaxBatchSize = 64
+	defaultDedupeWindow = 1000
+	defaultMaxInFlight  = 1
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -133,7 +142,7 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewStringField(fieldFrom).
 				Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
 				Examples("-", "./resources/sample.sse").
-				Optional(),
+				Default(""),
 			service.NewStringField(fieldMethod).
 				Description("The HTTP method of the request. Streaming APIs that take a request document (LLM APIs) use `POST` with `body`.").
 				Default(http.MethodGet).Examples("GET", "POST").
@@ -141,21 +150,22 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewStringField(fieldBody).
 				Description("A request body, sent on the first connection and again on every reconnection.").
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
-				Optional().Advanced(),
+				Default("").Advanced(),
 			service.NewStringMapField(fieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are treated as secrets: `echo` and logs show them scrubbed unless they are environment variable references, and none of these headers is sent after a redirect to another origin (scheme, host or port). Names and values must not contain CR or LF.").
+				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
 			service.NewStringField(fieldBearerToken).
 				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
 				Example("${OPENAI_API_KEY}").
-				Optional().Secret().
-				LintRule(`root = if this.contains("\n") || this.contains("\r") { [ "bearer_token must not contain CR or LF" ] }`),
+				Default("").Secret().
+				LintRule(`root = if this.re_match("`+controlCharsPattern+`") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
 			service.NewStringField(fieldLastEventID).
-				Description("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it.").
+				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
 				Example("1700000000000-0").
-				Default(""),
+				Default("").
+				LintRule(lastEventIDRule),
 			service.NewStringListField(fieldEvents).
 				Description("Keep only events of these types (the `event:` field; `message` when it is absent). Empty keeps every type. Dropped events still advance the resume point.").
 				Example([]string{"message"}).Example([]string{"update", "delete"}).
@@ -175,7 +185,7 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewStringField(fieldProxyURL).
 				Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
 				Example("http://proxy.internal:3128").
-				Optional().Advanced().Secret().
+				Default("").Advanced().Secret().
 				LintRule(`root = if this != "" && !this.has_prefix("http://") && !this.has_prefix("https://") && !this.has_prefix("socks5://") { [ "proxy_url: %v must start with http://, https:// or socks5://".format(this) ] }`),
 			service.NewDurationField(fieldTimeout).
 				Description("How long to wait to connect and for the response headers. It does not limit how long a stream stays open; see `idle_timeout` for that.").
@@ -185,44 +195,61 @@ func ConfigSpec() *service.ConfigSpec {
 				Description("Reconnect when no bytes (comments included) arrive for this long. Set it a little above the server's heartbeat interval to detect a silently dead connection. `0s` disables it.").
 				Default("0s").Examples("0s", "45s").
 				LintRule(durationRule(fieldIdleTimeout)),
-			service.NewBackOffField(fieldReconnect, true, reconnectDefaults()).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by 1.5, up to `max_interval`, shortened by up to 50% at random (jitter). `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+			// Not service.NewBackOffField, whose durations have no lint
+			// rules and cannot be given any: the same names and defaults,
+			// each checked on its own line, read with FieldBackOff.
+			service.NewObjectField(fieldReconnect,
+				service.NewDurationField(fieldReconnectInitial).
+					Description("The wait before reconnecting, until the server sets another with a `retry:` field.").
+					Default(sse.DefaultReconnectionTime.String()).Examples("1s", "3s").
+					LintRule(durationRule(fieldReconnect+"."+fieldReconnectInitial)),
+				service.NewDurationField(fieldReconnectMax).
+					Description("The longest wait between attempts; it also caps the server's `retry:` and `Retry-After`. It must be above zero and not below `initial_interval`.").
+					Default(defaultReconnectMax.String()).Examples("30s", "5m").
+					LintRule(positiveDurationRule(fieldReconnect+"."+fieldReconnectMax)),
+				service.NewDurationField(fieldReconnectMaxElapsed).
+					Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
+					Default("0s").Examples("0s", "1h"),
+			).
+				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter): the multiplier and jitter of Benthos' backoff fields, the jitter only ever shortening a wait. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
-				LintRule(reconnectRule),
+				LintRule(reconnectOrderRule),
 			maxEventSizeField().
-				Description("The largest event accepted, in bytes (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory."),
+				Description("The largest event accepted (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory. "+maxEventSizeDoc),
 			service.NewAnyField(fieldMaxBatchSize).
-				Description("The most events handed to the pipeline as one batch. The input never waits to fill a batch: a batch holds only events that already arrived, so latency does not grow. `1` sends every event alone.").
+				Description(fmt.Sprintf("The most events handed to the pipeline as one batch, from 1 to %d. The input never waits to fill a batch: a batch holds only events that already arrived, so latency does not grow. `1` sends every event alone.", maxMaxBatchSize)).
 				Default(defaultMaxBatchSize).Examples(1, 256).
 				Advanced().
-				LintRule(positiveIntRule(fieldMaxBatchSize)),
+				LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
 			service.NewObjectField(fieldCheckpoint,
 				service.NewStringField(fieldCheckpointCache).
-					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing.").
+					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Give each input of a shared cache its own key.").
+					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Unset, it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
 					Example("wikimedia_recentchange").
-					Default(defaultCheckpointKey),
+					Optional(),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
 				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
 				LintRule(`root = if this.cache.or("") != "" && this.key.or("x") == "" { [ "checkpoint.key must not be empty when checkpoint.cache is set" ] }`),
 			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
-				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)),
+				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
+				LintRule(enumRule(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop))),
 			service.NewStringField(fieldEndOnData).
 				Description("End the input cleanly when an event's data equals this sentinel, without emitting that event. OpenAI-compatible APIs send `[DONE]`. Empty disables it.").
 				Default("").Examples("[DONE]"),
 			service.NewObjectField(fieldDedupe,
 				service.NewStringEnumField(fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
 					Description("`none` keeps every event. `monotonic` treats IDs as increasing integers and drops an event whose ID is not above the highest delivered one (events with a non-integer ID are kept). `window` drops an event whose ID is among the last `window` IDs delivered.").
-					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)),
+					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
+					LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
 				service.NewAnyField(fieldDedupeWindow).
-					Description("How many recent IDs `window` mode remembers.").
+					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
 					Default(defaultDedupeWindow).Examples(1000, 100000).
-					LintRule(positiveIntRule(fieldDedupe+"."+fieldDedupeWindow)),
+					LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
 			).
 				Description("Drop events a server replays after a reconnection with `Last-Event-ID`. Dropped events are counted in `sse_events_deduplicated` and still advance the resume point. Off by default: it trades memory (`window`) or an assumption about the IDs (`monotonic`) for exactly-once delivery of replays.").
 				Example(map[string]any{"mode": "monotonic"}).
@@ -239,14 +266,10 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(map[string]any{"retry": true, "connection": true}).
 				Advanced(),
 			service.NewAnyField(fieldMaxInFlight).
-				Description("The most batches handed out and not yet acknowledged; `0` means no limit. The default, `1`, delivers events in stream order whatever `pipeline.threads` is: Benthos processes batches on several threads at once (by default one per CPU) and acknowledges them concurrently, so with more than one batch in flight a later batch can overtake an earlier one, and a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later. Raise it, or set `0`, to trade order for throughput when events are independent of each other.").
+				Description("The most batches handed out and not yet acknowledged, up to "+strconv.Itoa(maxMaxInFlight)+"; `0` means no limit. The default, `1`, delivers events in stream order whatever `pipeline.threads` is: Benthos processes batches on several threads at once (by default one per CPU) and acknowledges them concurrently, so with more than one batch in flight a later batch can overtake an earlier one, and a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later. Raise it, or set `0`, to trade order for throughput when events are independent of each other.").
 				Default(defaultMaxInFlight).Examples(1, 0, 8).
 				Advanced().
-				LintRule(`root = if this.type() != "number" {
-  [ "max_in_flight: %v is not an integer".format(this) ]
-} else if this.number() < 0 || this.number().round() != this.number() {
-  [ "max_in_flight: %v must be zero or a positive integer".format(this) ]
-}`),
+				LintRule(intRule(fieldMaxInFlight, 0, maxMaxInFlight)),
 			service.NewAutoRetryNacksToggleField(),
 		).
 		LintRule(`root = if this.url.or("") == "" && this.from.or("") == "" {
@@ -279,27 +302,27 @@ input:
 `)
 }
 
-// reconnectRule checks the durations inside the reused backoff field, which
-// has no lint rules of its own.
-var reconnectRule = func() string {
-	var parts []string
-	for _, child := range []string{fieldReconnectInitial, fieldReconnectMax, fieldReconnectMaxElapsed} {
-		parts = append(parts, durationExpr(fieldReconnect+"."+child, `this.`+child+`.or("0s")`))
-	}
-	return "root = [\n  " + strings.Join(parts, ",\n  ") + "\n].filter(x -> x != null)"
-}()
-
-const headersRule = `root = if this.type() == "object" && this.key_values().any(kv -> kv.key.contains("\n") || kv.key.contains("\r") || kv.value.string().contains("\n") || kv.value.string().contains("\r")) {
-  [ "headers: names and values must not contain CR or LF" ]
+// reconnectOrderRule rejects a max_interval below initial_interval, which
+// would override it. It sits on the object, the narrowest field that sees
+// both, so lint reports it on the object's first line.
+var reconnectOrderRule = `let i = ` + durationNanosExpr("this."+fieldReconnectInitial) + `
+let m = ` + durationNanosExpr("this."+fieldReconnectMax) + `
+root = if $i != null && $m != null && $m > 0 && $m < $i {
+  [ "` + fieldReconnect + "." + fieldReconnectMax + `: %v is below ` + fieldReconnectInitial + ` %v".format(this.` + fieldReconnectMax + `, this.` + fieldReconnectInitial + `) ]
 }`
 
-func reconnectDefaults() *backoff.ExponentialBackOff {
-	return &backoff.ExponentialBackOff{
-		InitialInterval: sse.DefaultReconnectionTime,
-		MaxInterval:     time.Minute,
-		MaxElapsedTime:  0,
-	}
-}
+// headersRule checks the names on the map (lint reports it on the map's
+// first line) and the values one by one (on each value's own line, the
+// only way Benthos gives a map entry its line; the rule cannot see the key
+// there, and does not show the value, which is a secret).
+var headersRule = `root = if this.type() == "object" {
+  this.keys().sort().filter(k -> !k.re_match("` + tokenPattern + `")).map_each(k -> "` + fieldHeaders + `: %q is not a valid HTTP header name".format(k))
+} else if this.type() == "string" && this.re_match("` + controlCharsPattern + `") {
+  [ "` + fieldHeaders + `: the value on this line holds a control character such as CR or LF, which cannot be sent" ]
+}`
+
+// defaultReconnectMax is the default of reconnect.max_interval.
+const defaultReconnectMax = time.Minute
 
 const inputDescription = `
 Connects to an event stream (or reads one from a file or stdin with ` + "`from`" + `) and turns every event into one
@@ -375,6 +398,17 @@ type Config struct {
 	MaxInFlight     int
 }
 
+// DefaultCheckpointKey is the checkpoint key of an input that sets none:
+// "sse_" and 16 hex digits of the SHA-256 of its source (the url, or the
+// from path). Derived, so that two inputs sharing a cache never share a
+// key by accident (with one fixed default, B resumed from A's checkpoint
+// and A then skipped its own events); hashed, so that a secret in the URL
+// does not become a cache key.
+func DefaultCheckpointKey(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return "sse_" + hex.EncodeToString(sum[:8])
+}
+
 // ParseConfig reads a parsed `sse` input configuration. Every error names
 // the field it is about.
 func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
@@ -411,11 +445,11 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.Method == "" || strings.TrimLeft(c.Method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return nil, FieldError(fieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
 	}
-	if conf.Contains(fieldBody) {
-		body, err := conf.FieldString(fieldBody)
-		if err != nil {
-			return nil, FieldError(fieldBody, err)
-		}
+	body, err := conf.FieldString(fieldBody)
+	if err != nil {
+		return nil, FieldError(fieldBody, err)
+	}
+	if body != "" {
 		c.Body = []byte(body)
 	}
 	headers, err := conf.FieldStringMap(fieldHeaders)
@@ -423,21 +457,27 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 		return nil, FieldError(fieldHeaders, err)
 	}
 	c.Headers = http.Header{}
-	for k, v := range headers {
-		if strings.ContainsAny(k, "\r\n") || strings.ContainsAny(v, "\r\n") {
-			return nil, FieldError(fieldHeaders, fmt.Errorf("header %q: names and values must not contain CR or LF", k))
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		if !isToken(k) {
+			return nil, FieldError(fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
 		}
-		c.Headers.Set(k, v)
+		if hasControlChars(headers[k]) {
+			return nil, FieldError(fieldHeaders+"."+k, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
+		}
+		c.Headers.Set(k, headers[k])
 	}
 	if conf.Contains(fieldBearerToken) {
 		if c.BearerToken, err = conf.FieldString(fieldBearerToken); err != nil {
 			return nil, FieldError(fieldBearerToken, err)
 		}
-		if strings.ContainsAny(c.BearerToken, "\r\n") {
-			return nil, FieldError(fieldBearerToken, errors.New("must not contain CR or LF"))
+		if hasControlChars(c.BearerToken) {
+			return nil, FieldError(fieldBearerToken, errors.New("must not contain CR, LF or other control characters"))
 		}
 	}
 	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
+		return nil, FieldError(fieldLastEventID, err)
+	}
+	if err := checkSendableID(c.LastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
 	}
 	if c.Events, err = conf.FieldStringList(fieldEvents); err != nil {
@@ -481,30 +521,40 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.IdleTimeout, err = nonNegativeDuration(conf, fieldIdleTimeout); err != nil {
 		return nil, err
 	}
-	if c.ReconnectInitial, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectInitial); err != nil {
-		return nil, err
+	// Each duration is checked first, for an error that names it; then the
+	// policy is read as Benthos reads a backoff field, which also gives the
+	// multiplier and the jitter (cenkalti/backoff's defaults).
+	for _, child := range []string{fieldReconnectInitial, fieldReconnectMax, fieldReconnectMaxElapsed} {
+		if _, err := nonNegativeDuration(conf, fieldReconnect, child); err != nil {
+			return nil, err
+		}
 	}
-	if c.ReconnectMax, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMax); err != nil {
-		return nil, err
+	policy, err := conf.FieldBackOff(fieldReconnect)
+	if err != nil {
+		return nil, FieldError(fieldReconnect, err)
 	}
-	if c.ReconnectMaxElapsed, err = nonNegativeDuration(conf, fieldReconnect, fieldReconnectMaxElapsed); err != nil {
-		return nil, err
+	c.ReconnectInitial, c.ReconnectMax, c.ReconnectMaxElapsed = policy.InitialInterval, policy.MaxInterval, policy.MaxElapsedTime
+	c.BackoffFactor, c.Jitter = policy.Multiplier, policy.RandomizationFactor
+	if c.ReconnectMax == 0 {
+		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, errors.New("0s must be above zero"))
 	}
-	if c.ReconnectMax > 0 && c.ReconnectMax < c.ReconnectInitial {
+	if c.ReconnectMax < c.ReconnectInitial {
 		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
 	}
-	c.BackoffFactor, c.Jitter = 1.5, 0.5
 	if c.MaxEventSize, err = maxEventSize(conf); err != nil {
 		return nil, err
 	}
-	if c.MaxBatchSize, err = positiveInt(conf, fieldMaxBatchSize); err != nil {
+	if c.MaxBatchSize, err = boundedInt(conf, 1, maxMaxBatchSize, fieldMaxBatchSize); err != nil {
 		return nil, err
 	}
 	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
 		return nil, FieldError(FieldCheckpointCache, err)
 	}
-	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
-		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
+	c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
+	if conf.Contains(fieldCheckpoint, fieldCheckpointKey) {
+		if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
+			return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
+		}
 	}
 	if c.CheckpointCache != "" && c.CheckpointKey == "" {
 		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))
@@ -512,6 +562,9 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	end, err := conf.FieldString(fieldStreamEnd)
 	if err != nil {
 		return nil, FieldError(fieldStreamEnd, err)
+	}
+	if err := oneOf(fieldStreamEnd, end, string(streamEndReconnect), string(streamEndStop)); err != nil {
+		return nil, err
 	}
 	c.StopAtStreamEnd = streamEnd(end) == streamEndStop
 	if c.EndOnData, err = conf.FieldString(fieldEndOnData); err != nil {
@@ -521,8 +574,11 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if err != nil {
 		return nil, FieldError(fieldDedupe+"."+fieldDedupeMode, err)
 	}
+	if err := oneOf(fieldDedupe+"."+fieldDedupeMode, mode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)); err != nil {
+		return nil, err
+	}
 	c.DedupeMode = DedupeMode(mode)
-	if c.DedupeWindow, err = positiveInt(conf, fieldDedupe, fieldDedupeWindow); err != nil {
+	if c.DedupeWindow, err = boundedInt(conf, 1, maxDedupeWindow, fieldDedupe, fieldDedupeWindow); err != nil {
 		return nil, err
 	}
 	if c.MetaRetry, err = conf.FieldBool(fieldMetadata, fieldMetadataRetry); err != nil {
@@ -531,11 +587,8 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.MetaConnection, err = conf.FieldBool(fieldMetadata, fieldMetadataConnection); err != nil {
 		return nil, FieldError(fieldMetadata+"."+fieldMetadataConnection, err)
 	}
-	if c.MaxInFlight, err = conf.FieldInt(fieldMaxInFlight); err != nil {
-		return nil, FieldError(fieldMaxInFlight, err)
-	}
-	if c.MaxInFlight < 0 {
-		return nil, FieldError(fieldMaxInFlight, fmt.Errorf("%d must not be negative", c.MaxInFlight))
+	if c.MaxInFlight, err = boundedInt(conf, 0, maxMaxInFlight, fieldMaxInFlight); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package benthossse
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,28 @@ import (
 
 	"github.com/benthos-sse/benthos-sse/sse"
 )
+
+// testEnv is an environment with the sse input (of spec) and the sse
+// scanner registered, as package input registers them, but with
+// constructors that are never called.
+func testEnv(t *testing.T, spec *service.ConfigSpec) *service.Environment {
+	t.Helper()
+	env := service.NewEmptyEnvironment()
+	require.NoError(t, env.RegisterBatchInput("sse", spec,
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
+	return env
+}
+
+// lintWhats is what each lint says.
+func lintWhats(lints []service.Lint) []string {
+	var whats []string
+	for _, l := range lints {
+		whats = append(whats, l.What)
+	}
+	return whats
+}
 
 func TestParseConfig_Defaults(t *testing.T) {
 	pc, err := ConfigSpec().ParseYAML("url: https://example.com/events", nil)
@@ -24,9 +47,12 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Equal(t, sse.DefaultReconnectionTime, c.ReconnectInitial)
 	assert.Equal(t, time.Minute, c.ReconnectMax)
 	assert.Equal(t, time.Duration(0), c.ReconnectMaxElapsed)
+	// Benthos' backoff policy (FieldBackOff): ×1.5, jitter 0.5.
+	assert.Equal(t, 1.5, c.BackoffFactor)
+	assert.Equal(t, 0.5, c.Jitter)
 	assert.Equal(t, sse.DefaultMaxEventSize, c.MaxEventSize)
 	assert.Equal(t, defaultMaxBatchSize, c.MaxBatchSize)
-	assert.Equal(t, defaultCheckpointKey, c.CheckpointKey)
+	assert.Equal(t, DefaultCheckpointKey("https://example.com/events"), c.CheckpointKey)
 	assert.Empty(t, c.CheckpointCache)
 	assert.Nil(t, c.TLS, "TLS customisation is off by default; the transport still verifies")
 	assert.False(t, c.StopAtStreamEnd)
@@ -46,20 +72,41 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"ftp url", "url: ftp://a/x", `field "url"`},
 		{"url without host", "url: http:///x", `field "url"`},
 		{"lower-case method", "url: http://a/\nmethod: get", `field "method"`},
-		{"header with CR LF", "url: http://a/\nheaders: {X-A: \"a\\r\\nb\"}", `field "headers"`},
-		{"bearer token with LF", "url: http://a/\nbearer_token: \"a\\nb\"", `field "bearer_token"`},
+		{"header with CR LF", "url: http://a/\nheaders: {X-A: \"a\\r\\nb\"}", `field "headers.X-A": the value holds a control character such as CR or LF, which cannot be sent`},
+		{"header value with ESC", "url: http://a/\nheaders: {X-A: ok, X-B: \"a\\x1bb\"}", `field "headers.X-B": the value holds a control character`},
+		{"header name with a space", "url: http://a/\nheaders: {X-A: ok, \"X B\": ok}", `field "headers.X B": is not a valid HTTP header name`},
+		{"header name with LF", "url: http://a/\nheaders: {\"X\\nB\": ok}", `field "headers.X\nB": is not a valid HTTP header name`},
+		{"bearer token with LF", "url: http://a/\nbearer_token: \"a\\nb\"", `field "bearer_token": must not contain CR, LF or other control characters`},
+		{"last_event_id with a control byte", "url: http://a/\nlast_event_id: \"2\\x01x\"", `field "last_event_id": "2\x01x" holds a control character, which cannot be sent in a Last-Event-ID header`},
+		{"last_event_id with DEL", "url: http://a/\nlast_event_id: \"2\\x7f\"", `field "last_event_id"`},
+		{"last_event_id too long", "url: http://a/\nlast_event_id: " + strings.Repeat("a", 4097), `field "last_event_id": is 4097 bytes, over the 4096 a Last-Event-ID header may hold`},
 		{"negative timeout", "url: http://a/\ntimeout: -1s", `field "timeout"`},
 		{"bad idle timeout", "url: http://a/\nidle_timeout: soon", `field "idle_timeout"`},
-		{"max below initial", "url: http://a/\nreconnect: {initial_interval: 10s, max_interval: 1s}", `field "reconnect.max_interval"`},
-		{"zero max_event_size", "url: http://a/\nmax_event_size: 0", `field "max_event_size"`},
-		{"word max_batch_size", "url: http://a/\nmax_batch_size: lots", `field "max_batch_size"`},
+		{"max below initial", "url: http://a/\nreconnect: {initial_interval: 10s, max_interval: 1s}", `field "reconnect.max_interval": 1s is below initial_interval 10s`},
+		{"max below the default initial", "url: http://a/\nreconnect: {max_interval: 1s}", `field "reconnect.max_interval": 1s is below initial_interval 3s`},
+		{"zero max_interval", "url: http://a/\nreconnect: {max_interval: 0s}", `field "reconnect.max_interval": 0s must be above zero`},
+		{"zero max_event_size", "url: http://a/\nmax_event_size: 0", `field "max_event_size": 0 must be positive`},
+		{"zero byte size", "url: http://a/\nmax_event_size: 0KiB", `field "max_event_size": 0KiB must be positive`},
+		{"word max_event_size", "url: http://a/\nmax_event_size: big", `field "max_event_size": "big" is not a byte size such as 1048576 or 1MiB`},
+		{"unknown unit", "url: http://a/\nmax_event_size: 1TiB", `field "max_event_size": "1TiB" is not a byte size`},
+		{"fractional max_event_size", "url: http://a/\nmax_event_size: 1.5", `field "max_event_size": 1.5 is not a byte size`},
+		{"huge max_event_size", "url: http://a/\nmax_event_size: 9223372036854775807", `field "max_event_size": 9223372036854775807 is over the maximum of 1GiB (1073741824 bytes)`},
+		{"huge byte size", "url: http://a/\nmax_event_size: 99999999999999999999MiB", `field "max_event_size": 99999999999999999999MiB is over the maximum of 1GiB`},
+		{"word max_batch_size", "url: http://a/\nmax_batch_size: lots", `field "max_batch_size": lots is not an integer`},
+		{"fractional max_batch_size", "url: http://a/\nmax_batch_size: 1.5", `field "max_batch_size": 1.5 is not an integer`},
+		{"huge max_batch_size", "url: http://a/\nmax_batch_size: 100001", `field "max_batch_size": 100001 is over the maximum of 100000`},
+		{"huge dedupe window", "url: http://a/\ndedupe: {mode: window, window: 50000000}", `field "dedupe.window": 50000000 is over the maximum of 1000000`},
+		{"dedupe mode not an option", "url: http://a/\ndedupe: {mode: Window}", `field "dedupe.mode": "Window" is not one of none, monotonic, window`},
+		{"stream_end not an option", "url: http://a/\nstream_end: STOP", `field "stream_end": "STOP" is not one of reconnect, stop`},
 		{"empty checkpoint key", "url: http://a/\ncheckpoint: {cache: c, key: \"\"}", `field "checkpoint.key"`},
 		{"proxy scheme", "url: http://a/\nproxy_url: ftp://p", `field "proxy_url"`},
-		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight"`},
+		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight": -1 must not be negative`},
+		{"huge max_in_flight", "url: http://a/\nmax_in_flight: 100001", `field "max_in_flight": 100001 is over the maximum of 100000`},
 	}
+	spec := ConfigSpec()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pc, err := ConfigSpec().ParseYAML(tt.yaml, nil)
+			pc, err := spec.ParseYAML(tt.yaml, nil)
 			if err == nil {
 				_, err = ParseConfig(pc)
 			}
@@ -72,10 +119,7 @@ func TestParseConfig_Errors(t *testing.T) {
 // TestConfigSpec_Lint checks the lint rules, which lint would otherwise
 // skip for integers, durations and URL schemes.
 func TestConfigSpec_Lint(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -84,10 +128,24 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"duration", "sse: {url: http://a/x, timeout: banana}", "timeout: banana is not a valid non-negative duration"},
 		{"negative", "sse: {url: http://a/x, idle_timeout: -5s}", "idle_timeout: -5s is not a valid non-negative duration"},
 		{"reconnect", "sse: {url: http://a/x, reconnect: {max_interval: x}}", "reconnect.max_interval: x is not a valid"},
-		{"int", "sse: {url: http://a/x, max_event_size: big}", "max_event_size: big is not an integer"},
+		{"int", "sse: {url: http://a/x, max_event_size: big}", "max_event_size: big is not a byte size such as 1048576 or 1MiB"},
+		{"byte size", "sse: {url: http://a/x, max_event_size: 1MiB}", ""},
+		{"byte size over the bound", "sse: {url: http://a/x, max_event_size: 2GiB}", "max_event_size: 2GiB is over the maximum of 1GiB (1073741824 bytes)"},
+		{"int over the bound", "sse: {url: http://a/x, max_event_size: 9223372036854775807}", "max_event_size: 9223372036854775807 is over the maximum of 1GiB (1073741824 bytes)"},
 		{"fraction", "sse: {url: http://a/x, max_batch_size: 1.5}", "max_batch_size: 1.5 must be a positive integer"},
+		{"batch over the bound", "sse: {url: http://a/x, max_batch_size: 100001}", "max_batch_size: 100001 is over the maximum of 100000"},
+		{"in flight over the bound", "sse: {url: http://a/x, max_in_flight: 100001}", "max_in_flight: 100001 is over the maximum of 100000"},
+		{"window over the bound", "sse: {url: http://a/x, dedupe: {window: 50000000}}", "dedupe.window: 50000000 is over the maximum of 1000000"},
 		{"neither", "sse: {method: GET}", "exactly one of url and from must be set: neither is"},
-		{"headers", "sse: {url: http://a/x, headers: {A: \"b\\nc\"}}", "headers: names and values must not contain CR or LF"},
+		{"headers", "sse: {url: http://a/x, headers: {A: \"b\\nc\"}}", "headers: the value on this line holds a control character such as CR or LF, which cannot be sent"},
+		{"header name", "sse: {url: http://a/x, headers: {\"A B\": c}}", `headers: "A B" is not a valid HTTP header name`},
+		{"last_event_id", "sse: {url: http://a/x, last_event_id: \"a\\u0001\"}", `last_event_id: "a\x01" holds a control character, which cannot be sent in a Last-Event-ID header`},
+		{"last_event_id with a tab", "sse: {url: http://a/x, last_event_id: \"a\\tb\"}", ""},
+		{"zero max_interval", "sse: {url: http://a/x, reconnect: {max_interval: 0s}}", "reconnect.max_interval: 0s must be above zero"},
+		{"max_interval below initial", "sse: {url: http://a/x, reconnect: {initial_interval: 1m, max_interval: 59s}}", "reconnect.max_interval: 59s is below initial_interval 1m"},
+		{"max_interval equal to initial", "sse: {url: http://a/x, reconnect: {initial_interval: 1m, max_interval: 60s}}", ""},
+		{"enum", "sse: {url: http://a/x, stream_end: STOP}", "stream_end: STOP is not one of reconnect, stop"},
+		{"dedupe enum", "sse: {url: http://a/x, dedupe: {mode: sometimes}}", "dedupe.mode: sometimes is not one of none, monotonic, window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,10 +155,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 				assert.Empty(t, lints)
 				return
 			}
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			require.NotEmpty(t, whats)
 			assert.Contains(t, strings.Join(whats, " | "), tt.want)
 		})
@@ -110,27 +165,23 @@ func TestConfigSpec_Lint(t *testing.T) {
 // TestScannerConfigSpec checks that the scanner's max_event_size is the
 // input's: the same lint wording, and the same error from parsing.
 func TestScannerConfigSpec(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, lint, parse string
 		want                    int
 	}{
 		{name: "default", yaml: "{}", want: sse.DefaultMaxEventSize},
 		{name: "set", yaml: "max_event_size: 4096", want: 4096},
-		{name: "word", yaml: "max_event_size: big", lint: "max_event_size: big is not an integer", parse: `field "max_event_size"`},
-		{name: "zero", yaml: "max_event_size: 0", lint: "max_event_size: 0 must be a positive integer", parse: `field "max_event_size": 0 must be positive`},
+		{name: "byte size", yaml: "max_event_size: 64KB", want: 64000},
+		{name: "word", yaml: "max_event_size: big", lint: "max_event_size: big is not a byte size such as 1048576 or 1MiB", parse: `field "max_event_size": "big" is not a byte size such as 1048576 or 1MiB`},
+		{name: "zero", yaml: "max_event_size: 0", lint: "max_event_size: 0 must be positive", parse: `field "max_event_size": 0 must be positive`},
+		{name: "over the bound", yaml: "max_event_size: 1073741825", lint: "max_event_size: 1073741825 is over the maximum of 1GiB (1073741824 bytes)", parse: `field "max_event_size": 1073741825 is over the maximum of 1GiB (1073741824 bytes)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lints, err := linter.LintScannerYAML([]byte("sse:\n  " + tt.yaml))
 			require.NoError(t, err)
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			if tt.lint == "" {
 				assert.Empty(t, whats)
 			} else {
@@ -148,5 +199,108 @@ func TestScannerConfigSpec(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, c.MaxEventSize)
 		})
+	}
+}
+
+func TestParseConfig_ByteSizes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"4096", 4096},
+		{"1MiB", 1 << 20},
+		{"1mib", 1 << 20},
+		{"64KB", 64000},
+		{"64 kb", 64000},
+		{"16MiB", 16 << 20},
+		{"1GB", 1e9},
+		{"1GiB", 1 << 30},
+		{"100B", 100},
+		{`"2048"`, 2048},
+	}
+	spec := ConfigSpec()
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			pc, err := spec.ParseYAML("url: http://a/\nmax_event_size: "+tt.in, nil)
+			require.NoError(t, err)
+			c, err := ParseConfig(pc)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.MaxEventSize)
+		})
+	}
+}
+
+// TestConfigSpec_LintAgreesWithParse runs values through lint and through
+// ParseConfig, which checks again for run --chilled: both must accept the
+// same values, since each rule is written twice, once in each language.
+func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
+	spec := ConfigSpec()
+	linter := testEnv(t, spec).NewComponentConfigLinter()
+	fields := map[string][]string{
+		"max_event_size":             {"1", "1MiB", "1 MiB", "64kb", "1GiB", "1073741824", "1073741825", "0", "-1", "1.5", "2.0", "big", "1TB", "1KiBs", "MiB", "\"\"", "99999999999999999999", "[1]"},
+		"max_batch_size":             {"1", "100000", "100001", "0", "-1", "1.5", "2.0", "lots", "\"5\""},
+		"max_in_flight":              {"0", "1", "100000", "100001", "-1", "1.5"},
+		"dedupe.window":              {"1", "1000000", "1000001", "0", "x"},
+		"dedupe.mode":                {"none", "monotonic", "window", "Window", "sometimes"},
+		"stream_end":                 {"reconnect", "stop", "STOP", "end"},
+		"last_event_id":              {"abc", `"a\tb"`, `"a\u0001"`, `"a\u007f"`, `"a\u001b"`, `"é"`, strings.Repeat("a", 4096), strings.Repeat("a", 4097)},
+		"bearer_token":               {"abc", `"a\u0001"`, `"a\nb"`},
+		"reconnect.max_interval":     {"1m", "3s", "2s", "0s", "0", "1x", "-1s", "0h0m", "1h"},
+		"reconnect.initial_interval": {"0s", "1s", "1m", "61s", "soon"},
+		"headers.X-A":                {"ok", `"a\tb"`, `"a\rb"`, `"a\u0000"`},
+		"headers.X B":                {"ok"},
+		"headers.X-B_c.d~":           {"ok"},
+	}
+	for path, values := range fields {
+		for _, v := range values {
+			t.Run(path+"="+v, func(t *testing.T) {
+				var yaml string
+				if parent, child, nested := strings.Cut(path, "."); nested {
+					yaml = fmt.Sprintf("url: http://a/\n%s:\n  %q: %s", parent, child, v)
+				} else {
+					yaml = fmt.Sprintf("url: http://a/\n%s: %s", path, v)
+				}
+				lints, err := linter.LintInputYAML([]byte("sse:\n  " + strings.ReplaceAll(yaml, "\n", "\n  ")))
+				require.NoError(t, err)
+				pc, err := spec.ParseYAML(yaml, nil)
+				if err == nil {
+					_, err = ParseConfig(pc)
+				}
+				if len(lints) == 0 {
+					assert.NoError(t, err, "lint accepts %s: %s, ParseConfig must too", path, v)
+				} else {
+					assert.Error(t, err, "lint rejects %s: %s (%v), ParseConfig must too", path, v, lints)
+				}
+			})
+		}
+	}
+}
+
+// TestDocumentedType keeps the table honest: every field declared any has
+// a documented type, and every entry names such a field.
+func TestDocumentedType(t *testing.T) {
+	env := testEnv(t, ConfigSpec())
+	// WalkScanners walks the global registry, so the scanner's spec is
+	// registered as an input here only to be walked.
+	require.NoError(t, env.RegisterBatchInput("sse_scanner", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	var views []*service.ConfigView
+	env.WalkInputs(func(_ string, v *service.ConfigView) { views = append(views, v) })
+	require.Len(t, views, 2)
+	declaredAny := map[string]bool{}
+	for _, v := range views {
+		td, err := v.TemplateData()
+		require.NoError(t, err)
+		for _, f := range td.Fields {
+			if f.Type == "unknown" {
+				declaredAny[f.FullName] = true
+				typ, ok := DocumentedType(f.FullName)
+				assert.True(t, ok, "field %s is declared any: give it a documented type", f.FullName)
+				assert.NotEqual(t, "unknown", typ)
+			}
+		}
+	}
+	for path := range documentedTypes {
+		assert.True(t, declaredAny[path], "documentedTypes names %s, which is not declared any", path)
 	}
 }

@@ -17,7 +17,7 @@ reconnection, `+"`Last-Event-ID`"+` or checkpoint: for a live HTTP stream use th
 of the stream is discarded, as the standard requires.`).
 		Fields(
 			maxEventSizeField().
-				Description("The largest event accepted, in bytes (data, type and ID together). A larger event is skipped to its end."),
+				Description("The largest event accepted (data, type and ID together). A larger event is skipped to its end. "+maxEventSizeDoc),
 		).
 		Example("Recorded stream", "Parses an event stream recorded to a file.", `
 input:

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/benthos-sse/benthos-sse/sse"
 )
 
 // tracker turns acknowledgements, which arrive out of order and
@@ -36,7 +39,9 @@ type batch struct {
 func (t *tracker) track(id string, events int) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.pending = append(t.pending, batch{id: id, events: events})
+	// A copy: the event source's ID is a view of an event's block, which the
+	// watermark and the last checkpoint written would otherwise keep alive.
+	t.pending = append(t.pending, batch{id: strings.Clone(id), events: events})
 	t.inQueue += events
 	return t.base + uint64(len(t.pending)) - 1
 }
@@ -91,6 +96,13 @@ type checkpointStore struct {
 
 const checkpointMagic = "sse-checkpoint/1"
 
+// maxCheckpointSize bounds a checkpoint value: the magic, a generation of
+// at most 20 digits, an 8-digit checksum, three spaces and an ID of at most
+// sse.MaxIDLength bytes. A larger value is not one this input wrote and is
+// rejected before anything is copied or decoded (a 300 MB garbage value
+// was read whole, then copied twice).
+const maxCheckpointSize = len(checkpointMagic) + 1 + 20 + 1 + 8 + 1 + sse.MaxIDLength
+
 func (s *checkpointStore) slot(gen uint64) string {
 	if gen%2 == 0 {
 		return s.key + ".a"
@@ -106,8 +118,13 @@ func encodeCheckpoint(gen uint64, id string) []byte {
 }
 
 // decodeCheckpoint parses a value written by encodeCheckpoint; ok is false
-// for anything else, a truncated value included.
+// for anything else: a truncated value, a value above maxCheckpointSize,
+// or one not in the exact form encodeCheckpoint writes (so a decoded value
+// always encodes back to the same bytes).
 func decodeCheckpoint(v []byte) (gen uint64, id string, ok bool) {
+	if len(v) > maxCheckpointSize {
+		return 0, "", false
+	}
 	parts := strings.SplitN(string(v), " ", 4)
 	if len(parts) != 4 || parts[0] != checkpointMagic {
 		return 0, "", false
@@ -120,37 +137,53 @@ func decodeCheckpoint(v []byte) (gen uint64, id string, ok bool) {
 	if err != nil || uint32(sum) != crc32.ChecksumIEEE([]byte(parts[3])) {
 		return 0, "", false
 	}
+	if !bytes.Equal(encodeCheckpoint(gen, parts[3]), v) {
+		return 0, "", false // leading zeros, upper-case hex, a sign...
+	}
 	return gen, parts[3], true
 }
 
+// newerGeneration reports whether generation a was written after b. The
+// two slots hold consecutive generations, so serial-number arithmetic
+// (RFC 1982) orders them across the wrap from 2^64-1 to 0, where a plain
+// a > b would let the stale copy win forever.
+func newerGeneration(a, b uint64) bool { return int64(a-b) > 0 }
+
 // load returns the newest valid checkpoint. ok is false when there is none.
 // invalid lists the keys that held something else: a torn write, or a
-// value written by hand.
-func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, invalid []string, err error) {
+// value written by hand. unsendable lists the keys whose checkpoint holds
+// an ID that cannot be sent as Last-Event-ID (written by hand, or by a
+// version that checkpointed any ID): they are ignored, since resuming from
+// them would fail every request.
+func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, invalid, unsendable []string, err error) {
 	for _, k := range []string{s.key + ".a", s.key + ".b"} {
 		var v []byte
 		var getErr error
 		if aerr := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 			v, getErr = c.Get(ctx, k)
 		}); aerr != nil {
-			return 0, "", false, nil, fmt.Errorf("checkpoint.cache %q: %w", s.cache, aerr)
+			return 0, "", false, nil, nil, fmt.Errorf("checkpoint.cache %q: %w", s.cache, aerr)
 		}
 		if errors.Is(getErr, service.ErrKeyNotFound) {
 			continue
 		}
 		if getErr != nil {
-			return 0, "", false, nil, fmt.Errorf("checkpoint.cache %q: get %q: %w", s.cache, k, getErr)
+			return 0, "", false, nil, nil, fmt.Errorf("checkpoint.cache %q: get %q: %w", s.cache, k, getErr)
 		}
 		g, i, valid := decodeCheckpoint(v)
 		if !valid {
 			invalid = append(invalid, k)
 			continue
 		}
-		if !ok || g > gen {
+		if !sse.SendableID(i) {
+			unsendable = append(unsendable, k)
+			continue
+		}
+		if !ok || newerGeneration(g, gen) {
 			gen, id, ok = g, i, true
 		}
 	}
-	return gen, id, ok, invalid, nil
+	return gen, id, ok, invalid, unsendable, nil
 }
 
 // save writes generation gen of the checkpoint.
@@ -169,56 +202,64 @@ func (s *checkpointStore) save(ctx context.Context, gen uint64, id string) error
 
 // checkpointer writes the watermark to the store in the background, so that
 // acknowledgements never wait for the cache, coalescing the writes of a
-// busy stream into one per cache round trip.
+// busy stream into one per cache round trip. Its goroutine runs only while
+// there is something to write: an idle stream holds none.
 type checkpointer struct {
 	store   *checkpointStore
 	tracker *tracker
 	log     *service.Logger
 	errors  *service.MetricCounter
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	ctx    context.Context // cancelled by close, abandoning a write in flight
+	cancel context.CancelFunc
+	writer sync.WaitGroup
 
+	mu      sync.Mutex
+	dirty   bool // the watermark moved since the writer last looked
+	running bool // a writer goroutine runs
+	closed  bool
+
+	// Owned by the one writer that runs at a time, then by close.
 	gen     uint64 // generation of the last write
 	written string
 	wrote   bool
 }
 
 func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter) *checkpointer {
-	c := &checkpointer{
-		store: store, tracker: t, log: log, errors: errs, gen: gen,
-		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	go c.run()
+	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, gen: gen}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
 
-// changed tells the writer that the watermark moved.
+// changed tells the writer that the watermark moved, starting it if it is
+// not running.
 func (c *checkpointer) changed() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.dirty = true
+	if !c.running {
+		c.running = true
+		c.writer.Add(1)
+		go c.run()
 	}
 }
 
+// run writes until the watermark stops moving, then returns.
 func (c *checkpointer) run() {
-	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
+	defer c.writer.Done()
 	for {
-		select {
-		case <-c.kick:
-			c.flush(ctx)
-		case <-c.stop:
+		c.mu.Lock()
+		if !c.dirty || c.closed {
+			c.running = false
+			c.mu.Unlock()
 			return
 		}
+		c.dirty = false
+		c.mu.Unlock()
+		c.flush(c.ctx)
 	}
 }
 
@@ -230,7 +271,7 @@ func (c *checkpointer) flush(ctx context.Context) {
 	}
 	if err := c.store.save(ctx, c.gen+1, id); err != nil {
 		if ctx.Err() == nil {
-			c.log.Errorf("Failed to write checkpoint %q: %v", id, err)
+			c.log.Errorf("Failed to write checkpoint %s: %s", logID(id), logErr(err))
 			c.errors.Incr(1)
 		}
 		return
@@ -239,15 +280,18 @@ func (c *checkpointer) flush(ctx context.Context) {
 	c.written, c.wrote = id, true
 }
 
-// close stops the writer and writes the final watermark.
+// close stops the writer, abandoning a write in flight, and writes the
+// final watermark.
 func (c *checkpointer) close(ctx context.Context) {
-	select {
-	case <-c.stop:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return
-	default:
 	}
-	close(c.stop)
-	<-c.done
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.writer.Wait()
 	c.flush(ctx)
 }
 

@@ -2,6 +2,7 @@ package input
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,13 @@ func newHTTPClient(c *benthossse.Config) *http.Client {
 	tr.DialContext = dialer.DialContext
 	tr.TLSHandshakeTimeout = c.Timeout
 	tr.ResponseHeaderTimeout = c.Timeout
+	// A connection keeps its buffers for its whole life, which for a
+	// stream is long: 4 KiB each by default. The write buffer only ever
+	// holds the request; the read buffer holds the response headers and the
+	// chunk framing, while the parser's own buffer takes the body directly
+	// from the socket when it has room. Longer header lines still go
+	// through (textproto joins them).
+	tr.WriteBufferSize, tr.ReadBufferSize = 1<<10, 1<<10
 	if c.TLS != nil {
 		tr.TLSClientConfig = c.TLS
 	}
@@ -30,31 +38,59 @@ func newHTTPClient(c *benthossse.Config) *http.Client {
 	for k := range c.Headers {
 		secret = append(secret, k)
 	}
-	return &http.Client{Transport: tr, CheckRedirect: keepCredentialsToOrigin(secret)}
+	return &http.Client{Transport: tr, CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
 }
 
-// keepCredentialsToOrigin follows redirects as net/http does (at most 10)
-// but keeps credentials to the origin they were configured for: once a
-// redirect leaves it (another scheme, host or port), the secret headers
-// (Authorization, cookies, and every configured header, which the spec
-// treats as secrets) are removed from that request and every later one.
-// net/http alone removes only Authorization and cookies, and only when the
-// host name changes, so a configured API key header would reach any host
-// and a bearer token any port of the same host.
-func keepCredentialsToOrigin(secret []string) func(*http.Request, []*http.Request) error {
+// errRedirect is wrapped by the error of a redirect the input refuses to
+// follow. The event source retries the request with backoff, and the
+// reason is logged with each failure.
+var errRedirect = errors.New("redirect refused")
+
+// redirectPolicy follows redirects as net/http does (at most 10) but keeps
+// what the user configured for one origin (scheme, host and port) to that
+// origin, as browsers do:
+//   - once a redirect leaves the origin, the secret headers (Authorization,
+//     cookies, and every configured header, which the spec treats as
+//     secrets) are removed from that request and every later one. net/http
+//     alone removes only Authorization and cookies, and only when the host
+//     name changes, so a configured API key header would reach any host and
+//     a bearer token any port of the same host;
+//   - a hop to another origin sends a Referer of the previous URL's origin
+//     only (the browsers' strict-origin-when-cross-origin default), never
+//     its path and query, where an ?api_key= would leak; net/http sends the
+//     whole URL;
+//   - a 307 or 308 to another origin, which would re-send the request body
+//     (an LLM prompt, say), is refused: the body goes only to the
+//     configured origin;
+//   - a redirect from https to http is refused, since everything after it,
+//     the stream included, would travel in clear.
+func redirectPolicy(secret []string, hasBody bool) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
+		}
+		prev := via[len(via)-1]
+		if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: from https to %s (%s)", errRedirect, req.URL.Scheme, logURL(req.URL.String()))
+		}
+		if origin(req.URL) != origin(prev.URL) {
+			if req.Header.Get("Referer") != "" {
+				req.Header.Set("Referer", prev.URL.Scheme+"://"+prev.URL.Host+"/")
+			}
 		}
 		first := origin(via[0].URL)
 		left := origin(req.URL) != first
 		for _, r := range via[1:] {
 			left = left || origin(r.URL) != first
 		}
-		if left {
-			for _, h := range secret {
-				req.Header.Del(h)
-			}
+		if !left {
+			return nil
+		}
+		if hasBody && req.Response != nil && (req.Response.StatusCode == http.StatusTemporaryRedirect || req.Response.StatusCode == http.StatusPermanentRedirect) {
+			return fmt.Errorf("%w: a %d to another origin (%s) would re-send the request body there", errRedirect, req.Response.StatusCode, logURL(req.URL.String()))
+		}
+		for _, h := range secret {
+			req.Header.Del(h)
 		}
 		return nil
 	}

@@ -47,7 +47,7 @@ const minReconnect = 100 * time.Millisecond
 
 type metrics struct {
 	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
-	reconnects, checkpointErrors                     *service.MetricCounter
+	reconnects, checkpointErrors, unsendable         *service.MetricCounter
 	readyState, lag, backoff, lastByteAge            *service.MetricGauge
 }
 
@@ -60,6 +60,7 @@ func newMetrics(m *service.Metrics) metrics {
 		deduplicated:     m.NewCounter("sse_events_deduplicated"),
 		reconnects:       m.NewCounter("sse_reconnects", "cause"),
 		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
+		unsendable:       m.NewCounter("sse_ids_unsendable"),
 		readyState:       m.NewGauge("sse_ready_state"),
 		lag:              m.NewGauge("sse_checkpoint_lag"),
 		backoff:          m.NewGauge("sse_backoff_seconds"),
@@ -75,6 +76,7 @@ type sseInput struct {
 	client *http.Client
 
 	include, exclude map[string]bool
+	meta             eventMeta // used by the goroutine calling ReadBatch
 	dedupe           *deduper
 
 	tracker tracker
@@ -84,18 +86,18 @@ type sseInput struct {
 	mu sync.Mutex // guards es against Close
 	es *sse.EventSource
 
-	stopWatch chan struct{} // closed by Close: ends watchActivity
-	watching  sync.WaitGroup
+	from *fromOpener // the `from` file, unless it is stdin
 
 	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
 	// it too).
-	attempt      int
-	status       int
-	finalURL     string
-	headers      map[string]string
-	failingSince time.Time
-	ending       bool // end_on_data was seen: end after this batch
-	gaveUp       bool
+	attempt       int
+	status        int
+	finalURL      string
+	headers       map[string]string
+	failingSince  time.Time
+	ending        bool   // end_on_data was seen: end after this batch
+	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	gaveUp        bool
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -104,10 +106,16 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 		return nil, err
 	}
 	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics())}
+	if err := checkFrom(c.From); err != nil {
+		return nil, err
+	}
+	if !sse.SendableID(c.LastEventID) {
+		// Refused here rather than by every Connect, which would retry it
+		// forever.
+		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
+	}
 	if c.From != "" && c.From != "-" {
-		if _, err := os.Stat(c.From); err != nil {
-			return nil, benthossse.FieldError(benthossse.FieldFrom, err)
-		}
+		in.from = newFromOpener(c.From)
 	}
 	if c.URL != "" {
 		in.client = newHTTPClient(c)
@@ -145,6 +153,19 @@ func toSet(list []string) map[string]bool {
 // server's retry and the backoff govern reconnection rather than Benthos'
 // fixed reconnect loop.
 func (in *sseInput) Connect(ctx context.Context) error {
+	// Opened before taking the lock, which Close needs: opening a FIFO
+	// blocks until a writer appears.
+	var r io.Reader = os.Stdin
+	if in.from != nil {
+		f, err := in.from.open(ctx)
+		if errors.Is(err, errFromClosed) {
+			return service.ErrEndOfInput
+		}
+		if err != nil {
+			return err
+		}
+		r = f
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.es != nil {
@@ -152,28 +173,27 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	opts := in.options()
 	if in.store != nil {
-		gen, id, ok, invalid, err := in.store.load(ctx)
+		gen, id, ok, invalid, unsendable, err := in.store.load(ctx)
 		if err != nil {
 			return err
 		}
 		for _, k := range invalid {
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote, or a write torn by a crash", k, in.store.cache)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, in.store.cache, maxCheckpointSize)
+		}
+		for _, k := range unsendable {
+			in.m.unsendable.Incr(1)
+			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
 		}
 		if ok {
-			in.log.Infof("Resuming from checkpoint: Last-Event-ID %q", id)
+			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
 		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
 	}
+	if in.dedupe != nil {
+		in.dedupe.seed(opts.LastEventID)
+	}
 	if in.conf.From != "" {
-		var r io.Reader = os.Stdin
-		if in.conf.From != "-" {
-			f, err := os.Open(in.conf.From)
-			if err != nil {
-				return benthossse.FieldError(benthossse.FieldFrom, err)
-			}
-			r = f
-		}
 		in.es = sse.From(r, opts)
 		in.m.readyState.Set(int64(sse.Open))
 		return nil
@@ -184,32 +204,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 	in.es = es
 	in.m.readyState.Set(int64(sse.Connecting))
-	in.stopWatch = make(chan struct{})
-	in.watching.Add(1)
-	go in.watchActivity(es, in.stopWatch)
+	activity.add(in, es)
 	return nil
-}
-
-// activityInterval is how often sse_last_byte_age_seconds is updated.
-const activityInterval = time.Second
-
-// watchActivity keeps the sse_last_byte_age_seconds gauge current, so that
-// an alert can tell a silently dead stream from a quiet one even when no
-// event arrives to update anything.
-func (in *sseInput) watchActivity(es *sse.EventSource, stop <-chan struct{}) {
-	defer in.watching.Done()
-	t := time.NewTicker(activityInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if last := es.LastActivity(); !last.IsZero() {
-				in.m.lastByteAge.SetFloat64(time.Since(last).Seconds())
-			}
-		}
-	}
 }
 
 func (in *sseInput) options() sse.Options {
@@ -222,7 +218,7 @@ func (in *sseInput) options() sse.Options {
 		PrepareRequest:      in.prepare,
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
-		MaxReconnectionTime: max(c.ReconnectMax, minReconnect),
+		MaxReconnectionTime: maxReconnect(c),
 		MinReconnectionTime: minReconnect,
 		BackoffFactor:       c.BackoffFactor,
 		Jitter:              c.Jitter,
@@ -231,10 +227,38 @@ func (in *sseInput) options() sse.Options {
 		MaxEventSize:        c.MaxEventSize,
 		// The pipeline's status policy: only 204 stops; anything else is
 		// retried with backoff, honouring Retry-After.
-		RetryResponse: func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
-		OnOpen:        in.onOpen,
-		OnError:       in.onError,
+		RetryResponse:   func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
+		OnOpen:          in.onOpen,
+		OnError:         in.onError,
+		OnIDNotSendable: in.onIDNotSendable,
 	}
+}
+
+// onIDNotSendable counts an event ID that cannot be sent as Last-Event-ID
+// (a control character, or over sse.MaxIDLength bytes): the events keep it
+// in sse_id, but the resume point, and so the checkpoint, stays at the last
+// sendable ID. It warns for the 1st, 2nd, 4th, 8th... such ID, so that a
+// server sending one with every event cannot flood the log.
+func (in *sseInput) onIDNotSendable(id string) {
+	in.m.unsendable.Incr(1)
+	in.unsendableIDs++
+	if n := in.unsendableIDs; n&(n-1) == 0 {
+		in.log.Warnf("Event ID %s (%d bytes) cannot be sent as Last-Event-ID; resuming from the last sendable ID %s instead (%d such IDs so far)",
+			logID(id), len(id), logID(in.es.LastEventID()), n)
+	}
+}
+
+// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
+// means no cap of the input's own (the event source's default of
+// sse.DefaultMaxReconnectionTime applies), and a cap is never below
+// initial_interval: a zero used to cap every wait at the 100ms floor,
+// overriding initial_interval and a server's Retry-After (49 requests in 5s
+// against "503, Retry-After: 60").
+func maxReconnect(c *benthossse.Config) time.Duration {
+	if c.ReconnectMax <= 0 {
+		return 0
+	}
+	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
 // prepare signs each connection's first request.
@@ -264,7 +288,7 @@ func (in *sseInput) onOpen(resp *http.Response) {
 			}
 		}
 	}
-	in.log.Infof("Connected to %s (connection %d)", in.finalURL, in.attempt)
+	in.log.Infof("Connected to %s (connection %d)", logURL(in.finalURL), in.attempt)
 }
 
 func (in *sseInput) onError(err error) {
@@ -292,17 +316,17 @@ func (in *sseInput) onError(err error) {
 		in.failingSince = now
 	}
 	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
-		in.log.Errorf("Giving up on %s after failing for %v: %v", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err)
-		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", es.URL(), now.Sub(in.failingSince).Round(time.Millisecond), err))
+		in.log.Errorf("Giving up on %s after failing for %v: %s", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), logErr(err))
+		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), err))
 		in.gaveUp = true
 		es.Close()
 		return
 	}
 	if cause == "eof" || cause == "idle_timeout" {
-		in.log.Warnf("Connection to %s lost (%v); reconnecting in %v with Last-Event-ID %q", es.URL(), err, wait.Round(time.Millisecond), es.LastEventID())
+		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
 		return
 	}
-	in.log.Warnf("Connecting to %s failed: %v; retrying in %v", es.URL(), err, wait.Round(time.Millisecond))
+	in.log.Warnf("Connecting to %s failed: %s; retrying in %v", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond))
 }
 
 // ReadBatch returns the next event together with the events that already
@@ -327,7 +351,8 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			return nil, nil, in.readError(ctx, es, err)
 		}
 		batch := make(service.MessageBatch, 0, min(in.conf.MaxBatchSize, 16))
-		batch = in.add(batch, ev)
+		var c counts
+		batch = in.add(batch, ev, &c)
 		for len(batch) < in.conf.MaxBatchSize && !in.ending {
 			ev, ok, err := es.Buffered()
 			if errors.Is(err, sse.ErrEventTooLarge) {
@@ -337,8 +362,9 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			if !ok {
 				break
 			}
-			batch = in.add(batch, ev)
+			batch = in.add(batch, ev, &c)
 		}
+		in.count(c)
 		seq := in.tracker.track(es.LastEventID(), len(batch))
 		if len(batch) == 0 {
 			// Everything was filtered out: settled at once, so the
@@ -350,7 +376,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 		return batch, func(ctx context.Context, err error) error {
 			if err != nil {
 				// auto_replay_nacks: false; the pipeline dropped the batch.
-				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %v", len(batch), err)
+				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
 			}
 			in.settled(seq)
 			return nil
@@ -367,7 +393,7 @@ func (in *sseInput) settled(seq uint64) {
 
 func (in *sseInput) oversized(es *sse.EventSource) {
 	in.m.oversized.Incr(1)
-	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", in.conf.MaxEventSize, es.LastEventID())
+	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", in.conf.MaxEventSize, logID(es.LastEventID()))
 }
 
 // readError maps an error from the event source to what Benthos expects.
@@ -383,15 +409,15 @@ func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err erro
 		if in.conf.From != "" {
 			in.log.Infof("End of stream %s", in.conf.From)
 		} else {
-			in.log.Infof("Stream %s ended; stream_end is stop", es.URL())
+			in.log.Infof("Stream %s ended; stream_end is stop", logURL(es.URL()))
 		}
 		return service.ErrEndOfInput
 	case errors.As(err, &re):
-		in.log.Infof("%v: the server asks clients to stop; ending the input", re)
+		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
 		return service.ErrEndOfInput
 	}
-	in.log.Errorf("Reading %s failed: %v", in.source(), err)
-	recordFailure(fmt.Errorf("reading %s failed: %w", in.source(), err))
+	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), err))
 	return service.ErrEndOfInput
 }
 
@@ -402,13 +428,31 @@ func (in *sseInput) source() string {
 	return in.conf.URL
 }
 
+// counts holds a batch's metric increments, made once per batch rather
+// than once per event: every increment resolves the input's labels, which
+// allocates.
+type counts struct{ events, bytes, filtered, deduplicated int64 }
+
+func (in *sseInput) count(c counts) {
+	incr(in.m.events, c.events)
+	incr(in.m.bytes, c.bytes)
+	incr(in.m.filtered, c.filtered)
+	incr(in.m.deduplicated, c.deduplicated)
+}
+
+func incr(m *service.MetricCounter, n int64) {
+	if n > 0 {
+		m.Incr(n)
+	}
+}
+
 // add appends ev to batch as a message unless it is filtered out, a replay,
-// or the end sentinel.
-func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.MessageBatch {
-	in.m.events.Incr(1)
-	in.m.bytes.Incr(int64(len(ev.Data)))
+// or the end sentinel, and counts it in c.
+func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
+	c.events++
+	c.bytes += int64(len(ev.Data))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
-		in.m.filtered.Incr(1)
+		c.filtered++
 		return batch
 	}
 	if in.conf.EndOnData != "" && string(ev.Data) == in.conf.EndOnData {
@@ -417,10 +461,10 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 		return batch
 	}
 	if in.dedupe != nil && in.dedupe.seen(ev) {
-		in.m.deduplicated.Incr(1)
+		c.deduplicated++
 		return batch
 	}
-	msg := newEventMessage(ev)
+	msg := in.meta.message(ev)
 	for k, v := range in.headers {
 		msg.MetaSetMut(k, v)
 	}
@@ -435,12 +479,26 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event) service.Messag
 	return append(batch, msg)
 }
 
-// newEventMessage turns an event into a message: the data as the payload,
-// with the metadata the input and the scanner both set.
-func newEventMessage(ev sse.Event) *service.Message {
+// eventMeta turns events into messages: the data as the payload, with the
+// metadata the input and the scanner both set. It reuses the previous
+// event's metadata values when they repeat, as the type usually does and
+// the ID does on streams without ids: storing a string in an any
+// allocates, and a string, being immutable, can be shared by messages.
+type eventMeta struct {
+	typ, id       string
+	typAny, idAny any
+}
+
+func (m *eventMeta) message(ev sse.Event) *service.Message {
+	if m.typAny == nil || ev.Type != m.typ {
+		m.typ, m.typAny = ev.Type, ev.Type
+	}
+	if m.idAny == nil || ev.LastEventID != m.id {
+		m.id, m.idAny = ev.LastEventID, ev.LastEventID
+	}
 	msg := service.NewMessage(ev.Data)
-	msg.MetaSetMut(benthossse.MetaEvent, ev.Type)
-	msg.MetaSetMut(benthossse.MetaLastEventID, ev.LastEventID)
+	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
+	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
 	return msg
 }
 
@@ -453,13 +511,12 @@ func (in *sseInput) Close(ctx context.Context) error {
 	if es != nil {
 		es.Close()
 	}
-	in.mu.Lock()
-	if in.stopWatch != nil {
-		close(in.stopWatch)
-		in.stopWatch = nil
+	activity.remove(in)
+	if in.from != nil {
+		if err := in.from.close(ctx); err != nil {
+			return err
+		}
 	}
-	in.mu.Unlock()
-	in.watching.Wait()
 	if in.ckpt != nil {
 		in.ckpt.close(ctx)
 	}

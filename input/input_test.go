@@ -33,10 +33,9 @@ type collector struct {
 	msgs []got
 	// fail, if set, decides whether to reject a message.
 	fail func(got) error
-	more chan struct{}
 }
 
-func newCollector() *collector { return &collector{more: make(chan struct{}, 1)} }
+func newCollector() *collector { return &collector{} }
 
 func (c *collector) consume(_ context.Context, m *service.Message) error {
 	b, err := m.AsBytes()
@@ -54,10 +53,6 @@ func (c *collector) consume(_ context.Context, m *service.Message) error {
 	c.mu.Lock()
 	c.msgs = append(c.msgs, g)
 	c.mu.Unlock()
-	select {
-	case c.more <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
@@ -69,22 +64,6 @@ func (c *collector) snapshot() []string {
 		out[i] = m.String()
 	}
 	return out
-}
-
-// waitFor blocks until the output has seen n messages.
-func (c *collector) waitFor(t *testing.T, n int) []string {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		if s := c.snapshot(); len(s) >= n {
-			return s
-		}
-		select {
-		case <-c.more:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %d messages, have %v", n, c.snapshot())
-		}
-	}
 }
 
 type stream struct {
@@ -386,14 +365,14 @@ func TestCheckpoint_TornWriteFallsBack(t *testing.T) {
 	store := &checkpointStore{res: res, cache: "ck", key: "k"}
 	ctx := context.Background()
 
-	_, _, ok, invalid, err := store.load(ctx)
+	_, _, ok, invalid, _, err := store.load(ctx)
 	require.NoError(t, err)
 	assert.False(t, ok, "no checkpoint yet")
 	assert.Empty(t, invalid)
 
 	require.NoError(t, store.save(ctx, 1, "10"))
 	require.NoError(t, store.save(ctx, 2, "20"))
-	gen, id, ok, _, err := store.load(ctx)
+	gen, id, ok, _, _, err := store.load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, uint64(2), gen)
@@ -405,7 +384,7 @@ func TestCheckpoint_TornWriteFallsBack(t *testing.T) {
 			require.NoError(t, c.Set(ctx, store.slot(3), torn, nil))
 		}))
 		var invalid []string
-		gen, id, ok, invalid, err = store.load(ctx)
+		gen, id, ok, invalid, _, err = store.load(ctx)
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, []string{"k.b"}, invalid, "the torn slot is reported")

@@ -33,9 +33,10 @@ func (c *scannerCreator) Create(rdr io.ReadCloser, aFn service.AckFunc, _ *servi
 func (c *scannerCreator) Close(context.Context) error { return nil }
 
 type scanner struct {
-	c *scannerCreator
-	r io.ReadCloser
-	p *sse.Parser
+	c    *scannerCreator
+	r    io.ReadCloser
+	p    *sse.Parser
+	meta eventMeta
 }
 
 func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
@@ -43,13 +44,13 @@ func (s *scanner) NextBatch(ctx context.Context) (service.MessageBatch, error) {
 		ev, err := s.p.Next()
 		if errors.Is(err, sse.ErrEventTooLarge) {
 			s.c.oversized.Incr(1)
-			s.c.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %q", s.c.max, s.p.LastEventID())
+			s.c.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", s.c.max, logID(s.p.LastEventID()))
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return service.MessageBatch{newEventMessage(ev)}, nil
+		return service.MessageBatch{s.meta.message(ev)}, nil
 	}
 }
 

@@ -91,8 +91,8 @@ output:
 		if n, _ := strconv.Atoi(id); ok && n >= 500 {
 			break
 		}
-		require.False(t, a.Exited(), "instance A exited early:\n%s", a.stderr.String())
-		require.True(t, time.Now().Before(deadline), "no checkpoint >= 500 in Redis within %v:\n%s", waitLimit, a.stderr.String())
+		require.False(t, a.Exited(), "instance A exited early:\n%s", a.Output())
+		require.True(t, time.Now().Before(deadline), "no checkpoint >= 500 in Redis within %v:\n%s", waitLimit, a.Output())
 		time.Sleep(10 * time.Millisecond) // polling Redis for the checkpoint
 	}
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
@@ -110,7 +110,7 @@ output:
 
 	b := startBinaryIn(t, dirB, "sse.yaml")
 	code := b.Wait(2 * waitLimit) // the server answers 204 after the last event
-	require.Equal(t, 0, code, "instance B:\n%s", b.stderr.String())
+	require.Equal(t, 0, code, "instance B:\n%s", b.Output())
 
 	reqs := srv.Requests()
 	require.Greater(t, len(reqs), reqsA, "B connected")

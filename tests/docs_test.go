@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,9 +44,10 @@ func TestDocs_UpToDate(t *testing.T) {
 		want, err := os.ReadFile(filepath.Join(out, name))
 		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join(repoRoot, "docs", name))
-		require.NoError(t, err, "docs/%s is missing: run go run ./cmd/gendocs", name)
+		require.NoError(t, err, "docs/%s is missing: run go generate . (go run ./cmd/gendocs)", name)
+		assert.NotContains(t, string(got), "| unknown |", "docs/%s shows a field of type unknown", name)
 		if line, w, g, differ := firstDiff(string(want), string(got)); differ {
-			t.Errorf("docs/%s is stale: run go run ./cmd/gendocs\nfirst difference at line %d:\n  generated: %q\n  committed: %q", name, line, w, g)
+			t.Errorf("docs/%s is stale: run go generate . (go run ./cmd/gendocs)\nfirst difference at line %d:\n  generated: %q\n  committed: %q", name, line, w, g)
 		}
 	}
 }
@@ -161,5 +163,31 @@ func TestDocs_EveryFieldHasDescriptionAndExample(t *testing.T) {
 				assert.True(t, seen[name], "exempt field %s does not exist: remove it from benthosFieldsWithoutExamples", name)
 			}
 		})
+	}
+}
+
+// createExampleRe finds the `create` examples in help text.
+var createExampleRe = regexp.MustCompile(`benthos-sse create ([a-z_,]*/[a-z_,]*/[a-z_,]*)`)
+
+// Every `create` example the help shows must work in this binary, and its
+// config lint clean: the help must not suggest components it lacks.
+func TestHelp_CreateExamplesWork(t *testing.T) {
+	t.Parallel()
+	var exprs []string
+	for _, cmd := range [][]string{{"--help"}, {"create", "--help"}, {"run", "--help"}, {"lint", "--help"}, {"echo", "--help"}, {"list", "--help"}, {"help"}} {
+		res := runBin(t, repoRoot, nil, nil, cmd...)
+		require.Equal(t, 0, res.code, "%v:\n%s", cmd, res.output())
+		for _, m := range createExampleRe.FindAllStringSubmatch(res.stdout, -1) {
+			exprs = append(exprs, m[1])
+		}
+	}
+	require.GreaterOrEqual(t, len(exprs), 3, "the help has create examples")
+	for _, expr := range exprs {
+		res := runBin(t, repoRoot, nil, nil, "create", expr)
+		require.Equal(t, 0, res.code, "create %s:\n%s", expr, res.output())
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "created.yaml"), []byte(res.stdout), 0o644))
+		res = runBin(t, dir, nil, nil, "lint", "created.yaml")
+		assert.Equal(t, 0, res.code, "lint of create %s:\n%s", expr, res.output())
 	}
 }

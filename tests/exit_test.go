@@ -50,10 +50,12 @@ func TestExit_Codes(t *testing.T) {
 			last:  []string{"level=error", "Exiting with code 1", "reconnect.max_elapsed_time", "connection refused"},
 		},
 		{
-			name:  "from source fails",
-			input: fmt.Sprintf("from: %q", dir),
-			code:  1,
-			last:  []string{"level=error", "Exiting with code 1", "is a directory"},
+			// Refused when the input is built, before the stream starts.
+			name:       "from source fails",
+			input:      fmt.Sprintf("from: %q", dir),
+			code:       1,
+			last:       []string{`field "from"`, "is a directory"},
+			notStarted: true,
 		},
 		{
 			name:       "checkpoint cache cannot be written",
@@ -94,8 +96,8 @@ input:
 `, tt.input, tt.cache)), 0o600))
 			// Logs go to stdout (the output is not stdout); errors of the
 			// CLI itself to stderr, after them.
-			stdout, stderr, code := runBinary(t, nil, "run", cfg)
-			stderr = stdout + stderr
+			res := runBin(t, repoRoot, nil, nil, "run", cfg)
+			stderr, code := res.output(), res.code
 			require.Equal(t, tt.code, code, "stderr:\n%s", stderr)
 			if tt.notStarted {
 				assert.NotContains(t, stderr, "Input type sse is now active")

@@ -123,7 +123,7 @@ func TestFault_OutputFailsThenSucceeds(t *testing.T) {
 		k      = 5 // rejected batches
 	)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		// Small bursts, so that there are many batches.
 		for i := from; i <= events; i++ {
 			if !w.Event(i, strconv.Itoa(i)) {
@@ -182,9 +182,15 @@ func TestFault_OutputFailsThenSucceeds(t *testing.T) {
 			var ns []int
 			for _, m := range b {
 				d, err := m.AsBytes()
-				require.NoError(t, err)
+				if err != nil {
+					h.Fail("message: %v", err)
+					return err
+				}
 				n, err := strconv.Atoi(string(d))
-				require.NoError(t, err)
+				if err != nil {
+					h.Fail("message %q is not a number: %v", d, err)
+					return err
+				}
 				ns = append(ns, n)
 			}
 			mu.Lock()

@@ -28,7 +28,7 @@ func TestFault_DropMidEvent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			noLeaks(t)
 			srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-				from := resumeAfter(t, r) + 1
+				from := w.ResumeAfter() + 1
 				for i := from; i < from+3; i++ {
 					w.Event(i, fmt.Sprintf("e%d", i))
 				}
@@ -67,7 +67,7 @@ func TestFault_DropMidEventThenIDlessEvent(t *testing.T) {
 		case 2:
 			w.Write("data: welcome\n\n")
 		default:
-			from := resumeAfter(t, r) + 1
+			from := w.ResumeAfter() + 1
 			for i := from; i <= 3; i++ {
 				w.Event(i, fmt.Sprintf("e%d", i))
 			}
@@ -94,7 +94,7 @@ func TestFault_DropMidEventThenIDlessEvent(t *testing.T) {
 func TestFault_DropBetweenEvents(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		for i := from; i < from+3; i++ {
 			w.Event(i, fmt.Sprintf("e%d", i))
 		}
@@ -123,7 +123,7 @@ func TestFault_DropBetweenEvents(t *testing.T) {
 func TestFault_ServerRestartSamePort(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		for i := from; i < from+3; i++ {
 			w.Event(i, fmt.Sprintf("e%d", i))
 		}
@@ -145,7 +145,7 @@ func TestFault_ServerRestartSamePort(t *testing.T) {
 func TestFault_ConnectionRefusedForAWhile(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		for i := from; i < from+3; i++ {
 			w.Event(i, fmt.Sprintf("e%d", i))
 		}

@@ -6,17 +6,14 @@ package tests
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -25,92 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// binProc is a running benthos-sse.
-type binProc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startBinary runs `benthos-sse run config` in the repository's top
-// directory; it is killed if still running when the test ends.
-func startBinary(t *testing.T, config string) *binProc {
-	t.Helper()
-	return startBinaryIn(t, repoRoot, config)
-}
-
-// startBinaryIn is startBinary with dir as the working directory, as for an
-// instance started on another machine.
-func startBinaryIn(t *testing.T, dir, config string) *binProc {
-	t.Helper()
-	p := &binProc{t: t, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, "run", config)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// Signal sends sig and waits for the process to exit; it returns the exit
-// code (-1 when killed by a signal).
-func (p *binProc) Signal(sig os.Signal) int {
-	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(sig))
-	return p.Wait(waitLimit)
-}
-
-// Wait waits for the process to exit by itself and returns its exit code.
-func (p *binProc) Wait(limit time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		p.t.Fatalf("benthos-sse did not exit within %v; output:\n%s", limit, p.stderr.String())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// Exited reports whether the process has exited.
-func (p *binProc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // readCheckpoint reads the newest valid checkpoint the input wrote to a
 // `file` cache directory under key (slots <key>.a and <key>.b, each
@@ -186,7 +97,7 @@ type numberedServer struct {
 func newNumberedServer(t *testing.T, last, perTick int, tick time.Duration) *numberedServer {
 	s := &numberedServer{last: last, reached: make(chan int, 1)}
 	s.sseServer = newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		if from > last {
 			w.w.WriteHeader(http.StatusNoContent)
 			return
@@ -315,9 +226,9 @@ output:
 		select {
 		case <-srv.reached:
 		case <-p.done:
-			t.Fatalf("run %d exited before event %d; output:\n%s", runs, killAt, p.stderr.String())
+			t.Fatalf("run %d exited before event %d; output:\n%s", runs, killAt, p.Output())
 		case <-time.After(waitLimit):
-			t.Fatalf("run %d: event %d was never sent; output:\n%s", runs, killAt, p.stderr.String())
+			t.Fatalf("run %d: event %d was never sent; output:\n%s", runs, killAt, p.Output())
 		}
 		return p.Signal(sig), killAt
 	}
@@ -355,7 +266,7 @@ output:
 
 	// Run to the end: the server ends the stream and answers 204.
 	p := startRun()
-	assert.Equal(t, 0, p.Wait(waitLimit), "exit code at the end of the stream; output:\n%s", p.stderr.String())
+	assert.Equal(t, 0, p.Wait(waitLimit), "exit code at the end of the stream; output:\n%s", p.Output())
 	nums, _ = endRun()
 	id, _ = readCheckpoint(t, ckptDir, "crash")
 	assert.Equal(t, strconv.Itoa(last), id, "final checkpoint")

@@ -9,6 +9,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -217,6 +218,38 @@ func (c *spyCache) Delete(_ context.Context, key string) error {
 func (c *spyCache) Close(context.Context) error { return nil }
 
 // ---------------------------------------------------------------------------
+// Failures off the test goroutine.
+
+// problems collects what went wrong in an HTTP handler or a consumer
+// callback, where require (t.FailNow) must not be called: it would stop
+// that goroutine instead of the test and leave the test waiting. The test
+// goroutine reports them: at once in the Wait* helpers, and when the test
+// ends.
+type problems struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+// Add records a problem; it may be called from any goroutine.
+func (p *problems) Add(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.errs = append(p.errs, fmt.Sprintf(format, args...))
+}
+
+// check fails the test, on the test goroutine, if any problem was recorded.
+func (p *problems) check(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	errs := slices.Clone(p.errs)
+	p.errs = nil
+	p.mu.Unlock()
+	if len(errs) > 0 {
+		t.Fatalf("failed off the test goroutine:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// ---------------------------------------------------------------------------
 // Log capture.
 
 // logRecord is one captured log line.
@@ -327,11 +360,15 @@ type request struct {
 	At          time.Time
 }
 
-// sseServer serves a handler per connection attempt on 127.0.0.1 and records
-// every request. The handler gets the request's number, from 1.
+// sseServer is the one scripted server of the tests, in the spirit of
+// httptest.Server: it serves a handler per connection attempt on 127.0.0.1
+// and records every request. The handler gets the request's number, from 1,
+// and reports what goes wrong with w.Fail (never require: it runs off the
+// test goroutine).
 type sseServer struct {
-	t       *testing.T
-	handler func(w *sseWriter, r *http.Request, n int)
+	t        *testing.T
+	handler  func(w *sseWriter, r *http.Request, n int)
+	problems problems
 
 	mu     sync.Mutex
 	reqs   []request
@@ -356,6 +393,7 @@ func newSSEServer(t *testing.T, handler func(w *sseWriter, r *http.Request, n in
 	t.Cleanup(func() {
 		close(s.stop)
 		s.Close()
+		s.problems.check(t)
 	})
 	return s
 }
@@ -390,7 +428,7 @@ func (s *sseServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case s.notify <- struct{}{}:
 	default:
 	}
-	s.handler(&sseWriter{w: w, r: r, stop: s.stop}, r, n)
+	s.handler(&sseWriter{w: w, r: r, stop: s.stop, problems: &s.problems}, r, n)
 }
 
 // Close stops the server and closes every connection; handlers must return
@@ -434,6 +472,7 @@ func (s *sseServer) WaitRequests(n int) []request {
 	s.t.Helper()
 	deadline := time.After(waitLimit)
 	for {
+		s.problems.check(s.t)
 		if r := s.Requests(); len(r) >= n {
 			return r
 		}
@@ -459,15 +498,42 @@ func lastEventIDs(reqs []request) []string {
 
 // sseWriter writes to one response, flushing after every write.
 type sseWriter struct {
-	w    http.ResponseWriter
-	r    *http.Request
-	stop chan struct{}
-	hdr  bool
+	w        http.ResponseWriter
+	r        *http.Request
+	stop     chan struct{}
+	hdr      bool
+	problems *problems // nil: Fail panics (a handler outside an sseServer)
 }
 
-// Open sends the 200 text/event-stream header.
+// Fail records a problem for the test goroutine to report and drops the
+// connection.
+func (w *sseWriter) Fail(format string, args ...any) {
+	if w.problems != nil {
+		w.problems.Add(format, args...)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// ResumeAfter returns the integer Last-Event-ID of the request, 0 when it has
+// none; another value fails the test (through Fail).
+func (w *sseWriter) ResumeAfter() int {
+	v := w.r.Header.Get("Last-Event-ID")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		w.Fail("request %s: Last-Event-ID %q is not an integer: %v", w.r.URL.Path, v, err)
+	}
+	return n
+}
+
+// Open sends the 200 header, with Content-Type text/event-stream unless the
+// handler set one.
 func (w *sseWriter) Open() {
-	w.w.Header().Set("Content-Type", "text/event-stream")
+	if w.w.Header().Get("Content-Type") == "" {
+		w.w.Header().Set("Content-Type", "text/event-stream")
+	}
 	w.w.WriteHeader(http.StatusOK)
 	w.w.(http.Flusher).Flush()
 	w.hdr = true
@@ -478,7 +544,7 @@ func (w *sseWriter) Write(s string) bool {
 	if !w.hdr {
 		w.Open()
 	}
-	if _, err := w.w.Write([]byte(s)); err != nil {
+	if _, err := io.WriteString(w.w, s); err != nil { // no copy of s
 		return false
 	}
 	w.w.(http.Flusher).Flush()
@@ -538,10 +604,11 @@ type running struct {
 	Metrics *metricStore
 	done    chan error // Run's result
 
-	mu     sync.Mutex
-	events []event
-	notify chan struct{}
-	calls  atomic.Int64 // consumer calls
+	mu       sync.Mutex
+	events   []event
+	notify   chan struct{}
+	calls    atomic.Int64 // consumer calls
+	problems problems     // from consumer callbacks, reported by Wait*
 }
 
 // runInput builds a stream of the given input and the consumer and runs it
@@ -575,16 +642,26 @@ func runInput(t *testing.T, o runOpts) *running {
 	require.NoError(t, err)
 	h.stream = strm
 	go func() { h.done <- strm.Run(context.Background()) }()
-	t.Cleanup(func() { h.Stop() })
+	t.Cleanup(func() {
+		h.Stop()
+		h.problems.check(t)
+	})
 	return h
 }
+
+// Fail records a problem found in a consumer callback for the test
+// goroutine to report.
+func (h *running) Fail(format string, args ...any) { h.problems.Add(format, args...) }
 
 // record keeps the messages of b as delivered events.
 func (h *running) record(b service.MessageBatch) {
 	evs := make([]event, 0, len(b))
 	for _, m := range b {
 		data, err := m.AsBytes()
-		require.NoError(h.t, err)
+		if err != nil {
+			h.Fail("message %d of a batch: %v", len(evs), err)
+			continue
+		}
 		id, _ := m.MetaGet("sse_id")
 		typ, _ := m.MetaGet("sse_event")
 		evs = append(evs, event{Data: string(data), ID: id, Type: typ})
@@ -617,6 +694,7 @@ func (h *running) WaitEvents(n int) []event {
 	h.t.Helper()
 	deadline := time.After(waitLimit)
 	for {
+		h.problems.check(h.t)
 		if e := h.Events(); len(e) >= n {
 			return e
 		}
@@ -708,6 +786,9 @@ type heapSampler struct {
 }
 
 func sampleHeap(every time.Duration) *heapSampler {
+	// From a collected heap: the garbage an earlier test left (such as
+	// TestFault_BlockedOutput's buffers) is not this test's peak.
+	runtime.GC()
 	s := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -748,18 +829,6 @@ func sseYAML(url string, extra ...string) string {
 		b.WriteString("  " + e + "\n")
 	}
 	return b.String()
-}
-
-// resumeAfter returns the integer Last-Event-ID of r, 0 when it has none.
-func resumeAfter(t *testing.T, r *http.Request) int {
-	t.Helper()
-	v := r.Header.Get("Last-Event-ID")
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	require.NoError(t, err, "Last-Event-ID %q", v)
-	return n
 }
 
 // gaps returns the times between consecutive records.

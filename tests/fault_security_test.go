@@ -186,7 +186,7 @@ output:
 		p := startBinary(t, config)
 		srv.WaitRequests(4)
 		p.Signal(os.Interrupt)
-		logs := p.stderr.String()
+		logs := p.Output()
 		assert.NotContains(t, logs, "SECRET")
 		assert.Contains(t, logs, "answered 401")
 		checkNoURLPassword(t, srv)

@@ -40,7 +40,7 @@ func TestFault_Soak(t *testing.T) {
 	var vmHWM atomic.Value // string, read when the last request arrives
 	var drops atomic.Int64
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		if from > events {
 			vmHWM.Store(procStatus(int(pid.Load()), "VmHWM"))
 			w.w.WriteHeader(http.StatusNoContent)
@@ -90,7 +90,7 @@ output:
 	pid.Store(int64(p.cmd.Process.Pid))
 	code := p.Wait(3 * time.Minute)
 	elapsed := time.Since(start)
-	require.Equal(t, 0, code, "output:\n%s", p.stderr.String())
+	require.Equal(t, 0, code, "output:\n%s", p.Output())
 
 	nums := readNumbers(t, out)
 	require.Len(t, nums, events, "output count")

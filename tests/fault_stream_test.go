@@ -61,7 +61,7 @@ func TestFault_StallWithoutBytes(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	lastByte := make(chan time.Time, 1)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := resumeAfter(t, r) + 1
+		from := w.ResumeAfter() + 1
 		w.Event(from, fmt.Sprintf("e%d", from))
 		w.Event(from+1, fmt.Sprintf("e%d", from+1))
 		if n == 1 {

@@ -2,9 +2,7 @@ package tests
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,23 +19,18 @@ import (
 // replayServer sends events 1..3 and ends the body; the next connection
 // replays from 2 whatever Last-Event-ID says (as a buggy or coarse server
 // does) up to 5, with an id-less event after 5; the third gets 204.
-func replayServer(t *testing.T) *httptest.Server {
+func replayServer(t *testing.T) *sseServer {
 	t.Helper()
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch n.Add(1) {
+	return newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		switch n {
 		case 1:
-			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "retry: 1\n\nid: 1\ndata: e1\n\nid: 2\ndata: e2\n\nid: 3\ndata: e3\n\n")
+			w.Write("retry: 1\n\nid: 1\ndata: e1\n\nid: 2\ndata: e2\n\nid: 3\ndata: e3\n\n")
 		case 2:
-			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "id: 2\ndata: e2\n\nid: 3\ndata: e3\n\nid: 4\ndata: e4\n\nid: 5\ndata: e5\n\ndata: no-id\n\n")
+			w.Write("id: 2\ndata: e2\n\nid: 3\ndata: e3\n\nid: 4\ndata: e4\n\nid: 5\ndata: e5\n\ndata: no-id\n\n")
 		default:
-			w.WriteHeader(http.StatusNoContent)
+			w.w.WriteHeader(http.StatusNoContent)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 // TestFeature_DedupeThroughBinary runs replay de-duplication through the
@@ -62,7 +55,7 @@ func TestFeature_DedupeThroughBinary(t *testing.T) {
 http: {enabled: false}
 input:
   sse:
-    url: `+srv.URL+`
+    url: `+srv.URL()+`
     reconnect: {initial_interval: 10ms, max_interval: 100ms}
     dedupe: {mode: `+tt.mode+`, window: 100}
 pipeline:
@@ -71,9 +64,9 @@ output:
   stdout: {codec: lines}
 logger: {level: warn}
 `), 0o600))
-			stdout, stderr, code := runBinary(t, nil, "-c", cfg)
-			require.Equal(t, 0, code, "stderr:\n%s", stderr)
-			assert.Equal(t, tt.want, strings.Join(strings.Fields(stdout), " "))
+			res := runBin(t, repoRoot, nil, nil, "-c", cfg)
+			require.Equal(t, 0, res.code, "stderr:\n%s", res.stderr)
+			assert.Equal(t, tt.want, strings.Join(strings.Fields(res.stdout), " "))
 		})
 	}
 }
@@ -90,29 +83,26 @@ type metaEvent struct {
 func TestFeature_MetadataAndMetrics(t *testing.T) {
 	noLeaks(t)
 	var conns atomic.Int32
-	mux := http.NewServeMux()
-	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/events", http.StatusFound)
-	})
-	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("X-Stream-Name", "ticker")
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/start" {
+			http.Redirect(w.w, r, "/events", http.StatusFound)
+			return
+		}
+		w.w.Header().Set("X-Stream-Name", "ticker")
 		switch conns.Add(1) {
 		case 1:
-			fmt.Fprint(w, "id: 1\nretry: 20\ndata: first\n\nevent: ping\ndata: filtered\n\nid: 2\ndata: second\n\n")
+			w.Write("id: 1\nretry: 20\ndata: first\n\nevent: ping\ndata: filtered\n\nid: 2\ndata: second\n\n")
 		case 2:
-			fmt.Fprint(w, "id: 3\ndata: third\n\n")
+			w.Write("id: 3\ndata: third\n\n")
 		default:
-			w.WriteHeader(http.StatusNoContent)
+			w.w.WriteHeader(http.StatusNoContent)
 		}
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 
 	var mu sync.Mutex
 	var got []metaEvent
 	h := runInput(t, runOpts{
-		Input: sseYAML(srv.URL+"/start",
+		Input: sseYAML(srv.URL()+"/start",
 			"exclude_events: [ping]",
 			"extract_headers: {include_prefixes: [x-stream]}",
 			"metadata: {retry: true, connection: true}"),
@@ -157,7 +147,7 @@ func TestFeature_MetadataAndMetrics(t *testing.T) {
 		}
 		assert.Equal(t, w.attempt, e.meta["sse_attempt"])
 		assert.Equal(t, "200", e.meta["sse_status"])
-		assert.Equal(t, srv.URL+"/events", e.meta["sse_url"], "the URL after the redirect")
+		assert.Equal(t, srv.URL()+"/events", e.meta["sse_url"], "the URL after the redirect")
 		assert.Equal(t, "ticker", e.meta["x-stream-name"])
 	}
 
@@ -175,22 +165,18 @@ func TestFeature_MetadataAndMetrics(t *testing.T) {
 // and sse_checkpoint_lag while the output holds events.
 func TestFeature_LivenessGauges(t *testing.T) {
 	noLeaks(t)
-	var conns atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if conns.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
-		w.(http.Flusher).Flush()
-		<-r.Context().Done() // silent from here on
-	}))
-	t.Cleanup(srv.Close)
+		w.Write("id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
+		w.Hold() // silent from here on
+	})
 	release := make(chan struct{})
 	h := runInput(t, runOpts{
 		// Two batches in flight at once, so that the lag counts both.
-		Input:   sseYAML(srv.URL, "max_batch_size: 1", "max_in_flight: 0"),
+		Input:   sseYAML(srv.URL(), "max_batch_size: 1", "max_in_flight: 0"),
 		Metrics: true,
 		Consume: func(h *running, ctx context.Context, b service.MessageBatch) error {
 			select {
@@ -224,17 +210,13 @@ func TestFeature_LivenessGauges(t *testing.T) {
 // 100 ms bounds the reconnection rate.
 func TestFeature_RetryZeroIsNoHotLoop(t *testing.T) {
 	noLeaks(t)
-	var conns atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conns.Add(1)
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "retry: 0\n\n")
-	}))
-	t.Cleanup(srv.Close)
-	h := runInput(t, runOpts{Input: sseYAML(srv.URL)})
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.Write("retry: 0\n\n")
+	})
+	h := runInput(t, runOpts{Input: sseYAML(srv.URL())})
 	start := time.Now()
 	time.Sleep(time.Second) // the observation window
-	n := conns.Load()
+	n := int32(len(srv.Requests()))
 	elapsed := time.Since(start)
 	h.Stop()
 	assert.GreaterOrEqual(t, n, int32(2), "it does reconnect")

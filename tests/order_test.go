@@ -68,7 +68,8 @@ pipeline:
 output:
   file: {path: %q, codec: lines}
 `, tt.input, out)), 0o600))
-			_, stderr, code := runBinary(t, nil, "run", cfg)
+			res := runBin(t, repoRoot, nil, nil, "run", cfg)
+			stderr, code := res.stderr, res.code
 			require.Equal(t, 0, code, "stderr:\n%s", stderr)
 			got := readNumbers(t, out)
 			require.Len(t, got, events, "stderr:\n%s", stderr)

@@ -1,11 +1,13 @@
 // Command gendocs writes the reference documentation of the `sse` input and
 // the `sse` scanner, as markdown, from their Benthos config specs:
 //
+//	go generate .                   # at the top of the module: runs the line below
 //	go run ./cmd/gendocs            # writes docs/sse_input.md and docs/sse_scanner.md
 //	go run ./cmd/gendocs -out /tmp  # writes them somewhere else
 //
-// Run it after changing a spec; tests/docs_test.go fails while the committed
-// files differ from what it generates. It renders
+// Run it after changing a spec (config_spec.go holds its //go:generate
+// line); tests/docs_test.go fails while the committed files differ from
+// what it generates. It renders
 // [service.ConfigView.TemplateData] with its own template because
 // ConfigView.RenderDocs fails in Benthos v4.80.0.
 package main
@@ -24,6 +26,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
 
+	benthossse "github.com/benthos-sse/benthos-sse"
 	_ "github.com/benthos-sse/benthos-sse/input"
 )
 
@@ -101,6 +104,9 @@ type page struct {
 // row is one line of the field table.
 type row struct {
 	service.TemplateDataPluginField
+	// Type is the field's type, or for an integer field that is declared
+	// `any` so that lint can check it, the type it takes.
+	Type     string
 	Advanced bool
 	// NoDefault is "required" or "optional" for a field without a default
 	// that Benthos marks so, and empty otherwise.
@@ -127,6 +133,12 @@ func render(view *service.ConfigView) ([]byte, error) {
 		return nil, fmt.Errorf("advanced config: %w", err)
 	}
 	for _, f := range td.Fields {
+		typ := f.Type
+		if t, ok := benthossse.DocumentedType(f.FullName); ok {
+			typ = t
+		} else if typ == "unknown" {
+			return nil, fmt.Errorf("field %s is declared any: give it a type in benthossse.DocumentedType", f.FullName)
+		}
 		_, isCommon := common[f.FullName]
 		noDefault := ""
 		switch comment := all[f.FullName]; {
@@ -137,6 +149,7 @@ func render(view *service.ConfigView) ([]byte, error) {
 		}
 		p.Rows = append(p.Rows, row{
 			TemplateDataPluginField: f,
+			Type:                    typ,
 			// TemplateData has no advanced flag: a field is advanced when
 			// the common config leaves it out.
 			Advanced: !isCommon,

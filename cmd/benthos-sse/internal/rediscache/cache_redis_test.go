@@ -413,3 +413,61 @@ func TestRedisCache_Lint(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisCache_ConnectConfig runs the full (advanced) config from Redpanda
+// Connect's redis cache documentation, empty strings included: a Connect
+// config carries over.
+func TestRedisCache_ConnectConfig(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newTestCache(t, "url: "+srv.URL()+`
+kind: simple
+master: ""
+client_name: redpanda-connect
+tls:
+  enabled: false
+  skip_cert_verify: false
+  enable_renegotiation: false
+  root_cas: ""
+  root_cas_file: ""
+  client_certs: []
+prefix: ""
+default_ttl: ""
+retries:
+  initial_interval: 500ms
+  max_interval: 1s
+  max_elapsed_time: 5s
+`)
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	v, err := srv.Do("PTTL", "k")
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), v, `default_ttl: "" means no expiry`)
+	list, err := srv.Do("CLIENT", "LIST")
+	require.NoError(t, err)
+	assert.Contains(t, list, "name=redpanda-connect ")
+}
+
+// TestRedisCache_Failover runs kind failover against a real Sentinel: the
+// cache asks it for the master and writes there.
+func TestRedisCache_Failover(t *testing.T) {
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	ctx := context.Background()
+
+	c := newTestCache(t, "kind: failover\nmaster: mymaster\nurl: "+sentinel.URL()+"\nprefix: 'f:'\n")
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	raw, err := master.Do("GET", "f:k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", raw, "the value is on the master the Sentinel names")
+	got, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(got))
+	assert.ErrorIs(t, c.Add(ctx, "k", []byte("w"), nil), service.ErrKeyAlreadyExists)
+
+	unknown := newTestCache(t, "kind: failover\nmaster: nosuchmaster\nurl: "+sentinel.URL()+`
+retries: {initial_interval: 10ms, max_interval: 20ms, max_elapsed_time: 100ms}
+`)
+	_, err = unknown.Get(ctx, "k")
+	require.Error(t, err, "a master the Sentinel does not know")
+	assert.NotErrorIs(t, err, service.ErrKeyNotFound)
+}

@@ -1,0 +1,57 @@
+package input
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCheckpointer_WritesThenStops checks that the background writer writes
+// every watermark it is told about and holds no goroutine once it has
+// nothing to write, and that close writes the final watermark.
+func TestCheckpointer_WritesThenStops(t *testing.T) {
+	res := service.MockResources(service.MockResourcesOptAddCache("ck"))
+	store := &checkpointStore{res: res, cache: "ck", key: "k"}
+	var tr tracker
+	c := newCheckpointer(store, &tr, 0, res.Logger(), nil)
+	ctx := context.Background()
+
+	// waitFor waits until the store holds id and the writer has returned.
+	waitFor := func(id string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, got, ok, _, _, err := store.load(ctx)
+			require.NoError(t, err)
+			c.mu.Lock()
+			running := c.running
+			c.mu.Unlock()
+			if ok && got == id && !running {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "store holds %q (ok %v), writer running %v; want %q and stopped", got, ok, running, id)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		require.True(t, tr.settle(tr.track(id, 1)))
+		c.changed()
+		waitFor(id)
+	}
+
+	require.True(t, tr.settle(tr.track("4", 1)))
+	c.close(ctx) // no changed call: close writes it
+	_, id, ok, _, _, err := store.load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "4", id)
+	c.changed() // after close: ignored, starts nothing
+	c.mu.Lock()
+	assert.False(t, c.running)
+	c.mu.Unlock()
+	c.close(ctx) // idempotent
+}

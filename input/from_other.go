@@ -1,0 +1,6 @@
+//go:build !unix
+
+package input
+
+// unblockOpen does nothing where an open of a FIFO does not block.
+func unblockOpen(string) {}
