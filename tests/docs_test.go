@@ -191,3 +191,15 @@ func TestHelp_CreateExamplesWork(t *testing.T) {
 		assert.Equal(t, 0, res.code, "lint of create %s:\n%s", expr, res.output())
 	}
 }
+
+// The YAML snippets of the README and of the input's page must lint clean
+// in this binary (Benthos' lint reads every yaml block of a markdown file as
+// a whole config; the scanner's page shows the scanner's own object, which
+// is not one).
+func TestDocs_SnippetsLintClean(t *testing.T) {
+	t.Parallel()
+	args := []string{"lint", "README.md", filepath.Join("docs", "sse_input.md")}
+	res := runBin(t, repoRoot, nil, nil, args...)
+	assert.Equal(t, 0, res.code, "benthos-sse %s:\n%s", strings.Join(args, " "), res.output())
+	assert.Empty(t, res.output())
+}
