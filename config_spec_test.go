@@ -58,6 +58,15 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.False(t, c.StopAtStreamEnd)
 	assert.Equal(t, DedupeNone, c.DedupeMode)
 	assert.Equal(t, 1, c.MaxInFlight)
+	assert.Empty(t, c.FailOn)
+}
+
+func TestParseConfig_FailOn(t *testing.T) {
+	pc, err := ConfigSpec().ParseYAML("url: http://a/\nfail_on: [401, 403]", nil)
+	require.NoError(t, err)
+	c, err := ParseConfig(pc)
+	require.NoError(t, err)
+	assert.Equal(t, map[int]bool{401: true, 403: true}, c.FailOn)
 }
 
 // TestParseConfig_Errors feeds configurations that lint would reject (or
@@ -102,6 +111,8 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"proxy scheme", "url: http://a/\nproxy_url: ftp://p", `field "proxy_url"`},
 		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight": -1 must not be negative`},
 		{"huge max_in_flight", "url: http://a/\nmax_in_flight: 100001", `field "max_in_flight": 100001 is over the maximum of 100000`},
+		{"fail_on not a status", "url: http://a/\nfail_on: [401, 99]", `field "fail_on": 99 is not an HTTP status code`},
+		{"fail_on word", "url: http://a/\nfail_on: [unauthorized]", `field 'fail_on'`},
 	}
 	spec := ConfigSpec()
 	for _, tt := range tests {
@@ -146,6 +157,8 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"max_interval equal to initial", "sse: {url: http://a/x, reconnect: {initial_interval: 1m, max_interval: 60s}}", ""},
 		{"enum", "sse: {url: http://a/x, stream_end: STOP}", "stream_end: STOP is not one of reconnect, stop"},
 		{"dedupe enum", "sse: {url: http://a/x, dedupe: {mode: sometimes}}", "dedupe.mode: sometimes is not one of none, monotonic, window"},
+		{"fail_on", "sse: {url: http://a/x, fail_on: [401, 600]}", "fail_on: [401 600] must list HTTP status codes between 100 and 599"},
+		{"fail_on ok", "sse: {url: http://a/x, fail_on: [401, 403]}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,11 @@ func TestExit_Codes(t *testing.T) {
 	noContent := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		w.w.WriteHeader(http.StatusNoContent)
 	})
+	unauthorized := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.w.Header().Set("Content-Type", "application/json")
+		w.w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w.w, `{"error": {"message": "Incorrect API key provided",`+"\n"+`"type": "invalid_request_error"}}`)
+	})
 	tests := []struct {
 		name  string
 		input string
@@ -64,6 +69,14 @@ func TestExit_Codes(t *testing.T) {
 			code:       1,
 			last:       []string{"checkpoint.cache", `cache "ck" cannot hold checkpoints`, "no such file or directory"},
 			notStarted: true,
+		},
+		{
+			name:  "a status listed in fail_on",
+			input: fmt.Sprintf("url: %s\n    fail_on: [401, 403]", unauthorized.URL()),
+			code:  1,
+			// The body's excerpt, its newline escaped (and then quoted by
+			// logfmt).
+			last: []string{"level=error", "Exiting with code 1", "answered 401 Unauthorized", "Incorrect API key provided", `\\n\"type\"`, "fail_on"},
 		},
 		{
 			name:  "end of a from file",

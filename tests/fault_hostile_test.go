@@ -7,14 +7,10 @@ package tests
 
 import (
 	"bufio"
-	"encoding/pem"
 	"fmt"
 	"hash/crc32"
-	"io"
-	"log"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -230,13 +226,11 @@ func TestHostile_Redirects(t *testing.T) {
 		assert.NotContains(t, p.Output(), "p-SECRET")
 	})
 	t.Run("https to http", func(t *testing.T) {
-		tlsOrigin := httptest.NewUnstartedServer(http.RedirectHandler(target.URL()+"/plain", http.StatusFound))
-		tlsOrigin.Config.ErrorLog = log.New(io.Discard, "", 0)
-		tlsOrigin.StartTLS()
-		t.Cleanup(tlsOrigin.Close)
-		caFile := writePEM(t, tlsOrigin)
+		tlsOrigin := newTLSSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+			http.Redirect(w.w, r, target.URL()+"/plain", http.StatusFound)
+		})
 		before := len(target.Requests())
-		config := writeConfig(t, sseYAML(tlsOrigin.URL+"/events", fmt.Sprintf("tls: {enabled: true, root_cas_file: %q}", caFile)),
+		config := writeConfig(t, sseYAML(tlsOrigin.URL()+"/events", fmt.Sprintf("tls: {enabled: true, root_cas_file: %q}", tlsOrigin.CAFile())),
 			"output:\n  drop: {}\nlogger: {level: info}\n")
 		p := startBinary(t, config)
 		waitOutput(t, p, "from https to http")
@@ -329,15 +323,6 @@ func TestHostile_FromFIFOAndDirectory(t *testing.T) {
 		assert.Contains(t, res.output(), `field "from"`)
 		assert.Contains(t, res.output(), "is a directory")
 	})
-}
-
-// writePEM writes the certificate of a TLS test server to a file and
-// returns its path, for tls.root_cas_file.
-func writePEM(t *testing.T, srv *httptest.Server) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
-	return path
 }
 
 // checkpointValue is a checkpoint as the input writes it to each slot.

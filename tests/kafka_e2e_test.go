@@ -41,12 +41,13 @@ var kafkaBrokerBin = sync.OnceValues(func() (string, error) {
 	return path, nil
 })
 
-// kafkaBroker is a tests/kafkabroker process whose state is kept in a
-// directory with every acknowledged produce synced to disk, so that it can
-// be SIGKILLed and started again on the same address without losing what it
-// acknowledged.
+// kafkaBroker is a tests/kafkabroker process. startKafkaBroker's keeps its
+// state in a directory with every acknowledged produce synced to disk, so
+// that it can be SIGKILLed and started again on the same address without
+// losing what it acknowledged; startMemoryKafkaBroker's keeps it in memory,
+// as a benchmark wants.
 type kafkaBroker struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	dataDir string
 	cmd     *exec.Cmd
@@ -54,7 +55,7 @@ type kafkaBroker struct {
 	log     *syncBuffer
 }
 
-func startKafkaBroker(t *testing.T, topic string) *kafkaBroker {
+func startKafkaBroker(t testing.TB, topic string) *kafkaBroker {
 	t.Helper()
 	b := &kafkaBroker{t: t, addr: "127.0.0.1:0", dataDir: t.TempDir()}
 	b.start(topic)
@@ -67,7 +68,11 @@ func (b *kafkaBroker) start(topic string) {
 	bin, err := kafkaBrokerBin()
 	require.NoError(b.t, err)
 	b.log, b.done = &syncBuffer{}, make(chan struct{})
-	b.cmd = exec.Command(bin, "-addr", b.addr, "-data-dir", b.dataDir, "-sync", "-topics", topic)
+	args := []string{"-addr", b.addr, "-topics", topic}
+	if b.dataDir != "" {
+		args = append(args, "-data-dir", b.dataDir, "-sync")
+	}
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stderr = b.log
 	stdout, err := b.cmd.StdoutPipe()
 	require.NoError(b.t, err)
@@ -92,6 +97,14 @@ func (b *kafkaBroker) start(topic string) {
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "kafkabroker listening on ")
 	require.True(b.t, ok, "kafkabroker said %q: %s", line, b.log.String())
 	b.addr = addr
+}
+
+func startMemoryKafkaBroker(t testing.TB, topic string) *kafkaBroker {
+	t.Helper()
+	b := &kafkaBroker{t: t, addr: "127.0.0.1:0"}
+	b.start(topic)
+	t.Cleanup(b.Kill)
+	return b
 }
 
 // Kill SIGKILLs the broker and waits for it to exit.
@@ -332,4 +345,122 @@ func TestKafka_CrashRestartFailover(t *testing.T) {
 	for i, s := range stats {
 		t.Logf("kill %2d: at server event %5d; Kafka max %5d; Redis checkpoint %5d", i+1, s.killAt, s.kafkaMax, s.ckpt)
 	}
+}
+
+// metricValue reads one sse_* series (summed over its labels) from the
+// Prometheus /metrics endpoint of a running binary; a counter never
+// incremented is not listed, and reads 0.
+func metricValue(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? ([0-9.e+-]+)$`)
+	var sum float64
+	for _, m := range re.FindAllSubmatch(body, -1) {
+		v, err := strconv.ParseFloat(string(m[2]), 64)
+		require.NoError(t, err)
+		sum += v
+	}
+	return sum
+}
+
+// TestKafka_BrokerAndRedisOutages runs resources/kafka.yaml on a stream
+// while first the Kafka broker is SIGKILLed for a while and started again,
+// then Redis is stopped for a while and started again (empty: it keeps
+// nothing on disk). While the broker is down the pipeline holds at most one
+// batch and the checkpoint stays within what Kafka acknowledged; while
+// Redis is down events still reach Kafka but the checkpoint cannot advance;
+// after both recover the checkpoint moves again, and Kafka holds every
+// event, in stream order.
+func TestKafka_BrokerAndRedisOutages(t *testing.T) {
+	t.Parallel()
+	const (
+		last   = 12000
+		topic  = "outage"
+		outage = 1500 * time.Millisecond
+	)
+	redis := redistest.Start(t)
+	broker := startKafkaBroker(t, topic)
+	srv := newNumberedServer(t, last, 10, 5*time.Millisecond) // 2,000 events/s
+	p := newKafkaPipeline(t, srv, broker, redis, topic)
+	start := time.Now()
+
+	srv.killAt.Store(1000)
+	proc := p.start(t.TempDir())
+	waitSent := func(what string) {
+		t.Helper()
+		select {
+		case <-srv.reached:
+		case <-proc.done:
+			t.Fatalf("the binary exited before %s:\n%s", what, proc.Output())
+		case <-time.After(waitLimit):
+			t.Fatalf("%s never came:\n%s", what, proc.Output())
+		}
+	}
+	// waitCheckpoint waits until the checkpoint in Redis passes after.
+	waitCheckpoint := func(after int, what string) int {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for {
+			if ck := redisCheckpoint(t, redis, topic); ck > after {
+				return ck
+			}
+			require.True(t, time.Now().Before(deadline), "%s: the checkpoint did not pass %d within %v:\n%s", what, after, waitLimit, proc.Output())
+			time.Sleep(20 * time.Millisecond) // polling Redis
+		}
+	}
+
+	// Broker outage.
+	waitSent("event 1000")
+	broker.Kill()
+	receivedAtKill := metricValue(t, p.http, "sse_events_received")
+	time.Sleep(outage)
+	ckDuringBroker := redisCheckpoint(t, redis, topic)
+	lag := metricValue(t, p.http, "sse_checkpoint_lag")
+	receivedDuring := metricValue(t, p.http, "sse_events_received") - receivedAtKill
+	assert.LessOrEqual(t, lag, 256.0, "with the broker down the pipeline holds at most one batch (max_batch_size 256)")
+	assert.LessOrEqual(t, receivedDuring, 256.0, "with the broker down the input stops reading the stream")
+	broker.Restart(topic)
+	inKafka := recordNumbers(t, readTopic(t, broker.addr, topic))
+	for n := 1; n <= ckDuringBroker; n++ {
+		require.Contains(t, inKafka, n, "event %d was checkpointed during the broker outage but Kafka does not hold it", n)
+	}
+	ckAfterBroker := waitCheckpoint(ckDuringBroker, "after the broker came back")
+
+	// Redis outage, as soon as the pipeline has recovered from the broker's.
+	redis.Stop()
+	kafkaAtStop := len(readTopic(t, broker.addr, topic))
+	time.Sleep(outage)
+	kafkaDuringRedis := len(readTopic(t, broker.addr, topic)) - kafkaAtStop
+	ckptErrors := metricValue(t, p.http, "sse_checkpoint_errors")
+	assert.Positive(t, kafkaDuringRedis, "events reach Kafka while Redis is down")
+	redis.Restart()
+	ckAfterRedis := waitCheckpoint(0, "after Redis came back")
+	assert.Greater(t, ckAfterRedis, ckAfterBroker, "the checkpoint moved on after Redis came back")
+
+	require.Equal(t, 0, proc.Wait(2*waitLimit), "the binary ends with the stream:\n%s", proc.Output())
+	elapsed := time.Since(start)
+	nums := recordNumbers(t, readTopic(t, broker.addr, topic))
+	count := make([]int, last+1)
+	for i, n := range nums {
+		require.True(t, n >= 1 && n <= last, "record %d: event %d", i, n)
+		count[n]++
+	}
+	for n := 1; n <= last; n++ {
+		require.NotZero(t, count[n], "event %d lost", n)
+	}
+	dups := len(nums) - last
+	// With one batch in flight on each side, the only way back in the
+	// topic is a batch written again after its acknowledgement was lost.
+	prev := 0
+	for i, n := range nums {
+		require.LessOrEqual(t, n, prev+1, "record %d: event %d skips ahead of %d", i, n, prev)
+		prev = max(prev, n)
+	}
+	assert.Equal(t, last, redisCheckpoint(t, redis, topic), "final checkpoint in Redis")
+	t.Logf("%d events at 2,000/s in %v; broker down %v: checkpoint %d, pipeline lag %v, %v events read meanwhile; Redis down %v: %d records still reached Kafka, %v checkpoint errors; %d records in Kafka, %d duplicates",
+		last, elapsed.Round(time.Millisecond), outage, ckDuringBroker, lag, receivedDuring, outage, kafkaDuringRedis, ckptErrors, len(nums), dups)
 }

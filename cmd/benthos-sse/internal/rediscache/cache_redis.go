@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -106,10 +107,26 @@ cache_resources:
 }
 
 func init() {
-	service.MustRegisterCache("redis", redisCacheSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
-			return newRedisCacheFromConfig(conf)
-		})
+	service.MustRegisterCache("redis", redisCacheSpec(), newRedisCache)
+}
+
+// newRedisCache is the registered constructor.
+func newRedisCache(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
+	goRedisLogOnce.Do(func() { redis.SetLogger(goRedisLogger{mgr.Logger()}) })
+	return newRedisCacheFromConfig(conf)
+}
+
+// goRedisLogOnce routes go-redis' own log lines (such as a failed dial during
+// an outage), which it would print to stderr in a format of its own, to the
+// first redis cache's logger at debug level: the logger is global to
+// go-redis, and every failure also reaches the component that used the cache,
+// which logs and counts it.
+var goRedisLogOnce sync.Once
+
+type goRedisLogger struct{ log *service.Logger }
+
+func (l goRedisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debugf(format, v...)
 }
 
 // redisCache implements service.Cache on a go-redis client.

@@ -1,9 +1,11 @@
 package rediscache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -470,4 +472,41 @@ retries: {initial_interval: 10ms, max_interval: 20ms, max_elapsed_time: 100ms}
 	_, err = unknown.Get(ctx, "k")
 	require.Error(t, err, "a master the Sentinel does not know")
 	assert.NotErrorIs(t, err, service.ErrKeyNotFound)
+}
+
+// TestRedisCache_GoRedisLogsToBenthos checks that go-redis' own messages
+// (here: failing to dial a Redis that is down) go to the Benthos logger at
+// debug level, not to stderr in go-redis' format.
+func TestRedisCache_GoRedisLogsToBenthos(t *testing.T) {
+	var buf lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	conf, err := redisCacheSpec().ParseYAML(`url: redis://127.0.0.1:1
+retries: {initial_interval: 10ms, max_interval: 10ms, max_elapsed_time: 50ms}
+`, nil)
+	require.NoError(t, err)
+	c, err := newRedisCache(conf, service.MockResources(service.MockResourcesOptUseLogger(logger)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+
+	_, err = c.Get(context.Background(), "k")
+	require.Error(t, err)
+	assert.Regexp(t, `level=DEBUG msg="redis: connection pool: failed to dial`, buf.String())
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
