@@ -317,3 +317,9 @@ func TestDocumentedType(t *testing.T) {
 		assert.True(t, declaredAny[path], "documentedTypes names %s, which is not declared any", path)
 	}
 }
+
+func TestFormatByteSize(t *testing.T) {
+	for n, want := range map[int64]string{1 << 30: "1GiB", 3 << 20: "3MiB", 2048: "2KiB", 1536: "1536", 1000: "1000", 1: "1"} {
+		assert.Equal(t, want, formatByteSize(n), "%d", n)
+	}
+}

@@ -422,7 +422,10 @@ func TestKafka_BrokerAndRedisOutages(t *testing.T) {
 	lag := metricValue(t, p.http, "sse_checkpoint_lag")
 	receivedDuring := metricValue(t, p.http, "sse_events_received") - receivedAtKill
 	assert.LessOrEqual(t, lag, 256.0, "with the broker down the pipeline holds at most one batch (max_batch_size 256)")
-	assert.LessOrEqual(t, receivedDuring, 256.0, "with the broker down the input stops reading the stream")
+	// The input reads ahead at most max_batch_size events while a batch
+	// is in flight (input/reader.go); twice that leaves room for the batch
+	// that was being formed at the kill. The stream itself runs on.
+	assert.LessOrEqual(t, receivedDuring, 2*256.0, "with the broker down the input stops reading the stream")
 	broker.Restart(topic)
 	inKafka := recordNumbers(t, readTopic(t, broker.addr, topic))
 	for n := 1; n <= ckDuringBroker; n++ {

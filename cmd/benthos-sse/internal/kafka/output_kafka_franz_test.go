@@ -332,6 +332,7 @@ func failedIndexes(t *testing.T, err error) []int {
 	var berr *service.BatchError
 	require.ErrorAs(t, err, &berr)
 	var idx []int
+	//lint:ignore SA1019 the indexes are those of the batch WriteBatch got, which is what the test compares them with; WalkMessagesIndexedBy is for a batch split on its way to the output
 	berr.WalkMessages(func(i int, _ *service.Message, err error) bool {
 		if err != nil {
 			idx = append(idx, i)
