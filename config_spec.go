@@ -234,13 +234,12 @@ func ConfigSpec() *service.ConfigSpec {
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Unset, it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
+					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
 					Example("wikimedia_recentchange").
-					Optional(),
+					Default(""),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
-				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
-				LintRule(`root = if this.cache.or("") != "" && this.key.or("x") == "" { [ "checkpoint.key must not be empty when checkpoint.cache is set" ] }`),
+				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
 			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
 				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
@@ -569,14 +568,13 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
 		return nil, FieldError(FieldCheckpointCache, err)
 	}
-	c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
-	if conf.Contains(fieldCheckpoint, fieldCheckpointKey) {
-		if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
-			return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
-		}
+	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
+		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
 	}
-	if c.CheckpointCache != "" && c.CheckpointKey == "" {
-		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))
+	if c.CheckpointKey == "" {
+		// Empty, so that a template written by `create` derives the key
+		// too instead of pinning one example key shared by every input.
+		c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
 	}
 	end, err := conf.FieldString(fieldStreamEnd)
 	if err != nil {

@@ -61,6 +61,28 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Empty(t, c.FailOn)
 }
 
+// TestParseConfig_CheckpointKey: an empty key, as `create` writes it, is
+// derived from the source like an unset one, so that templates never pin one
+// key that every input of a shared cache would resume from.
+func TestParseConfig_CheckpointKey(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unset", "url: http://a/x\ncheckpoint: {cache: c}", DefaultCheckpointKey("http://a/x")},
+		{"empty", "url: http://a/x\ncheckpoint: {cache: c, key: \"\"}", DefaultCheckpointKey("http://a/x")},
+		{"empty, from", "from: ./s.sse\ncheckpoint: {cache: c, key: \"\"}", DefaultCheckpointKey("./s.sse")},
+		{"set", "url: http://a/x\ncheckpoint: {cache: c, key: mine}", "mine"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pc, err := ConfigSpec().ParseYAML(tt.yaml, nil)
+			require.NoError(t, err)
+			c, err := ParseConfig(pc)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.CheckpointKey)
+		})
+	}
+	assert.NotEqual(t, DefaultCheckpointKey("http://a/x"), DefaultCheckpointKey("http://a/y"))
+}
+
 func TestParseConfig_FailOn(t *testing.T) {
 	pc, err := ConfigSpec().ParseYAML("url: http://a/\nfail_on: [401, 403]", nil)
 	require.NoError(t, err)
@@ -107,7 +129,6 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"huge dedupe window", "url: http://a/\ndedupe: {mode: window, window: 50000000}", `field "dedupe.window": 50000000 is over the maximum of 1000000`},
 		{"dedupe mode not an option", "url: http://a/\ndedupe: {mode: Window}", `field "dedupe.mode": "Window" is not one of none, monotonic, window`},
 		{"stream_end not an option", "url: http://a/\nstream_end: STOP", `field "stream_end": "STOP" is not one of reconnect, stop`},
-		{"empty checkpoint key", "url: http://a/\ncheckpoint: {cache: c, key: \"\"}", `field "checkpoint.key"`},
 		{"proxy scheme", "url: http://a/\nproxy_url: ftp://p", `field "proxy_url"`},
 		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight": -1 must not be negative`},
 		{"huge max_in_flight", "url: http://a/\nmax_in_flight: 100001", `field "max_in_flight": 100001 is over the maximum of 100000`},

@@ -353,14 +353,6 @@ var badConfigs = []badConfig{
 		run:   `field "from": stat ./does-not-exist.sse: no such file or directory`,
 	},
 	{
-		name:  "checkpoint key empty",
-		input: "sse:\n    url: http://127.0.0.1:1/events\n    checkpoint:\n      cache: mem\n      key: \"\"",
-		extra: "cache_resources:\n  - label: mem\n    memory: {}",
-		lint:  "checkpoint.key must not be empty when checkpoint.cache is set",
-		line:  7,
-		run:   `field "checkpoint.key": must not be empty when checkpoint.cache is set`,
-	},
-	{
 		// A rule over two fields sits on their object: its first line.
 		name:  "reconnect max_interval below initial_interval",
 		input: "sse:\n    url: http://127.0.0.1:1/events\n    reconnect:\n      initial_interval: 10s\n      max_interval: 1s",
