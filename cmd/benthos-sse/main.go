@@ -1,6 +1,7 @@
 // Command benthos-sse is a Benthos distribution with the `sse` input and
 // scanner built in, alongside Benthos' core components (io, pure) and its own
-// components under internal/ (the `kafka_franz` output, the `redis` cache).
+// components under internal/ (the `kafka_franz` output, the `redis` cache,
+// the `prometheus` metrics exporter).
 package main
 
 import (
