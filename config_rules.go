@@ -3,6 +3,7 @@ package benthossse
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,8 @@ const (
 	maxMaxBatchSize = 100_000
 	// maxMaxInFlight bounds max_in_flight.
 	maxMaxInFlight = 100_000
-	// maxDedupeWindow bounds dedupe.window, which is allocated when the
-	// input starts: a window of 50,000,000 once took 1.79 GB.
+	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
+	// took 1.79 GB at start, and a full one holds that many IDs.
 	maxDedupeWindow = 1_000_000
 )
 
@@ -111,11 +112,9 @@ const byteSizeHint = "is not a byte size such as 1048576 or 1MiB"
 
 // formatByteSize writes n in the largest binary unit that divides it.
 func formatByteSize(n int64) string {
-	for _, u := range []string{"GiB", "MiB", "KiB"} {
-		for _, bu := range byteUnits {
-			if bu.name == u && n >= bu.size && n%bu.size == 0 {
-				return strconv.FormatInt(n/bu.size, 10) + u
-			}
+	for _, u := range slices.Backward(byteUnits) {
+		if strings.HasSuffix(u.name, "iB") && n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
 		}
 	}
 	return strconv.FormatInt(n, 10)

@@ -12,7 +12,9 @@ package benthossse
 //go:generate go run ./cmd/gendocs
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +57,7 @@ const (
 	fieldDedupe         = "dedupe"
 	fieldMetadata       = "metadata"
 	fieldMaxInFlight    = "max_in_flight"
+	fieldFailOn         = "fail_on"
 
 	// Children of reconnect (the names Benthos' backoff field uses),
 	// checkpoint, dedupe and metadata.
@@ -114,11 +117,10 @@ const (
 
 // Defaults shared by the spec and the parsing code.
 const (
-	defaultTimeout       = 10 * time.Second
-	defaultMaxBatchSize  = 64
-	defaultCheckpointKey = "sse_last_event_id"
-	defaultDedupeWindow  = 1000
-	defaultMaxInFlight   = 1
+	defaultTimeout      = 10 * time.Second
+	defaultMaxBatchSize = 1024
+	defaultDedupeWindow = 1000
+	defaultMaxInFlight  = 1
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -210,29 +212,34 @@ func ConfigSpec() *service.ConfigSpec {
 					Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
 					Default("0s").Examples("0s", "1h"),
 			).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter), as Benthos' backoff fields do. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter): the multiplier and jitter of Benthos' backoff fields, the jitter only ever shortening a wait. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
 				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
 				LintRule(reconnectOrderRule),
+			service.NewIntListField(fieldFailOn).
+				Description("HTTP statuses that end the input with an error instead of being retried: the pipeline drains and `benthos-sse` exits 1 with the status and the server's explanation as its last log line. Use it for answers that retrying will not fix, such as a revoked API key (`401`). See the status policy above for what every other status does.").
+				Default([]any{}).Example([]int{401, 403}).Example([]int{401, 403, 404, 410}).
+				LintRule(`root = if this.type() == "array" && this.any(s -> s.type() != "number" || s.number() < 100 || s.number() > 599 || s.number().round() != s.number()) {
+  [ "fail_on: %v must list HTTP status codes between 100 and 599".format(this) ]
+}`),
 			maxEventSizeField().
 				Description("The largest event accepted (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory. "+maxEventSizeDoc),
 			service.NewAnyField(fieldMaxBatchSize).
-				Description(fmt.Sprintf("The most events handed to the pipeline as one batch, from 1 to %d. The input never waits to fill a batch: a batch holds only events that already arrived, so latency does not grow. `1` sends every event alone.", maxMaxBatchSize)).
-				Default(defaultMaxBatchSize).Examples(1, 256).
+				Description(fmt.Sprintf("The most events handed to the pipeline as one batch, from 1 to %d. The input never waits to fill a batch: while a batch is in flight it reads ahead, and the next batch holds the events that arrived meanwhile (up to this many, and up to 4 MiB of data), so latency does not grow. With `max_in_flight: 1` an output that batches (`batching.count`, `batching.period`) acknowledges one input batch per period at best, so keep this at least `batching.count`. `1` sends every event alone.", maxMaxBatchSize)).
+				Default(defaultMaxBatchSize).Examples(1, 256, 4096).
 				Advanced().
 				LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
 			service.NewObjectField(fieldCheckpoint,
 				service.NewStringField(fieldCheckpointCache).
-					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing.").
+					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Give each input of a shared cache its own key.").
+					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
 					Example("wikimedia_recentchange").
-					Default(defaultCheckpointKey),
+					Default(""),
 			).
 				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
-				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}).
-				LintRule(`root = if this.cache.or("") != "" && this.key.or("x") == "" { [ "checkpoint.key must not be empty when checkpoint.cache is set" ] }`),
+				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
 			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
 				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
@@ -246,7 +253,7 @@ func ConfigSpec() *service.ConfigSpec {
 					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
 					LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
 				service.NewAnyField(fieldDedupeWindow).
-					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. Room for them all is allocated when the input starts.", maxDedupeWindow)).
+					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
 					Default(defaultDedupeWindow).Examples(1000, 100000).
 					LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
 			).
@@ -346,11 +353,21 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 
 ### Status policy
 
-- 200 with ` + "`Content-Type: text/event-stream`" + `: open.
-- 204 No Content: the server asks its clients to stop; the input ends and the pipeline drains and exits.
-- Any other status, a wrong content type, or a network error: logged with the status and URL, counted, and retried after
-  the ` + "`reconnect`" + ` backoff, waiting at least the ` + "`Retry-After`" + ` a 429 or 503 asks for.
+- 200 with ` + "`Content-Type: text/event-stream`" + `: open. The input reports itself connected (the ` + "`/ready`" + ` endpoint
+  answers 200) only while a stream is open.
+- 204 No Content: the server asks its clients to stop; the input ends, the pipeline drains and exits 0.
+- A status listed in ` + "`fail_on`" + `: the input ends with an error; the pipeline drains and ` + "`benthos-sse`" + ` exits 1,
+  its last log line giving the status and the server's explanation.
+- 401, 403, 404 and 410, unless listed in ` + "`fail_on`" + `: answers that will not fix themselves, so every retry waits the
+  longest wait, ` + "`reconnect.max_interval`" + `, rather than hammering the server.
+- Any other status (429, 5xx, ...), a wrong content type, or a network error: retried after the ` + "`reconnect`" + ` backoff,
+  waiting at least the ` + "`Retry-After`" + ` a 429 or 503 asks for.
+- Every failed attempt is logged once, with the URL, the status, the wait before the next attempt and, for a non-200
+  answer, up to 512 bytes of the response body (control characters escaped), which is where APIs explain a refusal
+  ("Incorrect API key provided"); it is counted in ` + "`sse_reconnects`" + `.
 - The end of a response body: reconnect (or end, with ` + "`stream_end: stop`" + `).
+- With ` + "`reconnect.max_elapsed_time`" + ` above zero, failing to connect for that long ends the input with an error:
+  exit 1, like ` + "`fail_on`" + `.
 
 ### Metrics
 
@@ -395,6 +412,19 @@ type Config struct {
 	MetaRetry       bool
 	MetaConnection  bool
 	MaxInFlight     int
+	// FailOn holds the statuses that end the input with an error.
+	FailOn map[int]bool
+}
+
+// DefaultCheckpointKey is the checkpoint key of an input that sets none:
+// "sse_" and 16 hex digits of the SHA-256 of its source (the url, or the
+// from path). Derived, so that two inputs sharing a cache never share a
+// key by accident (with one fixed default, B resumed from A's checkpoint
+// and A then skipped its own events); hashed, so that a secret in the URL
+// does not become a cache key.
+func DefaultCheckpointKey(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return "sse_" + hex.EncodeToString(sum[:8])
 }
 
 // ParseConfig reads a parsed `sse` input configuration. Every error names
@@ -541,8 +571,10 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
 		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
 	}
-	if c.CheckpointCache != "" && c.CheckpointKey == "" {
-		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, errors.New("must not be empty when checkpoint.cache is set"))
+	if c.CheckpointKey == "" {
+		// Empty, so that a template written by `create` derives the key
+		// too instead of pinning one example key shared by every input.
+		c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
 	}
 	end, err := conf.FieldString(fieldStreamEnd)
 	if err != nil {
@@ -574,6 +606,19 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	}
 	if c.MaxInFlight, err = boundedInt(conf, 0, maxMaxInFlight, fieldMaxInFlight); err != nil {
 		return nil, err
+	}
+	failOn, err := conf.FieldIntList(fieldFailOn)
+	if err != nil {
+		return nil, FieldError(fieldFailOn, err)
+	}
+	for _, code := range failOn {
+		if code < 100 || code > 599 {
+			return nil, FieldError(fieldFailOn, fmt.Errorf("%d is not an HTTP status code", code))
+		}
+		if c.FailOn == nil {
+			c.FailOn = map[int]bool{}
+		}
+		c.FailOn[code] = true
 	}
 	return c, nil
 }

@@ -13,6 +13,28 @@ import (
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
+// testEnv is an environment with the sse input (of spec) and the sse
+// scanner registered, as package input registers them, but with
+// constructors that are never called.
+func testEnv(t *testing.T, spec *service.ConfigSpec) *service.Environment {
+	t.Helper()
+	env := service.NewEmptyEnvironment()
+	require.NoError(t, env.RegisterBatchInput("sse", spec,
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
+	return env
+}
+
+// lintWhats is what each lint says.
+func lintWhats(lints []service.Lint) []string {
+	var whats []string
+	for _, l := range lints {
+		whats = append(whats, l.What)
+	}
+	return whats
+}
+
 func TestParseConfig_Defaults(t *testing.T) {
 	pc, err := ConfigSpec().ParseYAML("url: https://example.com/events", nil)
 	require.NoError(t, err)
@@ -30,12 +52,43 @@ func TestParseConfig_Defaults(t *testing.T) {
 	assert.Equal(t, 0.5, c.Jitter)
 	assert.Equal(t, sse.DefaultMaxEventSize, c.MaxEventSize)
 	assert.Equal(t, defaultMaxBatchSize, c.MaxBatchSize)
-	assert.Equal(t, defaultCheckpointKey, c.CheckpointKey)
+	assert.Equal(t, DefaultCheckpointKey("https://example.com/events"), c.CheckpointKey)
 	assert.Empty(t, c.CheckpointCache)
 	assert.Nil(t, c.TLS, "TLS customisation is off by default; the transport still verifies")
 	assert.False(t, c.StopAtStreamEnd)
 	assert.Equal(t, DedupeNone, c.DedupeMode)
 	assert.Equal(t, 1, c.MaxInFlight)
+	assert.Empty(t, c.FailOn)
+}
+
+// TestParseConfig_CheckpointKey: an empty key, as `create` writes it, is
+// derived from the source like an unset one, so that templates never pin one
+// key that every input of a shared cache would resume from.
+func TestParseConfig_CheckpointKey(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unset", "url: http://a/x\ncheckpoint: {cache: c}", DefaultCheckpointKey("http://a/x")},
+		{"empty", "url: http://a/x\ncheckpoint: {cache: c, key: \"\"}", DefaultCheckpointKey("http://a/x")},
+		{"empty, from", "from: ./s.sse\ncheckpoint: {cache: c, key: \"\"}", DefaultCheckpointKey("./s.sse")},
+		{"set", "url: http://a/x\ncheckpoint: {cache: c, key: mine}", "mine"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pc, err := ConfigSpec().ParseYAML(tt.yaml, nil)
+			require.NoError(t, err)
+			c, err := ParseConfig(pc)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.CheckpointKey)
+		})
+	}
+	assert.NotEqual(t, DefaultCheckpointKey("http://a/x"), DefaultCheckpointKey("http://a/y"))
+}
+
+func TestParseConfig_FailOn(t *testing.T) {
+	pc, err := ConfigSpec().ParseYAML("url: http://a/\nfail_on: [401, 403]", nil)
+	require.NoError(t, err)
+	c, err := ParseConfig(pc)
+	require.NoError(t, err)
+	assert.Equal(t, map[int]bool{401: true, 403: true}, c.FailOn)
 }
 
 // TestParseConfig_Errors feeds configurations that lint would reject (or
@@ -76,10 +129,11 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"huge dedupe window", "url: http://a/\ndedupe: {mode: window, window: 50000000}", `field "dedupe.window": 50000000 is over the maximum of 1000000`},
 		{"dedupe mode not an option", "url: http://a/\ndedupe: {mode: Window}", `field "dedupe.mode": "Window" is not one of none, monotonic, window`},
 		{"stream_end not an option", "url: http://a/\nstream_end: STOP", `field "stream_end": "STOP" is not one of reconnect, stop`},
-		{"empty checkpoint key", "url: http://a/\ncheckpoint: {cache: c, key: \"\"}", `field "checkpoint.key"`},
 		{"proxy scheme", "url: http://a/\nproxy_url: ftp://p", `field "proxy_url"`},
 		{"negative max_in_flight", "url: http://a/\nmax_in_flight: -1", `field "max_in_flight": -1 must not be negative`},
 		{"huge max_in_flight", "url: http://a/\nmax_in_flight: 100001", `field "max_in_flight": 100001 is over the maximum of 100000`},
+		{"fail_on not a status", "url: http://a/\nfail_on: [401, 99]", `field "fail_on": 99 is not an HTTP status code`},
+		{"fail_on word", "url: http://a/\nfail_on: [unauthorized]", `field 'fail_on'`},
 	}
 	spec := ConfigSpec()
 	for _, tt := range tests {
@@ -97,10 +151,7 @@ func TestParseConfig_Errors(t *testing.T) {
 // TestConfigSpec_Lint checks the lint rules, which lint would otherwise
 // skip for integers, durations and URL schemes.
 func TestConfigSpec_Lint(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -127,6 +178,8 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"max_interval equal to initial", "sse: {url: http://a/x, reconnect: {initial_interval: 1m, max_interval: 60s}}", ""},
 		{"enum", "sse: {url: http://a/x, stream_end: STOP}", "stream_end: STOP is not one of reconnect, stop"},
 		{"dedupe enum", "sse: {url: http://a/x, dedupe: {mode: sometimes}}", "dedupe.mode: sometimes is not one of none, monotonic, window"},
+		{"fail_on", "sse: {url: http://a/x, fail_on: [401, 600]}", "fail_on: [401 600] must list HTTP status codes between 100 and 599"},
+		{"fail_on ok", "sse: {url: http://a/x, fail_on: [401, 403]}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,10 +189,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 				assert.Empty(t, lints)
 				return
 			}
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			require.NotEmpty(t, whats)
 			assert.Contains(t, strings.Join(whats, " | "), tt.want)
 		})
@@ -149,10 +199,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 // TestScannerConfigSpec checks that the scanner's max_event_size is the
 // input's: the same lint wording, and the same error from parsing.
 func TestScannerConfigSpec(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchScannerCreator("sse", ScannerConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchScannerCreator, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, lint, parse string
 		want                    int
@@ -168,10 +215,7 @@ func TestScannerConfigSpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lints, err := linter.LintScannerYAML([]byte("sse:\n  " + tt.yaml))
 			require.NoError(t, err)
-			var whats []string
-			for _, l := range lints {
-				whats = append(whats, l.What)
-			}
+			whats := lintWhats(lints)
 			if tt.lint == "" {
 				assert.Empty(t, whats)
 			} else {
@@ -225,10 +269,7 @@ func TestParseConfig_ByteSizes(t *testing.T) {
 // same values, since each rule is written twice, once in each language.
 func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
 	spec := ConfigSpec()
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", spec,
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
-	linter := env.NewComponentConfigLinter()
+	linter := testEnv(t, spec).NewComponentConfigLinter()
 	fields := map[string][]string{
 		"max_event_size":             {"1", "1MiB", "1 MiB", "64kb", "1GiB", "1073741824", "1073741825", "0", "-1", "1.5", "2.0", "big", "1TB", "1KiBs", "MiB", "\"\"", "99999999999999999999", "[1]"},
 		"max_batch_size":             {"1", "100000", "100001", "0", "-1", "1.5", "2.0", "lots", "\"5\""},
@@ -272,9 +313,7 @@ func TestConfigSpec_LintAgreesWithParse(t *testing.T) {
 // TestDocumentedType keeps the table honest: every field declared any has
 // a documented type, and every entry names such a field.
 func TestDocumentedType(t *testing.T) {
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	env := testEnv(t, ConfigSpec())
 	// WalkScanners walks the global registry, so the scanner's spec is
 	// registered as an input here only to be walked.
 	require.NoError(t, env.RegisterBatchInput("sse_scanner", ScannerConfigSpec(),
@@ -297,5 +336,11 @@ func TestDocumentedType(t *testing.T) {
 	}
 	for path := range documentedTypes {
 		assert.True(t, declaredAny[path], "documentedTypes names %s, which is not declared any", path)
+	}
+}
+
+func TestFormatByteSize(t *testing.T) {
+	for n, want := range map[int64]string{1 << 30: "1GiB", 3 << 20: "3MiB", 2048: "2KiB", 1536: "1536", 1000: "1000", 1: "1"} {
+		assert.Equal(t, want, formatByteSize(n), "%d", n)
 	}
 }

@@ -212,12 +212,11 @@ type checkpointer struct {
 
 	ctx    context.Context // cancelled by close, abandoning a write in flight
 	cancel context.CancelFunc
-	writer sync.WaitGroup
 
-	mu      sync.Mutex
-	dirty   bool // the watermark moved since the writer last looked
-	running bool // a writer goroutine runs
-	closed  bool
+	mu     sync.Mutex
+	dirty  bool          // the watermark moved since the writer last looked
+	done   chan struct{} // closed when the running writer returns; nil when none runs
+	closed bool
 
 	// Owned by the one writer that runs at a time, then by close.
 	gen     uint64 // generation of the last write
@@ -240,59 +239,73 @@ func (c *checkpointer) changed() {
 		return
 	}
 	c.dirty = true
-	if !c.running {
-		c.running = true
-		c.writer.Add(1)
-		go c.run()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		go c.run(c.done)
 	}
 }
 
 // run writes until the watermark stops moving, then returns.
-func (c *checkpointer) run() {
-	defer c.writer.Done()
+func (c *checkpointer) run(done chan struct{}) {
+	defer close(done)
 	for {
 		c.mu.Lock()
 		if !c.dirty || c.closed {
-			c.running = false
+			c.done = nil
 			c.mu.Unlock()
 			return
 		}
 		c.dirty = false
 		c.mu.Unlock()
-		c.flush(c.ctx)
+		if err := c.flush(c.ctx); err != nil && c.ctx.Err() == nil {
+			c.log.Errorf("Failed to write %s", logErr(err))
+			c.errors.Incr(1)
+		}
 	}
 }
 
 // flush writes the watermark if it changed since the last write.
-func (c *checkpointer) flush(ctx context.Context) {
+func (c *checkpointer) flush(ctx context.Context) error {
 	id, ok := c.tracker.watermark()
 	if !ok || c.wrote && id == c.written {
-		return
+		return nil
 	}
 	if err := c.store.save(ctx, c.gen+1, id); err != nil {
-		if ctx.Err() == nil {
-			c.log.Errorf("Failed to write checkpoint %s: %s", logID(id), logErr(err))
-			c.errors.Incr(1)
-		}
-		return
+		return fmt.Errorf("checkpoint %s: %w", logID(id), err)
 	}
 	c.gen++
 	c.written, c.wrote = id, true
+	return nil
 }
 
 // close stops the writer, abandoning a write in flight, and writes the
-// final watermark.
-func (c *checkpointer) close(ctx context.Context) {
+// final watermark, returning that write's error (also logged and counted,
+// since Benthos ignores the error of an input's Close). It returns ctx's
+// error if ctx ends before the writer has stopped. Only the first call
+// writes.
+func (c *checkpointer) close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.closed = true
+	done := c.done
 	c.mu.Unlock()
 	c.cancel()
-	c.writer.Wait()
-	c.flush(ctx)
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := c.flush(ctx); err != nil {
+		c.log.Errorf("Failed to write the final %s", logErr(err))
+		c.errors.Incr(1)
+		return err
+	}
+	return nil
 }
 
 // probeTimeout bounds the start-up probe of the checkpoint cache.

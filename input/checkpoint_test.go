@@ -3,6 +3,7 @@ package input
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -150,6 +151,12 @@ func TestLogText(t *testing.T) {
 		})
 	}
 	assert.LessOrEqual(t, len(logErr(errString(strings.Repeat("x", 1<<20)))), maxLogErr+32)
+
+	cause := fmt.Errorf("get http://h/p?key=k-SECRET&%s: %w", strings.Repeat("x", 1<<20), context.DeadlineExceeded)
+	bounded := boundErr(cause)
+	assert.ErrorIs(t, bounded, context.DeadlineExceeded, "the chain is kept")
+	assert.LessOrEqual(t, len(bounded.Error()), maxLogErr+32)
+	assert.NotContains(t, bounded.Error(), "k-SECRET")
 }
 
 type errString string

@@ -28,7 +28,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 			_, got, ok, _, _, err := store.load(ctx)
 			require.NoError(t, err)
 			c.mu.Lock()
-			running := c.running
+			running := c.done != nil
 			c.mu.Unlock()
 			if ok && got == id && !running {
 				return
@@ -44,14 +44,28 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 	}
 
 	require.True(t, tr.settle(tr.track("4", 1)))
-	c.close(ctx) // no changed call: close writes it
+	require.NoError(t, c.close(ctx)) // no changed call: close writes it
 	_, id, ok, _, _, err := store.load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, "4", id)
 	c.changed() // after close: ignored, starts nothing
 	c.mu.Lock()
-	assert.False(t, c.running)
+	assert.Nil(t, c.done, "no writer runs")
 	c.mu.Unlock()
-	c.close(ctx) // idempotent
+	assert.NoError(t, c.close(ctx)) // idempotent
+}
+
+// TestCheckpointer_CloseReturnsTheFinalWriteError checks that close reports
+// a failed final write instead of dropping it.
+func TestCheckpointer_CloseReturnsTheFinalWriteError(t *testing.T) {
+	res := service.MockResources()
+	store := &checkpointStore{res: res, cache: "missing", key: "k"}
+	var tr tracker
+	c := newCheckpointer(store, &tr, 0, res.Logger(), nil)
+	require.True(t, tr.settle(tr.track("1", 1)))
+	err := c.close(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `checkpoint "1":`)
+	assert.Contains(t, err.Error(), `checkpoint.cache "missing"`)
 }

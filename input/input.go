@@ -83,21 +83,25 @@ type sseInput struct {
 	store   *checkpointStore
 	ckpt    *checkpointer
 
-	mu sync.Mutex // guards es against Close
-	es *sse.EventSource
+	mu         sync.Mutex // guards es and readerDone against Close
+	es         *sse.EventSource
+	readerDone chan struct{} // closed when the reader goroutine returns
+
+	h         *handoff      // between the reader and ReadBatch and Connect
+	closing   chan struct{} // closed by Close: releases a waiting reader
+	closeOnce sync.Once
+	endOnce   sync.Once
+	endErr    error // what ReadBatch and Connect return once the reader ended
 
 	from *fromOpener // the `from` file, unless it is stdin
 
-	// State of the goroutine calling ReadBatch (OnOpen and OnError run on
-	// it too).
+	// State of the reader goroutine (OnOpen and OnError run on it too).
 	attempt       int
 	status        int
 	finalURL      string
 	headers       map[string]string
-	failingSince  time.Time
 	ending        bool   // end_on_data was seen: end after this batch
 	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
-	gaveUp        bool
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -105,7 +109,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	if err != nil {
 		return nil, err
 	}
-	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics())}
+	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics()), h: newHandoff(), closing: make(chan struct{})}
 	if err := checkFrom(c.From); err != nil {
 		return nil, err
 	}
@@ -148,11 +152,56 @@ func toSet(list []string) map[string]bool {
 	return m
 }
 
-// Connect creates the event source; the HTTP connection itself is made, and
-// remade, by the event source as ReadBatch pulls events, so that the
-// server's retry and the backoff govern reconnection rather than Benthos'
-// fixed reconnect loop.
+// Connect starts the reader on the first call, and returns once a stream
+// is open: nil, so that Benthos reports the input connected only while it
+// is. When the connection attempt fails it returns why, with the wait
+// before the next attempt, which the next call then lets the reader make;
+// the event source's backoff, the server's retry and the status policy
+// decide the waits, not Benthos' own connect backoff.
 func (in *sseInput) Connect(ctx context.Context) error {
+	if err := in.start(ctx); err != nil {
+		return err
+	}
+	h := in.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	opens := h.opens
+	if h.paused {
+		// The reader waits for this call to make its next attempt.
+		h.paused, h.failed = false, nil
+		h.broadcast()
+	}
+	for {
+		switch {
+		case h.open, h.opens != opens:
+			// Open, or opened and already lost: ReadBatch hands out what
+			// it delivered and then reports the loss.
+			return nil
+		case h.end != nil:
+			if len(h.batch) > 0 {
+				return nil // ReadBatch hands out what was read first
+			}
+			return in.finish(h.end)
+		case h.failed != nil:
+			err, wait := h.failed, h.wait
+			h.failed = nil
+			// Benthos logs it: bounded, and without query values.
+			return service.NewErrBackOff(fmt.Errorf("%w; retrying in %v", boundErr(err), wait.Round(time.Millisecond)), wait)
+		}
+		ch := h.changed
+		h.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			h.mu.Lock()
+			return ctx.Err()
+		}
+		h.mu.Lock()
+	}
+}
+
+// start creates the event source and starts the reader, once.
+func (in *sseInput) start(ctx context.Context) error {
 	// Opened before taking the lock, which Close needs: opening a FIFO
 	// blocks until a writer appears.
 	var r io.Reader = os.Stdin
@@ -160,6 +209,11 @@ func (in *sseInput) Connect(ctx context.Context) error {
 		f, err := in.from.open(ctx)
 		if errors.Is(err, errFromClosed) {
 			return service.ErrEndOfInput
+		}
+		if err != nil && ctx.Err() == nil {
+			// The file went away since the input was built: a source
+			// that failed, not one to retry for ever.
+			return in.finish(err)
 		}
 		if err != nil {
 			return err
@@ -196,6 +250,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	if in.conf.From != "" {
 		in.es = sse.From(r, opts)
 		in.m.readyState.Set(int64(sse.Open))
+		in.readerDone = make(chan struct{})
+		go in.read(in.es)
 		return nil
 	}
 	es, err := sse.New(in.conf.URL, opts)
@@ -205,6 +261,8 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	in.es = es
 	in.m.readyState.Set(int64(sse.Connecting))
 	activity.add(in, es)
+	in.readerDone = make(chan struct{})
+	go in.read(es)
 	return nil
 }
 
@@ -219,15 +277,18 @@ func (in *sseInput) options() sse.Options {
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: maxReconnect(c),
+		MaxElapsedTime:      c.ReconnectMaxElapsed,
 		MinReconnectionTime: minReconnect,
 		BackoffFactor:       c.BackoffFactor,
 		Jitter:              c.Jitter,
 		IdleTimeout:         c.IdleTimeout,
 		CloseAtEnd:          c.StopAtStreamEnd,
 		MaxEventSize:        c.MaxEventSize,
-		// The pipeline's status policy: only 204 stops; anything else is
-		// retried with backoff, honouring Retry-After.
-		RetryResponse:   func(re *sse.ResponseError) bool { return re.StatusCode != http.StatusNoContent },
+		// The status policy: 204 and the statuses in fail_on end the
+		// input; anything else is retried (see onError for the waits).
+		RetryResponse: func(re *sse.ResponseError) bool {
+			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
+		},
 		OnOpen:          in.onOpen,
 		OnError:         in.onError,
 		OnIDNotSendable: in.onIDNotSendable,
@@ -271,9 +332,9 @@ func (in *sseInput) prepare(req *http.Request) error {
 
 func (in *sseInput) onOpen(resp *http.Response) {
 	in.attempt++
-	in.failingSince = time.Time{}
 	in.m.readyState.Set(int64(sse.Open))
 	in.m.backoff.SetFloat64(0)
+	in.opened()
 	if resp == nil {
 		return
 	}
@@ -291,96 +352,111 @@ func (in *sseInput) onOpen(resp *http.Response) {
 	in.log.Infof("Connected to %s (connection %d)", logURL(in.finalURL), in.attempt)
 }
 
-func (in *sseInput) onError(err error) {
+// reconnectCause is the cause label of sse_reconnects.
+type reconnectCause string
+
+const (
+	causeNetwork     reconnectCause = "network"      // a network error, or a request that could not be made
+	causeEOF         reconnectCause = "eof"          // the server ended the response body
+	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
+	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+)
+
+func causeOf(err error) reconnectCause {
 	var re *sse.ResponseError
-	cause := "network"
 	switch {
 	case errors.Is(err, sse.ErrStreamEnded):
-		cause = "eof"
+		return causeEOF
 	case errors.Is(err, sse.ErrIdleTimeout):
-		cause = "idle_timeout"
+		return causeIdleTimeout
 	case errors.As(err, &re):
-		cause = "status"
+		return causeStatus
 	}
+	return causeNetwork
+}
+
+// slowRetry holds the statuses that retrying soon will not fix: every retry
+// after one waits the longest wait, reconnect.max_interval, so that a wrong
+// credential or URL does not hammer the server.
+var slowRetry = map[int]bool{
+	http.StatusUnauthorized: true,
+	http.StatusForbidden:    true,
+	http.StatusNotFound:     true,
+	http.StatusGone:         true,
+}
+
+// onError runs when a connection attempt fails or an open stream is lost.
+// Unless the event source closed (the reader then reports why), it holds
+// the reader until Connect asks for the next attempt: Connect returns a
+// failed attempt's error to Benthos, which logs it, reports the input as
+// not connected, and waits before calling Connect again.
+func (in *sseInput) onError(err error) {
+	cause := causeOf(err)
 	es := in.es
 	state := es.ReadyState()
 	in.m.readyState.Set(int64(state))
 	if state == sse.Closed {
-		return // ReadBatch reports why
+		return
 	}
-	in.m.reconnects.Incr(1, cause)
+	in.m.reconnects.Incr(1, string(cause))
 	wait := es.ReconnectDelay()
+	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
+		longest := maxReconnect(in.conf)
+		if longest == 0 {
+			longest = sse.DefaultMaxReconnectionTime
+		}
+		wait = max(wait, longest)
+	}
 	in.m.backoff.SetFloat64(wait.Seconds())
-	now := time.Now()
-	if in.failingSince.IsZero() {
-		in.failingSince = now
-	}
-	if limit := in.conf.ReconnectMaxElapsed; limit > 0 && cause != "eof" && now.Sub(in.failingSince) > limit {
-		in.log.Errorf("Giving up on %s after failing for %v: %s", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), logErr(err))
-		recordFailure(fmt.Errorf("gave up on %s after failing to connect for %v (reconnect.max_elapsed_time): %w", logURL(es.URL()), now.Sub(in.failingSince).Round(time.Millisecond), err))
-		in.gaveUp = true
-		es.Close()
-		return
-	}
-	if cause == "eof" || cause == "idle_timeout" {
+	if cause == causeEOF || cause == causeIdleTimeout {
 		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
+		in.disconnected(nil, wait)
 		return
 	}
-	in.log.Warnf("Connecting to %s failed: %s; retrying in %v", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond))
+	in.disconnected(err, wait)
 }
 
-// ReadBatch returns the next event together with the events that already
-// arrived behind it, up to max_batch_size, never waiting to fill a batch.
+// ReadBatch hands out the events the reader read ahead: the next event
+// together with those that arrived behind it, up to max_batch_size, never
+// waiting to fill a batch. It returns service.ErrNotConnected once the
+// stream was lost and everything read from it was handed out.
 func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	in.mu.Lock()
-	es := in.es
-	in.mu.Unlock()
-	if es == nil {
-		return nil, nil, service.ErrNotConnected
-	}
+	h := in.h
+	h.mu.Lock()
 	for {
-		if in.ending || in.gaveUp {
-			return nil, nil, service.ErrEndOfInput
+		if len(h.batch) > 0 {
+			batch := h.batch
+			seq := in.tracker.track(h.id, len(batch))
+			h.batch, h.bytes = nil, 0
+			h.broadcast()
+			h.mu.Unlock()
+			in.m.lag.Set(int64(in.tracker.unsettled()))
+			return batch, func(ctx context.Context, err error) error {
+				if err != nil {
+					// auto_replay_nacks: false; the pipeline dropped the batch.
+					in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
+				}
+				in.settled(seq)
+				return nil
+			}, nil
 		}
-		ev, err := es.Next(ctx)
-		if err != nil {
-			if errors.Is(err, sse.ErrEventTooLarge) {
-				in.oversized(es)
-				continue
-			}
-			return nil, nil, in.readError(ctx, es, err)
+		if h.end != nil {
+			end := h.end
+			h.mu.Unlock()
+			return nil, nil, in.finish(end)
 		}
-		batch := make(service.MessageBatch, 0, min(in.conf.MaxBatchSize, 16))
-		var c counts
-		batch = in.add(batch, ev, &c)
-		for len(batch) < in.conf.MaxBatchSize && !in.ending {
-			ev, ok, err := es.Buffered()
-			if errors.Is(err, sse.ErrEventTooLarge) {
-				in.oversized(es)
-				continue
-			}
-			if !ok {
-				break
-			}
-			batch = in.add(batch, ev, &c)
+		if !h.open {
+			h.mu.Unlock()
+			return nil, nil, service.ErrNotConnected
 		}
-		in.count(c)
-		seq := in.tracker.track(es.LastEventID(), len(batch))
-		if len(batch) == 0 {
-			// Everything was filtered out: settled at once, so the
-			// resume point moves past it.
-			in.settled(seq)
-			continue
+		ch := h.changed
+		h.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
 		}
-		in.m.lag.Set(int64(in.tracker.unsettled()))
-		return batch, func(ctx context.Context, err error) error {
-			if err != nil {
-				// auto_replay_nacks: false; the pipeline dropped the batch.
-				in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
-			}
-			in.settled(seq)
-			return nil
-		}, nil
+		h.mu.Lock()
 	}
 }
 
@@ -396,28 +472,40 @@ func (in *sseInput) oversized(es *sse.EventSource) {
 	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", in.conf.MaxEventSize, logID(es.LastEventID()))
 }
 
-// readError maps an error from the event source to what Benthos expects.
-func (in *sseInput) readError(ctx context.Context, es *sse.EventSource, err error) error {
-	in.m.readyState.Set(int64(es.ReadyState()))
+// finish maps why the reader stopped to what Benthos expects, logging it
+// and recording a failure once.
+func (in *sseInput) finish(err error) error {
+	in.endOnce.Do(func() { in.endErr = in.ended(err) })
+	return in.endErr
+}
+
+func (in *sseInput) ended(err error) error {
+	in.m.readyState.Set(int64(sse.Closed))
 	var re *sse.ResponseError
 	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case in.gaveUp, errors.Is(err, sse.ErrClosed):
+	case errors.Is(err, errEndOnData), errors.Is(err, sse.ErrClosed):
+		return service.ErrEndOfInput
+	case errors.Is(err, sse.ErrGaveUp):
+		in.log.Errorf("Giving up on %s (reconnect.max_elapsed_time is %v): %s", logURL(in.source()), in.conf.ReconnectMaxElapsed, logErr(err))
+		recordFailure(fmt.Errorf("%s: %w (reconnect.max_elapsed_time is %v)", logURL(in.source()), boundErr(err), in.conf.ReconnectMaxElapsed))
 		return service.ErrEndOfInput
 	case errors.Is(err, io.EOF):
 		if in.conf.From != "" {
 			in.log.Infof("End of stream %s", in.conf.From)
 		} else {
-			in.log.Infof("Stream %s ended; stream_end is stop", logURL(es.URL()))
+			in.log.Infof("Stream %s ended; stream_end is stop", logURL(in.source()))
 		}
+		return service.ErrEndOfInput
+	case errors.As(err, &re) && in.conf.FailOn[re.StatusCode]:
+		in.log.Errorf("%s: %d is listed in fail_on; ending the input", logErr(re), re.StatusCode)
+		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", boundErr(re), re.StatusCode))
 		return service.ErrEndOfInput
 	case errors.As(err, &re):
 		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
 		return service.ErrEndOfInput
 	}
 	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
-	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), boundErr(err)))
 	return service.ErrEndOfInput
 }
 
@@ -502,26 +590,37 @@ func (m *eventMeta) message(ev sse.Event) *service.Message {
 	return msg
 }
 
-// Close stops the event source, interrupting a blocked ReadBatch, and
-// writes the final checkpoint.
+// Close stops the event source and the reader, interrupting a blocked
+// ReadBatch, and writes the final checkpoint, returning that write's error.
+// It gives up waiting when ctx is done.
 func (in *sseInput) Close(ctx context.Context) error {
+	in.closeOnce.Do(func() { close(in.closing) })
 	in.mu.Lock()
-	es := in.es
+	es, readerDone := in.es, in.readerDone
 	in.mu.Unlock()
 	if es != nil {
 		es.Close()
 	}
-	activity.remove(in)
 	if in.from != nil {
+		// Ends an open of a FIFO that no writer opened yet.
 		if err := in.from.close(ctx); err != nil {
 			return err
 		}
 	}
+	if readerDone != nil {
+		select {
+		case <-readerDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	activity.remove(in)
+	var err error
 	if in.ckpt != nil {
-		in.ckpt.close(ctx)
+		err = in.ckpt.close(ctx)
 	}
 	if in.client != nil {
 		in.client.CloseIdleConnections()
 	}
-	return nil
+	return err
 }

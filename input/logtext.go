@@ -66,3 +66,22 @@ func logErr(err error) string {
 	}
 	return clip(redactQuery(err.Error()), maxLogErr)
 }
+
+// boundedErr is an error whose message is bounded and without query values,
+// for errors that leave the input as text (the exit message), while
+// errors.Is and errors.As still see the original.
+type boundedErr struct {
+	msg string
+	err error
+}
+
+func (e *boundedErr) Error() string { return e.msg }
+func (e *boundedErr) Unwrap() error { return e.err }
+
+// boundErr returns err with the message logErr gives it.
+func boundErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &boundedErr{msg: logErr(err), err: err}
+}

@@ -102,6 +102,15 @@ func BenchmarkPipeline(b *testing.B) {
 			want:  events,
 		},
 		{
+			// Without stream order: an acknowledgement per event no longer
+			// holds up the next read.
+			name: "sse/max_batch_size=1/max_in_flight=0",
+			input: func(url string) string {
+				return "sse:\n  url: " + url + "\n  stream_end: stop\n  max_batch_size: 1\n  max_in_flight: 0"
+			},
+			want: events,
+		},
+		{
 			// One message per line, id and blank lines included: what the
 			// stream looks like without SSE semantics. drop_empty_bodies
 			// must be off: with the default, every blank line (one per
@@ -327,8 +336,10 @@ func BenchmarkPipelineOrder(b *testing.B) {
 	cases := []struct {
 		name, input, output string
 	}{
+		{"old defaults: max_in_flight=0/max_batch_size=64", "max_in_flight: 0\n    max_batch_size: 64", ""},
 		{"max_in_flight=0", "max_in_flight: 0", ""},
 		{"default", "", ""},
+		{"batching/old defaults: max_in_flight=0/max_batch_size=64", "max_in_flight: 0\n    max_batch_size: 64", batching},
 		{"batching/max_in_flight=0", "max_in_flight: 0", batching},
 		{"batching/max_in_flight=0/max_batch_size=1024", "max_in_flight: 0\n    max_batch_size: 1024", batching},
 		{"batching/default", "", batching},

@@ -130,3 +130,82 @@ func TestParser_IDDoesNotPinLargeData(t *testing.T) {
 		runtime.KeepAlive(p)
 	}
 }
+
+func TestIsValidUTF8(t *testing.T) {
+	for n := 0; n <= 2*utf8ValidFrom; n++ {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !isValidUTF8(b) {
+			t.Fatalf("%d ASCII bytes: invalid", n)
+		}
+		for i := 0; i < n; i++ {
+			b[i] = 0xff
+			if isValidUTF8(b) {
+				t.Fatalf("%d bytes with 0xff at %d: valid", n, i)
+			}
+			b[i] = 'a'
+		}
+		if n >= 2 {
+			copy(b[n-2:], "é")
+			if !isValidUTF8(b) {
+				t.Fatalf("%d bytes ending in é: invalid", n)
+			}
+		}
+	}
+}
+
+func TestIndexCR(t *testing.T) {
+	for n := 0; n <= 80; n++ {
+		b := bytes.Repeat([]byte{'x'}, n)
+		if got := indexCR(b); got != -1 {
+			t.Fatalf("len %d without CR: got %d", n, got)
+		}
+		for i := 0; i < n; i++ {
+			b[i] = '\r'
+			for j := i + 1; j < n; j++ {
+				b[j] = '\r' // a later CR never hides the first
+				if got := indexCR(b); got != i {
+					t.Fatalf("len %d, CRs at %d and %d: got %d", n, i, j, got)
+				}
+				b[j] = 0x0c // a byte just below CR is no CR
+			}
+			b[i] = 0x0e
+			if got := indexCR(b); got != -1 {
+				t.Fatalf("len %d, 0x0e at %d: got %d", n, i, got)
+			}
+			b[i] = 'x'
+			for j := range b {
+				b[j] = 'x'
+			}
+		}
+	}
+}
+
+// TestParser_LineEnd checks lineEnd, with its word-at-a-time look at the
+// next sixteen bytes, against bytes.IndexAny: a CR or LF at every position,
+// behind every byte value that could confuse its flags (other control bytes,
+// 0x80 and above), with the line starting at several offsets.
+func TestParser_LineEnd(t *testing.T) {
+	fills := []byte{'a', 0x00, '\t', 0x0b, 0x0c, 0x0e, 0x7f, 0x80, 0xff}
+	for _, start := range []int{0, 1, 7} {
+		for n := 0; n <= 40; n++ {
+			for pos := -1; pos < n; pos++ {
+				for _, eol := range []byte{'\r', '\n'} {
+					for _, fill := range fills {
+						buf := bytes.Repeat([]byte{fill}, start+n)
+						if pos >= 0 {
+							buf[start+pos] = eol
+						}
+						p := &Parser{buf: buf, start: start, end: len(buf), lfPos: -1, crPos: -1}
+						want := bytes.IndexAny(buf[start:], "\r\n")
+						if want >= 0 {
+							want += start
+						}
+						if got := p.lineEnd(); got != want {
+							t.Fatalf("start %d, % x: lineEnd() = %d, want %d", start, buf, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

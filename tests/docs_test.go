@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,5 +190,72 @@ func TestHelp_CreateExamplesWork(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "created.yaml"), []byte(res.stdout), 0o644))
 		res = runBin(t, dir, nil, nil, "lint", "created.yaml")
 		assert.Equal(t, 0, res.code, "lint of create %s:\n%s", expr, res.output())
+	}
+}
+
+// The YAML snippets of the README and of the input's page must lint clean
+// in this binary (Benthos' lint reads every yaml block of a markdown file as
+// a whole config; the scanner's page shows the scanner's own object, which
+// is not one).
+func TestDocs_SnippetsLintClean(t *testing.T) {
+	t.Parallel()
+	args := []string{"lint", "README.md", filepath.Join("docs", "sse_input.md")}
+	res := runBin(t, repoRoot, nil, nil, args...)
+	assert.Equal(t, 0, res.code, "benthos-sse %s:\n%s", strings.Join(args, " "), res.output())
+	assert.Empty(t, res.output())
+}
+
+// readmeBlocks returns the fenced blocks of README.md in the given language.
+func readmeBlocks(t *testing.T, lang string) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	var blocks []string
+	rest := string(readme)
+	fence := "```" + lang + "\n"
+	for {
+		i := strings.Index(rest, fence)
+		if i < 0 {
+			return blocks
+		}
+		rest = rest[i+len(fence):]
+		j := strings.Index(rest, "```\n")
+		require.GreaterOrEqual(t, j, 0, "unterminated %s block in README.md", lang)
+		blocks = append(blocks, rest[:j])
+		rest = rest[j:]
+	}
+}
+
+// The README's pipeline is an excerpt of the shipped example, not a
+// variant of it that drifts.
+func TestReadme_PipelineIsTheWikimediaExample(t *testing.T) {
+	file, err := os.ReadFile(filepath.Join(repoRoot, "resources", "wikimedia.yaml"))
+	require.NoError(t, err)
+	blocks := readmeBlocks(t, "yaml")
+	require.NotEmpty(t, blocks)
+	assert.Contains(t, string(file), blocks[0], "the README's first yaml block must be an excerpt of resources/wikimedia.yaml")
+	assert.Contains(t, blocks[0], "url: https://stream.wikimedia.org/")
+}
+
+// Every Go block of the README compiles: each is vetted as a program of
+// its own inside this module, so its imports resolve to this code.
+func TestReadme_GoSnippetsCompile(t *testing.T) {
+	t.Parallel()
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err)
+	blocks := readmeBlocks(t, "go")
+	require.GreaterOrEqual(t, len(blocks), 2, "the README has its Go snippets")
+	for i, src := range blocks {
+		t.Run(fmt.Sprint("block ", i+1), func(t *testing.T) {
+			require.True(t, strings.HasPrefix(src, "package main\n"), "README Go block %d is not a whole program:\n%s", i+1, src)
+			dir, err := os.MkdirTemp(filepath.Join(repoRoot, "tests", "testdata"), "readme-go-")
+			require.NoError(t, err)
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
+			cmd := exec.Command(goTool, "vet", "main.go")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			assert.NoError(t, err, "README Go block %d does not compile:\n%s\n%s", i+1, out, src)
+		})
 	}
 }

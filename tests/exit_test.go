@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,11 @@ func TestExit_Codes(t *testing.T) {
 	})
 	noContent := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		w.w.WriteHeader(http.StatusNoContent)
+	})
+	unauthorized := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.w.Header().Set("Content-Type", "application/json")
+		w.w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w.w, `{"error": {"message": "Incorrect API key provided",`+"\n"+`"type": "invalid_request_error"}}`)
 	})
 	tests := []struct {
 		name  string
@@ -64,6 +70,14 @@ func TestExit_Codes(t *testing.T) {
 			code:       1,
 			last:       []string{"checkpoint.cache", `cache "ck" cannot hold checkpoints`, "no such file or directory"},
 			notStarted: true,
+		},
+		{
+			name:  "a status listed in fail_on",
+			input: fmt.Sprintf("url: %s\n    fail_on: [401, 403]", unauthorized.URL()),
+			code:  1,
+			// The body's excerpt, its newline escaped (and then quoted by
+			// logfmt).
+			last: []string{"level=error", "Exiting with code 1", "answered 401 Unauthorized", "Incorrect API key provided", `\\n\"type\"`, "fail_on"},
 		},
 		{
 			name:  "end of a from file",
@@ -111,5 +125,45 @@ input:
 			}
 			assert.NotContains(t, stderr, "Failed to write checkpoint", "no per-event checkpoint errors")
 		})
+	}
+}
+
+// TestExit_StreamsMode runs `benthos-sse streams` with two streams: one
+// whose input gives up, one that keeps streaming. Streams mode runs until
+// it is stopped; stopped with SIGINT, it exits 1, the last line giving the
+// failed input's reason.
+func TestExit_StreamsMode(t *testing.T) {
+	t.Parallel()
+	live := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.Event(n, "live")
+		w.Hold()
+	})
+	dir := t.TempDir()
+	mainCfg := filepath.Join(dir, "main.yaml")
+	require.NoError(t, os.WriteFile(mainCfg, []byte("http: {enabled: false}\nlogger: {level: info}\n"), 0o600))
+	streams := map[string]string{
+		"gives_up": fmt.Sprintf("url: http://%s/\n    reconnect: {initial_interval: 50ms, max_interval: 100ms, max_elapsed_time: 300ms}", freePort(t)),
+		"live":     fmt.Sprintf("url: %s/events", live.URL()),
+	}
+	var files []string
+	for name, input := range streams {
+		f := filepath.Join(dir, name+".yaml")
+		require.NoError(t, os.WriteFile(f, []byte(fmt.Sprintf("input:\n  sse:\n    %s\noutput:\n  drop: {}\n", input)), 0o600))
+		files = append(files, f)
+	}
+	p := startBin(t, binOpts{}, append([]string{"streams", "--no-api", "-o", mainCfg}, files...)...)
+	deadline := time.Now().Add(waitLimit)
+	for !strings.Contains(p.Output(), "Giving up on") {
+		require.True(t, time.Now().Before(deadline), "the input never gave up; output:\n%s", p.Output())
+		require.False(t, p.Exited(), "streams mode exited by itself; output:\n%s", p.Output())
+		time.Sleep(20 * time.Millisecond) // polling a log; nothing to wait on
+	}
+	live.WaitRequests(1)
+	require.False(t, p.Exited(), "streams mode runs until stopped")
+	code := p.Signal(os.Interrupt)
+	require.Equal(t, 1, code, "output:\n%s", p.Output())
+	last := lastLine(p.Output())
+	for _, want := range []string{"level=error", "Exiting with code 1", "reconnect.max_elapsed_time", "connection refused"} {
+		assert.Contains(t, last, want, "the last line")
 	}
 }

@@ -155,7 +155,7 @@ func TestFault_ConnectionRefusedForAWhile(t *testing.T) {
 	h.WaitEvents(3)
 	srv.Close()
 	const refusals = 4
-	fails := h.Logs.WaitFor(t, refusals, "Connecting to", "connection refused")
+	fails := h.Logs.WaitFor(t, refusals, "Failed to connect to sse: ", "connection refused")
 	srv.Relisten()
 	evs := h.WaitEvents(6)
 	h.Stop()
@@ -186,12 +186,12 @@ func TestFault_HostUnreachable(t *testing.T) {
 			noLeaks(t)
 			h := runInput(t, runOpts{Input: sseYAML(tt.url, "timeout: 2s"), Metrics: true})
 			start := time.Now()
-			first := h.Logs.WaitFor(t, 1, "Connecting to", tt.want)
+			first := h.Logs.WaitFor(t, 1, "Failed to connect to sse: ", tt.want)
 			latency := first[0].At.Sub(start)
 			const window = 1500 * time.Millisecond
 			<-time.After(window) // the observation window, not a synchronisation
 			h.Stop()
-			fails := h.Logs.Matching("Connecting to", tt.want)
+			fails := h.Logs.Matching("Failed to connect to sse: ", tt.want)
 			n := len(fails)
 			// Waits are at least 50, 50, 75, then 100ms (the 200ms
 			// max_interval halved by jitter): at most 17 attempts fit in

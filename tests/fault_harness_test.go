@@ -8,11 +8,18 @@ package tests
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -375,6 +382,8 @@ type sseServer struct {
 	notify chan struct{}
 
 	addr string
+	tls  *tls.Config // nil: plain HTTP
+	cert *x509.Certificate
 	srv  *http.Server
 	ln   net.Listener
 	wg   sync.WaitGroup
@@ -385,7 +394,24 @@ type sseServer struct {
 // ends.
 func newSSEServer(t *testing.T, handler func(w *sseWriter, r *http.Request, n int)) *sseServer {
 	t.Helper()
-	s := &sseServer{t: t, handler: handler, notify: make(chan struct{}, 1), stop: make(chan struct{})}
+	return startSSEServer(t, handler, nil, nil)
+}
+
+// newTLSSSEServer is newSSEServer over TLS, with httptest's self-signed
+// certificate for 127.0.0.1 (see Certificate and CAFile).
+func newTLSSSEServer(t *testing.T, handler func(w *sseWriter, r *http.Request, n int)) *sseServer {
+	t.Helper()
+	// Borrowed from an httptest server, which makes the certificate.
+	donor := httptest.NewUnstartedServer(http.NotFoundHandler())
+	donor.StartTLS()
+	conf, cert := donor.TLS.Clone(), donor.Certificate()
+	donor.Close()
+	return startSSEServer(t, handler, conf, cert)
+}
+
+func startSSEServer(t *testing.T, handler func(w *sseWriter, r *http.Request, n int), conf *tls.Config, cert *x509.Certificate) *sseServer {
+	t.Helper()
+	s := &sseServer{t: t, handler: handler, notify: make(chan struct{}, 1), stop: make(chan struct{}), tls: conf, cert: cert}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s.addr = ln.Addr().String()
@@ -399,11 +425,29 @@ func newSSEServer(t *testing.T, handler func(w *sseWriter, r *http.Request, n in
 }
 
 // URL returns the server's base URL.
-func (s *sseServer) URL() string { return "http://" + s.addr }
+func (s *sseServer) URL() string {
+	if s.tls != nil {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
+}
+
+// CAFile writes the certificate of a TLS server to a PEM file and returns
+// its path, for tls.root_cas_file.
+func (s *sseServer) CAFile() string {
+	s.t.Helper()
+	path := filepath.Join(s.t.TempDir(), "ca.pem")
+	require.NoError(s.t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.Raw}), 0o600))
+	return path
+}
 
 func (s *sseServer) serve(ln net.Listener) {
-	s.ln = ln
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP)}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+		s.srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes
+	}
+	s.ln = ln
 	s.wg.Add(1)
 	srv := s.srv
 	go func() {

@@ -6,18 +6,13 @@ package tests
 import (
 	"context"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,36 +28,27 @@ import (
 // the server's CA, the stream works.
 func TestSecurity_TLSVerification(t *testing.T) {
 	noLeaks(t)
-	var handled atomic.Int64
-	stop := make(chan struct{})
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handled.Add(1)
-		sw := &sseWriter{w: w, r: r, stop: stop}
-		sw.Event(1, "secure")
-		sw.Hold()
-	}))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stop) })
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	srv := newTLSSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.Event(1, "secure")
+		w.Hold()
+	})
+	caFile := srv.CAFile()
 
 	for _, tt := range []struct{ name, tls string }{
 		{"default", ""},
 		{"enabled without a CA", "tls: {enabled: true}"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := runInput(t, runOpts{Input: sseYAML(srv.URL+"/events", tt.tls)})
-			fails := h.Logs.WaitFor(t, 2, "Connecting to", "certificate signed by unknown authority")
+			h := runInput(t, runOpts{Input: sseYAML(srv.URL()+"/events", tt.tls)})
+			fails := h.Logs.WaitFor(t, 2, "Failed to connect to sse: ", "certificate signed by unknown authority")
 			h.Stop()
 			assert.Zero(t, h.Count())
-			assert.Zero(t, handled.Load(), "no request may pass an unverified handshake")
+			assert.Empty(t, srv.Requests(), "no request may pass an unverified handshake")
 			t.Logf("%s: %s", tt.name, fails[0].Msg)
 		})
 	}
 	t.Run("root_cas_file", func(t *testing.T) {
-		h := runInput(t, runOpts{Input: sseYAML(srv.URL+"/events", fmt.Sprintf("tls: {enabled: true, root_cas_file: %q}", caFile))})
+		h := runInput(t, runOpts{Input: sseYAML(srv.URL()+"/events", fmt.Sprintf("tls: {enabled: true, root_cas_file: %q}", caFile))})
 		evs := h.WaitEvents(1)
 		h.Stop()
 		assert.Equal(t, []string{"secure"}, datas(evs))
@@ -236,7 +222,7 @@ func TestSecurity_OnlyHTTPURLs(t *testing.T) {
 			http.Redirect(w.w, r, "file:///etc/passwd", http.StatusFound)
 		})
 		h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events")})
-		fails := h.Logs.WaitFor(t, 2, "Connecting to", "unsupported protocol scheme")
+		fails := h.Logs.WaitFor(t, 2, "Failed to connect to sse: ", "unsupported protocol scheme")
 		h.Stop()
 		assert.Zero(t, h.Count())
 		t.Logf("%s", fails[0].Msg)

@@ -18,6 +18,9 @@ import (
 // multiplies the wait by 1.5 up to max_interval, and jitter shortens a wait
 // by up to half.
 const (
+	// slowMax is max_interval for the statuses that every retry waits it
+	// for.
+	slowMax      = 300 * time.Millisecond
 	stormInitial = 100 * time.Millisecond
 	stormMax     = 5 * time.Second
 	stormFactor  = 1.5
@@ -39,10 +42,11 @@ func maxAttempts(window time.Duration) int {
 }
 
 // TestFault_StatusStorms answers every request with an error: each is
-// retried as documented (only 204 stops), logged with the status, counted,
-// and spaced by the backoff, waiting at least the Retry-After asked for.
-// Requests are counted over a window and checked against the most the
-// backoff allows: never a hot loop.
+// retried as documented (only 204 stops), logged with the status and the
+// body's excerpt, counted, and spaced by the backoff, waiting at least the
+// Retry-After asked for; 401, 403 and 404, which retrying soon will not fix,
+// wait max_interval every time. Requests are counted over a window and
+// checked against the most the backoff allows: never a hot loop.
 func TestFault_StatusStorms(t *testing.T) {
 	noLeaks(t)
 	status := func(code int, hdr ...string) func(w http.ResponseWriter, r *http.Request) {
@@ -60,15 +64,17 @@ func TestFault_StatusStorms(t *testing.T) {
 		log        string // in the failure's log line
 		cause      string // sse_reconnects label
 		retryAfter time.Duration
+		slow       bool // every retry waits max_interval
+		body       bool // the body's excerpt is in the log line
 	}{
-		{name: "500", respond: status(500), log: "answered 500 Internal Server Error", cause: "status"},
-		{name: "502", respond: status(502), log: "answered 502 Bad Gateway", cause: "status"},
-		{name: "503", respond: status(503), log: "answered 503 Service Unavailable", cause: "status"},
-		{name: "503 Retry-After", respond: status(503, "Retry-After", "1"), log: "answered 503", cause: "status", retryAfter: time.Second},
-		{name: "429 Retry-After", respond: status(429, "Retry-After", "1"), log: "answered 429 Too Many Requests", cause: "status", retryAfter: time.Second},
-		{name: "401", respond: status(401), log: "answered 401 Unauthorized", cause: "status"},
-		{name: "403", respond: status(403), log: "answered 403 Forbidden", cause: "status"},
-		{name: "404", respond: status(404), log: "answered 404 Not Found", cause: "status"},
+		{name: "500", respond: status(500), log: "answered 500 Internal Server Error", cause: "status", body: true},
+		{name: "502", respond: status(502), log: "answered 502 Bad Gateway", cause: "status", body: true},
+		{name: "503", respond: status(503), log: "answered 503 Service Unavailable", cause: "status", body: true},
+		{name: "503 Retry-After", respond: status(503, "Retry-After", "1"), log: "answered 503", cause: "status", retryAfter: time.Second, body: true},
+		{name: "429 Retry-After", respond: status(429, "Retry-After", "1"), log: "answered 429 Too Many Requests", cause: "status", retryAfter: time.Second, body: true},
+		{name: "401", respond: status(401), log: "answered 401 Unauthorized", cause: "status", slow: true, body: true},
+		{name: "403", respond: status(403), log: "answered 403 Forbidden", cause: "status", slow: true, body: true},
+		{name: "404", respond: status(404), log: "answered 404 Not Found", cause: "status", slow: true, body: true},
 		{name: "wrong content type", respond: status(200, "Content-Type", "text/plain"), log: `Content-Type "text/plain"`, cause: "status"},
 		{name: "missing content type", respond: func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Content-Type"] = nil
@@ -85,8 +91,12 @@ func TestFault_StatusStorms(t *testing.T) {
 			if tt.retryAfter > 0 {
 				window = 2*tt.retryAfter + 300*time.Millisecond
 			}
+			maxInterval := stormMax
+			if tt.slow {
+				maxInterval = slowMax
+			}
 			h := runInput(t, runOpts{
-				Input:   fmt.Sprintf("sse:\n  url: %q\n  reconnect: {initial_interval: 50ms, max_interval: %v}\n", srv.URL()+"/events", stormMax),
+				Input:   fmt.Sprintf("sse:\n  url: %q\n  reconnect: {initial_interval: 50ms, max_interval: %v}\n", srv.URL()+"/events", maxInterval),
 				Metrics: true,
 			})
 			first := srv.WaitRequests(1)[0]
@@ -103,15 +113,24 @@ func TestFault_StatusStorms(t *testing.T) {
 			if tt.retryAfter > 0 {
 				limit = 1 + int(window/tt.retryAfter)
 			}
+			if tt.slow {
+				limit = 1 + int(window/slowMax)
+			}
 			assert.GreaterOrEqual(t, len(attempts), 2, "retried")
 			assert.LessOrEqual(t, len(attempts), limit, "more attempts than the backoff allows: a hot loop")
 			g := gaps(attempts, func(r request) time.Time { return r.At })
-			for _, d := range g {
-				assert.GreaterOrEqual(t, d, max(tt.retryAfter, time.Duration(float64(stormInitial)*(1-stormJitter)))-5*time.Millisecond,
-					"attempts closer than the backoff or Retry-After allows")
+			floor := max(tt.retryAfter, time.Duration(float64(stormInitial)*(1-stormJitter)))
+			if tt.slow {
+				floor = slowMax
 			}
-			fails := h.Logs.Matching("Connecting to", tt.log)
+			for _, d := range g {
+				assert.GreaterOrEqual(t, d, floor-5*time.Millisecond, "attempts closer than the backoff or Retry-After allows")
+			}
+			fails := h.Logs.Matching("Failed to connect to sse: ", tt.log)
 			require.NotEmpty(t, fails, "the failure is logged with its status; logs:\n%s", h.Logs.All())
+			if tt.body {
+				assert.Contains(t, fails[0].Msg, "body: status "+tt.name[:3], "the body's excerpt")
+			}
 			assert.GreaterOrEqual(t, h.Metrics.Get("sse_reconnects", "cause="+tt.cause), int64(len(attempts)-1))
 			assert.Zero(t, h.Count(), "no events")
 			t.Logf("%s: %d attempts in %v (%.1f/s, backoff allows %d), gaps %v; log: %s", tt.name, len(attempts), window,

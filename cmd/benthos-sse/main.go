@@ -1,5 +1,7 @@
 // Command benthos-sse is a Benthos distribution with the `sse` input and
-// scanner built in, alongside Benthos' core components (io, pure).
+// scanner built in, alongside Benthos' core components (io, pure) and its own
+// components under internal/ (the `kafka_franz` output, the `redis` cache,
+// the `prometheus` metrics exporter).
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/kafka"
 	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/prommetrics"
 	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/rediscache"
 	"github.com/benthos-sse/benthos-sse/input"

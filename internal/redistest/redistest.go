@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -47,6 +48,8 @@ type Server struct {
 	dir  string
 	args []string
 	port int
+	// conf, when set, is a config file passed first, as Sentinel needs.
+	conf string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -63,6 +66,46 @@ type Server struct {
 // the test's goroutine in a real test).
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
+	bin, ok := lookBinary(t)
+	if !ok {
+		return nil
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: extraArgs}
+	if !s.startOnFreePort() {
+		return nil
+	}
+	return s
+}
+
+// StartSentinel runs a Redis Sentinel (redis-server --sentinel) on a free
+// 127.0.0.1 port that monitors master under masterName with a quorum of one,
+// as for a `kind: failover` client, and stops it when the test ends. It skips
+// or fails like [Start] when redis-server is missing.
+func StartSentinel(t testing.TB, master *Server, masterName string) *Server {
+	t.Helper()
+	bin, ok := lookBinary(t)
+	if !ok {
+		return nil
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: []string{"--sentinel"}}
+	// Sentinel rewrites its config file with what it learns, so it lives in
+	// the server's own directory.
+	s.conf = filepath.Join(s.dir, "sentinel.conf")
+	host, port, _ := net.SplitHostPort(master.Addr())
+	conf := fmt.Sprintf("sentinel monitor %s %s %s 1\n", masterName, host, port)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+		t.Fatalf("redistest: writing %s: %v", s.conf, err)
+		return nil
+	}
+	if !s.startOnFreePort() {
+		return nil
+	}
+	return s
+}
+
+// lookBinary finds redis-server, or skips or fails the test.
+func lookBinary(t testing.TB) (string, bool) {
+	t.Helper()
 	bin, err := exec.LookPath(serverBinary)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -70,9 +113,16 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		} else {
 			t.Skipf("redistest: %s not found, skipping (apt-get install -y redis-server): %v", serverBinary, err)
 		}
-		return nil
+		return "", false
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: extraArgs}
+	return bin, true
+}
+
+// startOnFreePort starts s on a free port; it reports false after failing
+// the test.
+func (s *Server) startOnFreePort() bool {
+	t := s.t
+	t.Helper()
 	t.Cleanup(s.Stop)
 
 	// A port found free may be taken by someone else before redis-server binds
@@ -82,15 +132,15 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		port, err := freePort()
 		if err != nil {
 			t.Fatalf("redistest: finding a free port: %v", err)
-			return nil
+			return false
 		}
 		s.port = port
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return true
 		}
 	}
 	t.Fatalf("redistest: starting redis-server: %v", lastErr)
-	return nil
+	return false
 }
 
 // Addr returns the server's host:port, for example 127.0.0.1:40123.
@@ -187,6 +237,9 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--logfile", "",
 	}, s.args...)
+	if s.conf != "" {
+		args = append([]string{s.conf}, args...)
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = log, log

@@ -145,3 +145,21 @@ func TestStart_ExtraArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestStartSentinel(t *testing.T) {
+	master := Start(t)
+	sentinel := StartSentinel(t, master, "mymaster")
+	v, err := sentinel.Do("SENTINEL", "get-master-addr-by-name", "mymaster")
+	if err != nil {
+		t.Fatalf("SENTINEL get-master-addr-by-name: %v", err)
+	}
+	host, port, _ := net.SplitHostPort(master.Addr())
+	if got, want := fmt.Sprint(v), fmt.Sprint([]any{host, port}); got != want {
+		t.Fatalf("sentinel names master %v, want %v", got, want)
+	}
+	// Restart keeps it a sentinel of the same master.
+	sentinel.Restart()
+	if v, err := sentinel.Do("SENTINEL", "get-master-addr-by-name", "mymaster"); err != nil || fmt.Sprint(v) != fmt.Sprint([]any{host, port}) {
+		t.Fatalf("after Restart: %v, %v", v, err)
+	}
+}

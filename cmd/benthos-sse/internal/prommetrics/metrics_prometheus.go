@@ -90,12 +90,12 @@ The fields are those of Redpanda Connect's prometheus metrics, so a Connect conf
 				Example(true).
 				Advanced(),
 			service.NewURLField(promFieldPushURL).
-				Description("A Prometheus Pushgateway to push the metrics to, every `push_interval` and once more at shutdown. Scraping `/metrics` keeps working.").
+				Description("A Prometheus Pushgateway to push the metrics to, every `push_interval` and once more at shutdown. Scraping `/metrics` keeps working. Unset or empty means no pushing.").
 				Example("http://pushgateway.monitoring:9091").
 				Optional().
 				Advanced(),
 			service.NewDurationField(promFieldPushInterval).
-				Description("How often to push to `push_url`. Unset means push only once, at shutdown (for runs that end, such as a replay of a stream).").
+				Description("How often to push to `push_url`. Unset or empty means push only once, at shutdown (for runs that end, such as a replay of a stream).").
 				Example("15s").
 				Optional().
 				Advanced(),
@@ -219,7 +219,8 @@ func newPromMetricsFromConfig(conf *service.ParsedConfig, log *service.Logger) (
 		m.reg.MustRegister(collectors.NewGoCollector())
 	}
 
-	if conf.Contains(promFieldPushURL) {
+	// As in Connect, an empty push_url or push_interval is the same as none.
+	if u, _ := conf.FieldString(promFieldPushURL); u != "" {
 		if err := m.startPush(conf); err != nil {
 			return nil, err
 		}
@@ -243,7 +244,7 @@ func (m *promMetrics) startPush(conf *service.ParsedConfig) error {
 		return fmt.Errorf("field %q: must not be empty when %s is set", promFieldPushJobName, promFieldPushURL)
 	}
 	var interval time.Duration
-	if conf.Contains(promFieldPushInterval) {
+	if v, _ := conf.FieldString(promFieldPushInterval); v != "" {
 		if interval, err = conf.FieldDuration(promFieldPushInterval); err != nil {
 			return err
 		}

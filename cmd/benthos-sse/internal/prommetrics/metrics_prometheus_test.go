@@ -232,6 +232,7 @@ func TestPromMetrics_FileOutput(t *testing.T) {
 func TestPromMetrics_ConfigErrors(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{name: "push_interval zero", yaml: "push_url: http://127.0.0.1:1\npush_interval: 0s", want: `field "push_interval": 0s is not positive`},
+		{name: "push_interval not a duration", yaml: "push_url: http://127.0.0.1:1\npush_interval: soon", want: "soon"},
 		{name: "push_url scheme", yaml: "push_url: ftp://127.0.0.1:1", want: `field "push_url"`},
 		{name: "empty job", yaml: "push_url: http://127.0.0.1:1\npush_job_name: ''", want: `field "push_job_name"`},
 		{name: "quantile out of range", yaml: "summary_quantiles_objectives: [{quantile: 1.5, error: 0.1}]", want: "quantile 1.5 is not between 0 and 1"},
@@ -262,4 +263,33 @@ func TestSanitise(t *testing.T) {
 			assert.Equal(t, []string{tt.label}, sanitiseLabels([]string{tt.in}))
 		})
 	}
+}
+
+// TestPromMetrics_ConnectConfig builds the full (advanced) config from
+// Redpanda Connect's prometheus documentation, empty strings included: a
+// Connect config carries over, and an empty push_url pushes nothing.
+func TestPromMetrics_ConnectConfig(t *testing.T) {
+	m := newTestExporter(t, `
+use_histogram_timing: false
+histogram_buckets: []
+summary_quantiles_objectives:
+  - error: 0.05
+    quantile: 0.5
+  - error: 0.01
+    quantile: 0.9
+  - error: 0.001
+    quantile: 0.99
+add_process_metrics: false
+add_go_metrics: false
+push_url: ""
+push_interval: ""
+push_job_name: benthos_push
+push_basic_auth:
+  username: ""
+  password: ""
+file_output_path: ""
+`)
+	assert.Nil(t, m.pusher, "no pushing with an empty push_url")
+	m.NewCounterCtor("sse_events_received")().Incr(1)
+	assert.Contains(t, scrape(t, m), "sse_events_received 1")
 }

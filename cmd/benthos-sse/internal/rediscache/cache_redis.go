@@ -9,9 +9,9 @@ package rediscache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -79,7 +79,7 @@ The fields are those of Redpanda Connect's redis cache, so a Connect config carr
 			Example("sse:").
 			Optional()).
 		Field(service.NewDurationField(redisCacheFieldDefaultTTL).
-			Description("The expiry of an item set without a TTL of its own, counted from the moment it is set. Unset or `0s` means items never expire (what a checkpoint needs).").
+			Description("The expiry of an item set without a TTL of its own, counted from the moment it is set. Unset, empty or `0s` means items never expire (what a checkpoint needs).").
 			Example("60s").
 			Example("24h").
 			Optional().
@@ -107,10 +107,26 @@ cache_resources:
 }
 
 func init() {
-	service.MustRegisterCache("redis", redisCacheSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
-			return newRedisCacheFromConfig(conf)
-		})
+	service.MustRegisterCache("redis", redisCacheSpec(), newRedisCache)
+}
+
+// newRedisCache is the registered constructor.
+func newRedisCache(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
+	goRedisLogOnce.Do(func() { redis.SetLogger(goRedisLogger{mgr.Logger()}) })
+	return newRedisCacheFromConfig(conf)
+}
+
+// goRedisLogOnce routes go-redis' own log lines (such as a failed dial during
+// an outage), which it would print to stderr in a format of its own, to the
+// first redis cache's logger at debug level: the logger is global to
+// go-redis, and every failure also reaches the component that used the cache,
+// which logs and counts it.
+var goRedisLogOnce sync.Once
+
+type goRedisLogger struct{ log *service.Logger }
+
+func (l goRedisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debugf(format, v...)
 }
 
 // redisCache implements service.Cache on a go-redis client.
@@ -133,7 +149,8 @@ func newRedisCacheFromConfig(conf *service.ParsedConfig) (*redisCache, error) {
 			return nil, err
 		}
 	}
-	if conf.Contains(redisCacheFieldDefaultTTL) {
+	// As in Connect, an empty string means no default TTL.
+	if ttl, _ := conf.FieldString(redisCacheFieldDefaultTTL); ttl != "" {
 		if c.defaultTTL, err = conf.FieldDuration(redisCacheFieldDefaultTTL); err != nil {
 			client.Close()
 			return nil, err
@@ -242,11 +259,19 @@ func (c *redisCache) retry(ctx context.Context, op func() error) error {
 	b.Reset()
 	return backoff.Retry(func() error {
 		err := op()
-		if err == nil || errors.Is(err, redis.Nil) || ctx.Err() != nil {
+		if err == nil || isNilReply(err) || ctx.Err() != nil {
 			return backoff.Permanent(err)
 		}
 		return err
 	}, backoff.WithContext(&b, ctx))
+}
+
+// isNilReply reports whether err is a command's nil reply (a missing key).
+// It compares, not errors.Is: go-redis returns redis.Nil itself for a nil
+// reply, and wraps it only in other failures, such as a failover client whose
+// Sentinels do not know the master, which must not read as a missing key.
+func isNilReply(err error) bool {
+	return err == redis.Nil //nolint:errorlint // see above
 }
 
 func (c *redisCache) ttl(ttl *time.Duration) time.Duration {
@@ -263,7 +288,7 @@ func (c *redisCache) Get(ctx context.Context, key string) ([]byte, error) {
 		v, err = c.client.Get(ctx, c.prefix+key).Bytes()
 		return err
 	})
-	if errors.Is(err, redis.Nil) {
+	if isNilReply(err) {
 		return nil, service.ErrKeyNotFound
 	}
 	if err != nil {

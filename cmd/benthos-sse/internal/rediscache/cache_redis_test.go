@@ -1,9 +1,11 @@
 package rediscache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -412,4 +414,99 @@ func TestRedisCache_Lint(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestRedisCache_ConnectConfig runs the full (advanced) config from Redpanda
+// Connect's redis cache documentation, empty strings included: a Connect
+// config carries over.
+func TestRedisCache_ConnectConfig(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newTestCache(t, "url: "+srv.URL()+`
+kind: simple
+master: ""
+client_name: redpanda-connect
+tls:
+  enabled: false
+  skip_cert_verify: false
+  enable_renegotiation: false
+  root_cas: ""
+  root_cas_file: ""
+  client_certs: []
+prefix: ""
+default_ttl: ""
+retries:
+  initial_interval: 500ms
+  max_interval: 1s
+  max_elapsed_time: 5s
+`)
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	v, err := srv.Do("PTTL", "k")
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), v, `default_ttl: "" means no expiry`)
+	list, err := srv.Do("CLIENT", "LIST")
+	require.NoError(t, err)
+	assert.Contains(t, list, "name=redpanda-connect ")
+}
+
+// TestRedisCache_Failover runs kind failover against a real Sentinel: the
+// cache asks it for the master and writes there.
+func TestRedisCache_Failover(t *testing.T) {
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	ctx := context.Background()
+
+	c := newTestCache(t, "kind: failover\nmaster: mymaster\nurl: "+sentinel.URL()+"\nprefix: 'f:'\n")
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), nil))
+	raw, err := master.Do("GET", "f:k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", raw, "the value is on the master the Sentinel names")
+	got, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(got))
+	assert.ErrorIs(t, c.Add(ctx, "k", []byte("w"), nil), service.ErrKeyAlreadyExists)
+
+	unknown := newTestCache(t, "kind: failover\nmaster: nosuchmaster\nurl: "+sentinel.URL()+`
+retries: {initial_interval: 10ms, max_interval: 20ms, max_elapsed_time: 100ms}
+`)
+	_, err = unknown.Get(ctx, "k")
+	require.Error(t, err, "a master the Sentinel does not know")
+	assert.NotErrorIs(t, err, service.ErrKeyNotFound)
+}
+
+// TestRedisCache_GoRedisLogsToBenthos checks that go-redis' own messages
+// (here: failing to dial a Redis that is down) go to the Benthos logger at
+// debug level, not to stderr in go-redis' format.
+func TestRedisCache_GoRedisLogsToBenthos(t *testing.T) {
+	var buf lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	conf, err := redisCacheSpec().ParseYAML(`url: redis://127.0.0.1:1
+retries: {initial_interval: 10ms, max_interval: 10ms, max_elapsed_time: 50ms}
+`, nil)
+	require.NoError(t, err)
+	c, err := newRedisCache(conf, service.MockResources(service.MockResourcesOptUseLogger(logger)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+
+	_, err = c.Get(context.Background(), "k")
+	require.Error(t, err)
+	assert.Regexp(t, `level=DEBUG msg="redis: connection pool: failed to dial`, buf.String())
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,0 +1,680 @@
+// Package kafka registers the `kafka_franz` output of the benthos-sse
+// binary: it writes messages to Kafka with the franz-go client (kgo) and
+// acknowledges a batch only once the broker has acknowledged every record of
+// it. Only cmd/benthos-sse imports this package, so a Redpanda Connect build
+// that imports the `sse` input gets no second `kafka_franz`.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+const (
+	fSeedBrokers      = "seed_brokers"
+	fTopic            = "topic"
+	fKey              = "key"
+	fPartitioner      = "partitioner"
+	fPartition        = "partition"
+	fClientID         = "client_id"
+	fIdempotentWrite  = "idempotent_write"
+	fMetadata         = "metadata"
+	fTimestampMs      = "timestamp_ms"
+	fTimeout          = "timeout"
+	fBatching         = "batching"
+	fMaxMessageBytes  = "max_message_bytes"
+	fBrokerWriteMax   = "broker_write_max_bytes"
+	fCompression      = "compression"
+	fTLS              = "tls"
+	fSASL             = "sasl"
+	fMetadataMaxAge   = "metadata_max_age"
+	fReqTimeoutExtra  = "request_timeout_overhead"
+	fConnIdleTimeout  = "conn_idle_timeout"
+	fAutoTopicCreate  = "allow_auto_topic_creation"
+	fSASLMechanism    = "mechanism"
+	fSASLUsername     = "username"
+	fSASLPassword     = "password"
+	fSASLToken        = "token"
+	fSASLExtensions   = "extensions"
+	partitionerManual = "manual"
+)
+
+// durationRule is a lint rule for a duration field: lint does not parse
+// durations by itself.
+func durationRule(name string) string {
+	return fmt.Sprintf(`root = if this.type() != "string" || this.parse_duration().catch(null) == null { [ "%s: %%v is not a valid duration such as 10s".format(this) ] } else if this.parse_duration() <= 0 { [ "%s must be positive" ] }`, name, name)
+}
+
+func outputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Services").
+		Summary("Writes messages to Kafka topics with the franz-go client, acknowledging a batch only once the brokers have acknowledged every record of it.").
+		Description(`
+The field names and defaults are those of Redpanda Connect's `+"`kafka_franz`"+` output, so a Connect config
+carries over; where this one differs, the field's description says so. Not implemented: `+"`rack_id`"+` (franz-go
+uses it only to consume), `+"`tcp`"+` (dialer tuning), the SASL mechanism `+"`AWS_MSK_IAM`"+` with its `+"`aws`"+`
+fields, and the deprecated `+"`timestamp`"+`.
+
+A batch is written with one produce call per message, and `+"`WriteBatch`"+` returns only when the brokers have
+acknowledged every record (with `+"`acks=all`"+`). A record that fails (the broker refused it, it is larger than
+`+"`max_message_bytes`"+`, or `+"`timeout`"+` passed) nacks its message alone; the others of the batch are
+acknowledged. An input with a checkpoint, such as `+"`sse`"+`, therefore never moves its resume point past an
+event that Kafka does not hold, and a nacked event is delivered again (with `+"`auto_replay_nacks: true`"+`).
+
+Message metadata selected by `+"`metadata`"+` becomes record headers: `+"`include_prefixes: [ sse_ ]`"+` carries
+`+"`sse_id`"+` and `+"`sse_event`"+` with every record.
+
+With `+"`max_in_flight: 1`"+` batches are written one at a time, and records of one partition keep the order of
+the stream while the brokers accept them (idempotent writes keep the client's retries in order too). A batch that
+fails is replayed by the input after later ones may have been written, so after a failure a partition can hold an
+event again, after events that followed it.`).
+		Fields(
+			service.NewStringListField(fSeedBrokers).
+				Description("A list of broker addresses to connect to, as `host:port`. An entry may hold several addresses separated by commas.").
+				Example([]string{"localhost:9092"}).
+				Example([]string{"foo:9092", "bar:9092"}).
+				Example([]string{"foo:9092,bar:9092"}),
+			service.NewInterpolatedStringField(fTopic).
+				Description("The topic to write each message to.").
+				Example("sse-events").
+				Example(`${! @sse_event }`),
+			service.NewInterpolatedStringField(fKey).
+				Description("The record key of each message. Unset, records have no key.").
+				Example(`${! @sse_id }`).
+				Optional(),
+			service.NewStringEnumField(fPartitioner, "murmur2_hash", "round_robin", "least_backup", partitionerManual).
+				Description("How records are spread over the partitions of a topic. `murmur2_hash`: by the Kafka (Java client) murmur2 hash of the key, with records without a key sticking to one partition per batch. `round_robin`: one partition after the other. `least_backup`: the partition with the fewest records waiting. `manual`: the partition given by `partition`. Unset: franz-go's default, which hashes keys with murmur2 too and spreads records without a key by bytes written.").
+				Example("murmur2_hash").
+				Example(partitionerManual).
+				Optional().
+				Advanced(),
+			service.NewInterpolatedStringField(fPartition).
+				Description("The partition of each message, an integer. Only used, and then required, with `partitioner: manual`.").
+				Example(`${! @partition }`).
+				Example("0").
+				Optional(),
+			service.NewStringField(fClientID).
+				Description("The client ID the brokers see. Redpanda Connect defaults to its own product name; this binary defaults to `benthos-sse`.").
+				Example("my-pipeline").
+				Default("benthos-sse").
+				Advanced(),
+			service.NewBoolField(fIdempotentWrite).
+				Description("Write idempotently: the brokers drop a record the client sends again after a lost response, and keep the records of a partition in the order sent. It needs the `IDEMPOTENT_WRITE` permission on the cluster; set it to `false` where that is not granted.").
+				Example(false).
+				Default(true).
+				Advanced(),
+			service.NewMetadataFilterField(fMetadata).
+				Description("Which message metadata becomes record headers (key = metadata key, value = its string value). By default none does.").
+				Example(map[string]any{"include_prefixes": []string{"sse_"}}).
+				Example(map[string]any{"include_patterns": []string{"^sse_(id|event)$"}}).
+				Optional(),
+			service.NewInterpolatedStringField(fTimestampMs).
+				Description("The record timestamp, in milliseconds since the Unix epoch. Unset: the time the record is written.").
+				Example(`${! timestamp_unix_milli() }`).
+				Example(`${! metadata("kafka_timestamp_ms") }`).
+				Optional().
+				Advanced(),
+			service.NewOutputMaxInFlightField().
+				Description("The maximum number of batches written at once. Use 1 to keep the stream's order within a partition.").
+				Example(1).
+				Default(10),
+			service.NewDurationField(fTimeout).
+				Description("How long writing a batch may wait for the brokers to acknowledge its records. When it passes, the records not yet acknowledged fail, their messages are nacked and the input delivers them again. The client checks it before sending a request and after a response, so a write that waits on retries can take a few seconds longer.").
+				Example("30s").
+				Default("10s").
+				LintRule(durationRule(fTimeout)).
+				Advanced(),
+			service.NewBatchPolicyField(fBatching).
+				Description("Groups messages into batches before they are written; a batch is written as one produce call per message, which the client groups into requests by partition.").
+				Example(map[string]any{"count": 100, "period": "50ms"}),
+			service.NewStringField(fMaxMessageBytes).
+				Description("The largest record batch, before compression, that the client sends: Kafka's `max.message.bytes`. A record larger than this fails (its message is nacked) without reaching the broker. Units: `B`, `KB`, `MB`, `KiB`, `MiB`, ...").
+				Example("100B").
+				Example("50mib").
+				Default("1MB").
+				Advanced(),
+			service.NewStringField(fBrokerWriteMax).
+				Description("The largest request the client writes to a broker, at least `max_message_bytes`: Kafka's `socket.request.max.bytes`.").
+				Example("128MB").
+				Example("50mib").
+				Default("100MB").
+				Advanced(),
+			service.NewStringEnumField(fCompression, "none", "snappy", "lz4", "gzip", "zstd").
+				Description("The compression of record batches. Unset: franz-go's default, snappy (a batch that does not get smaller is sent uncompressed).").
+				Example("lz4").
+				Example("none").
+				Optional().
+				Advanced(),
+			service.NewTLSToggledField(fTLS),
+			service.NewObjectListField(fSASL,
+				service.NewStringEnumField(fSASLMechanism, "none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER").
+					Description("The SASL mechanism. `none` skips the entry. Connect's `AWS_MSK_IAM` is not available in this binary.").
+					Example("SCRAM-SHA-512"),
+				service.NewStringField(fSASLUsername).
+					Description("The user name, for `PLAIN` and `SCRAM-*`.").
+					Example("${KAFKA_USER}").
+					Default(""),
+				service.NewStringField(fSASLPassword).
+					Description("The password, for `PLAIN` and `SCRAM-*`.").
+					Example("${KAFKA_PASSWORD}").
+					Default("").
+					Secret(),
+				service.NewStringField(fSASLToken).
+					Description("The OAuth bearer token, for `OAUTHBEARER`.").
+					Example("${KAFKA_TOKEN}").
+					Default("").
+					Secret(),
+				service.NewStringMapField(fSASLExtensions).
+					Description("Key/value pairs sent with the token, for `OAUTHBEARER`.").
+					Example(map[string]string{"logicalCluster": "lkc-123"}).
+					Optional(),
+			).
+				Description("SASL authentication, tried in the order given until a mechanism the brokers support is found.").
+				Example([]map[string]any{{"mechanism": "SCRAM-SHA-512", "username": "${KAFKA_USER}", "password": "${KAFKA_PASSWORD}"}}).
+				Optional().
+				Advanced(),
+			service.NewDurationField(fMetadataMaxAge).
+				Description("How often the client refreshes the cluster's metadata (brokers, partitions, leaders) without a reason to.").
+				Example("5m").
+				Default("1m").
+				LintRule(durationRule(fMetadataMaxAge)).
+				Advanced(),
+			service.NewDurationField(fReqTimeoutExtra).
+				Description("Added to a request's own timeout to bound how long the client waits for the response before it closes the connection.").
+				Example("5s").
+				Default("10s").
+				LintRule(durationRule(fReqTimeoutExtra)).
+				Advanced(),
+			service.NewDurationField(fConnIdleTimeout).
+				Description("How long an idle connection to a broker stays open.").
+				Example("1m").
+				Default("20s").
+				LintRule(durationRule(fConnIdleTimeout)).
+				Advanced(),
+			service.NewBoolField(fAutoTopicCreate).
+				Description("Let the brokers create a topic that does not exist when it is first written to (if the cluster allows it).").
+				Example(false).
+				Default(true).
+				Advanced(),
+		).
+		LintRule(`root = match {
+  this.partitioner.or("") == "manual" && this.partition.or("") == "" => [ "partition must be set when partitioner is manual" ],
+  this.partitioner.or("") != "manual" && this.partition.or("") != "" => [ "partition is only used with partitioner: manual" ],
+}`).
+		Example("SSE to Kafka", "Every event becomes a record keyed by its ID, with `sse_id` and `sse_event` as headers; one batch at a time keeps the stream's order.", `
+input:
+  sse:
+    url: https://stream.wikimedia.org/v2/stream/recentchange
+    checkpoint: {cache: checkpoints, key: recentchange}
+output:
+  kafka_franz:
+    seed_brokers: [ "${KAFKA_BROKERS:127.0.0.1:9092}" ]
+    topic: recentchange
+    key: ${! @sse_id }
+    metadata:
+      include_prefixes: [ sse_ ]
+    max_in_flight: 1
+    batching: {count: 100, period: 50ms}
+`)
+}
+
+func init() {
+	service.MustRegisterBatchOutput("kafka_franz", outputSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			out, err := newOutput(conf, res)
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			policy, err := conf.FieldBatchPolicy(fBatching)
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			maxInFlight, err := conf.FieldMaxInFlight()
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			if maxInFlight < 1 {
+				return nil, service.BatchPolicy{}, 0, fmt.Errorf("max_in_flight must be at least 1, not %d", maxInFlight)
+			}
+			return out, policy, maxInFlight, nil
+		})
+}
+
+// output is the kafka_franz output.
+type output struct {
+	opts      []kgo.Opt
+	topic     *service.InterpolatedString
+	key       *service.InterpolatedString // nil: no key
+	partition *service.InterpolatedString // nil: the partitioner chooses
+	timestamp *service.InterpolatedString // nil: the write time
+	headers   *service.MetadataFilter
+	timeout   time.Duration
+	log       *service.Logger
+
+	mu     sync.Mutex
+	client *kgo.Client
+}
+
+func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+	o := &output{log: res.Logger()}
+	var err error
+
+	entries, err := conf.FieldStringList(fSeedBrokers)
+	if err != nil {
+		return nil, err
+	}
+	var brokers []string
+	for _, e := range entries {
+		for _, b := range strings.Split(e, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				brokers = append(brokers, b)
+			}
+		}
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("seed_brokers: at least one broker address is required")
+	}
+	if o.topic, err = conf.FieldInterpolatedString(fTopic); err != nil {
+		return nil, err
+	}
+	if conf.Contains(fKey) {
+		if o.key, err = conf.FieldInterpolatedString(fKey); err != nil {
+			return nil, err
+		}
+	}
+	if conf.Contains(fTimestampMs) {
+		if o.timestamp, err = conf.FieldInterpolatedString(fTimestampMs); err != nil {
+			return nil, err
+		}
+	}
+	if conf.Contains(fMetadata) {
+		if o.headers, err = conf.FieldMetadataFilter(fMetadata); err != nil {
+			return nil, err
+		}
+	}
+	if o.timeout, err = conf.FieldDuration(fTimeout); err != nil {
+		return nil, err
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("timeout must be positive, not %v", o.timeout)
+	}
+	clientID, err := conf.FieldString(fClientID)
+	if err != nil {
+		return nil, err
+	}
+
+	o.opts = []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(clientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.WithLogger(kgoLogger{res.Logger()}),
+		// The partition's records wait no longer than the batch does.
+		kgo.ProducerLinger(0),
+	}
+
+	partitioner := ""
+	if conf.Contains(fPartitioner) {
+		if partitioner, err = conf.FieldString(fPartitioner); err != nil {
+			return nil, err
+		}
+	}
+	hasPartition := conf.Contains(fPartition)
+	switch {
+	case partitioner == partitionerManual && !hasPartition:
+		return nil, errors.New("partition must be set when partitioner is manual")
+	case partitioner != partitionerManual && hasPartition:
+		return nil, errors.New("partition is only used with partitioner: manual")
+	}
+	switch partitioner {
+	case "":
+	case "murmur2_hash":
+		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	case "round_robin":
+		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	case "least_backup":
+		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.LeastBackupPartitioner()))
+	case partitionerManual:
+		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if o.partition, err = conf.FieldInterpolatedString(fPartition); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("partitioner: unknown %q", partitioner)
+	}
+
+	idempotent, err := conf.FieldBool(fIdempotentWrite)
+	if err != nil {
+		return nil, err
+	}
+	if !idempotent {
+		o.opts = append(o.opts, kgo.DisableIdempotentWrite())
+	}
+
+	maxMessage, err := byteSize(conf, fMaxMessageBytes)
+	if err != nil {
+		return nil, err
+	}
+	brokerWrite, err := byteSize(conf, fBrokerWriteMax)
+	if err != nil {
+		return nil, err
+	}
+	if maxMessage < 512 {
+		return nil, fmt.Errorf("max_message_bytes must be at least 512B, not %dB", maxMessage)
+	}
+	if brokerWrite < maxMessage {
+		return nil, fmt.Errorf("broker_write_max_bytes (%dB) must be at least max_message_bytes (%dB)", brokerWrite, maxMessage)
+	}
+	o.opts = append(o.opts, kgo.ProducerBatchMaxBytes(maxMessage), kgo.BrokerMaxWriteBytes(brokerWrite))
+
+	if conf.Contains(fCompression) {
+		name, err := conf.FieldString(fCompression)
+		if err != nil {
+			return nil, err
+		}
+		codec, err := compressionCodec(name)
+		if err != nil {
+			return nil, err
+		}
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(codec))
+	}
+
+	tlsConf, tlsOn, err := conf.FieldTLSToggled(fTLS)
+	if err != nil {
+		return nil, err
+	}
+	if tlsOn {
+		o.opts = append(o.opts, kgo.DialTLSConfig(tlsConf))
+	}
+
+	if conf.Contains(fSASL) {
+		mechs, err := saslMechanisms(conf)
+		if err != nil {
+			return nil, err
+		}
+		if len(mechs) > 0 {
+			o.opts = append(o.opts, kgo.SASL(mechs...))
+		}
+	}
+
+	for _, d := range []struct {
+		field string
+		opt   func(time.Duration) kgo.Opt
+	}{
+		{fMetadataMaxAge, kgo.MetadataMaxAge},
+		{fReqTimeoutExtra, kgo.RequestTimeoutOverhead},
+		{fConnIdleTimeout, kgo.ConnIdleTimeout},
+	} {
+		v, err := conf.FieldDuration(d.field)
+		if err != nil {
+			return nil, err
+		}
+		if v <= 0 {
+			return nil, fmt.Errorf("%s must be positive, not %v", d.field, v)
+		}
+		o.opts = append(o.opts, d.opt(v))
+	}
+	autoCreate, err := conf.FieldBool(fAutoTopicCreate)
+	if err != nil {
+		return nil, err
+	}
+	if autoCreate {
+		o.opts = append(o.opts, kgo.AllowAutoTopicCreation())
+	}
+	return o, nil
+}
+
+// byteSize reads a size such as "1MB" or "50mib".
+func byteSize(conf *service.ParsedConfig, field string) (int32, error) {
+	s, err := conf.FieldString(field)
+	if err != nil {
+		return 0, err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", field, err)
+	}
+	if n > math.MaxInt32 {
+		return 0, fmt.Errorf("%s: %s is more than 2GiB", field, s)
+	}
+	return int32(n), nil
+}
+
+func compressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("compression: unknown %q", name)
+}
+
+func saslMechanisms(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
+	entries, err := conf.FieldObjectList(fSASL)
+	if err != nil {
+		return nil, err
+	}
+	var mechs []sasl.Mechanism
+	for i, e := range entries {
+		mech, err := e.FieldString(fSASLMechanism)
+		if err != nil {
+			return nil, err
+		}
+		user, err := e.FieldString(fSASLUsername)
+		if err != nil {
+			return nil, err
+		}
+		pass, err := e.FieldString(fSASLPassword)
+		if err != nil {
+			return nil, err
+		}
+		switch mech {
+		case "none":
+		case "PLAIN":
+			mechs = append(mechs, plain.Auth{User: user, Pass: pass}.AsMechanism())
+		case "SCRAM-SHA-256":
+			mechs = append(mechs, scram.Auth{User: user, Pass: pass}.AsSha256Mechanism())
+		case "SCRAM-SHA-512":
+			mechs = append(mechs, scram.Auth{User: user, Pass: pass}.AsSha512Mechanism())
+		case "OAUTHBEARER":
+			token, err := e.FieldString(fSASLToken)
+			if err != nil {
+				return nil, err
+			}
+			if token == "" {
+				return nil, fmt.Errorf("sasl[%d]: OAUTHBEARER needs a token", i)
+			}
+			var ext map[string]string
+			if e.Contains(fSASLExtensions) {
+				if ext, err = e.FieldStringMap(fSASLExtensions); err != nil {
+					return nil, err
+				}
+			}
+			mechs = append(mechs, oauth.Auth{Token: token, Extensions: ext}.AsMechanism())
+		default:
+			return nil, fmt.Errorf("sasl[%d]: unknown mechanism %q", i, mech)
+		}
+	}
+	return mechs, nil
+}
+
+// Connect creates the client and checks that a broker answers.
+func (o *output) Connect(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.client != nil {
+		return nil
+	}
+	cl, err := kgo.NewClient(o.opts...)
+	if err != nil {
+		return err
+	}
+	if err := cl.Ping(ctx); err != nil {
+		cl.Close()
+		return fmt.Errorf("no Kafka broker answered: %w", err)
+	}
+	o.client = cl
+	return nil
+}
+
+// WriteBatch produces every message of the batch and returns once the
+// brokers acknowledged all of them, or with the failed ones marked in a
+// service.BatchError (the others are acknowledged).
+func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	o.mu.Lock()
+	cl := o.client
+	o.mu.Unlock()
+	if cl == nil {
+		return service.ErrNotConnected
+	}
+
+	errs := make([]error, len(batch))
+	records := make([]*kgo.Record, len(batch))
+	for i := range batch {
+		records[i], errs[i] = o.record(batch, i)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, r := range records {
+		if r == nil {
+			continue
+		}
+		wg.Add(1)
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			errs[i] = err
+			wg.Done()
+		})
+	}
+	wg.Wait()
+
+	var batchErr *service.BatchError
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not acknowledged within timeout %v: %w", o.timeout, err)
+		}
+		if batchErr == nil {
+			batchErr = service.NewBatchError(batch, fmt.Errorf("kafka_franz: %d of %d records failed, first: %w", countErrs(errs), len(batch), err))
+		}
+		batchErr.Failed(i, err)
+	}
+	if batchErr != nil {
+		return batchErr
+	}
+	return nil
+}
+
+func countErrs(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// record builds the record of message i.
+func (o *output) record(batch service.MessageBatch, i int) (*kgo.Record, error) {
+	msg := batch[i]
+	value, err := msg.AsBytes()
+	if err != nil {
+		return nil, err
+	}
+	r := &kgo.Record{Value: value}
+	if r.Topic, err = batch.TryInterpolatedString(i, o.topic); err != nil {
+		return nil, fmt.Errorf("topic: %w", err)
+	}
+	if r.Topic == "" {
+		return nil, errors.New("topic: the interpolation gave an empty topic")
+	}
+	if o.key != nil {
+		if r.Key, err = batch.TryInterpolatedBytes(i, o.key); err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+	}
+	if o.partition != nil {
+		s, err := batch.TryInterpolatedString(i, o.partition)
+		if err != nil {
+			return nil, fmt.Errorf("partition: %w", err)
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		if err != nil || p < 0 {
+			return nil, fmt.Errorf("partition: %q is not a partition number", s)
+		}
+		r.Partition = int32(p)
+	}
+	if o.timestamp != nil {
+		s, err := batch.TryInterpolatedString(i, o.timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp_ms: %w", err)
+		}
+		ms, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp_ms: %q is not a number of milliseconds", s)
+		}
+		r.Timestamp = time.UnixMilli(ms)
+	}
+	if err := o.headers.Walk(msg, func(k, v string) error {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close closes the client; WriteBatch has already waited for every record
+// it produced.
+func (o *output) Close(context.Context) error {
+	o.mu.Lock()
+	cl := o.client
+	o.client = nil
+	o.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	return nil
+}
+
+// kgoLogger passes franz-go's warnings and errors to the Benthos logger.
+type kgoLogger struct{ l *service.Logger }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	l := k.l.With(keyvals...)
+	switch level {
+	case kgo.LogLevelError:
+		l.Error(msg)
+	case kgo.LogLevelWarn:
+		l.Warn(msg)
+	default:
+		l.Debug(msg)
+	}
+}
