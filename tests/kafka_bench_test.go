@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
 // kafkaBenchConfigs are the settings compared: the components' defaults,
@@ -153,7 +155,7 @@ output:
 	defer cancel()
 
 	cmd := exec.Command(binPath, "run", config)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

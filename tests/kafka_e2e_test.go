@@ -28,6 +28,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benthos-sse/benthos-sse/internal/redistest"
+
+	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
 // kafkaBrokerBin builds tests/kafkabroker once, next to the binary.
@@ -52,7 +54,7 @@ type kafkaBroker struct {
 	dataDir string
 	cmd     *exec.Cmd
 	done    chan struct{}
-	log     *syncBuffer
+	log     *syncbuf.Buffer
 }
 
 func startKafkaBroker(t testing.TB, topic string) *kafkaBroker {
@@ -67,7 +69,7 @@ func (b *kafkaBroker) start(topic string) {
 	b.t.Helper()
 	bin, err := kafkaBrokerBin()
 	require.NoError(b.t, err)
-	b.log, b.done = &syncBuffer{}, make(chan struct{})
+	b.log, b.done = &syncbuf.Buffer{}, make(chan struct{})
 	args := []string{"-addr", b.addr, "-topics", topic}
 	if b.dataDir != "" {
 		args = append(args, "-data-dir", b.dataDir, "-sync")

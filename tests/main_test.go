@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -12,11 +11,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
 // binPath is the benthos-sse binary built once for the whole package by
@@ -72,40 +72,16 @@ type binOpts struct {
 type binProc struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	all            *syncBuffer // stdout and stderr interleaved
+	stdout, stderr *syncbuf.Buffer
+	all            *syncbuf.Buffer // stdout and stderr interleaved
 	done           chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Len returns the number of bytes written so far.
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // startBin starts benthos-sse with args; it is killed if still running when
 // the test ends.
 func startBin(t *testing.T, o binOpts, args ...string) *binProc {
 	t.Helper()
-	p := &binProc{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, all: &syncBuffer{}, done: make(chan struct{})}
+	p := &binProc{t: t, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, all: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Dir = o.Dir
 	if p.cmd.Dir == "" {

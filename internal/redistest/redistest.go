@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
 // serverBinary is the command Start runs; tests of this package replace it to
@@ -54,7 +56,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 }
 
 // Start runs a redis-server on a free 127.0.0.1 port, waits until it answers
@@ -227,7 +229,7 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -355,23 +357,4 @@ func readReply(r *bufio.Reader) (any, error) {
 		return out, nil
 	}
 	return nil, errProtocol
-}
-
-// syncBuffer collects a process's output; the process writes it from another
-// goroutine while a test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package rediscache
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/benthos-sse/benthos-sse/internal/redistest"
+
+	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
 // newTestCache builds a redis cache from YAML, the way Benthos does, and
@@ -478,7 +479,7 @@ retries: {initial_interval: 10ms, max_interval: 20ms, max_elapsed_time: 100ms}
 // (here: failing to dial a Redis that is down) go to the Benthos logger at
 // debug level, not to stderr in go-redis' format.
 func TestRedisCache_GoRedisLogsToBenthos(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	conf, err := redisCacheSpec().ParseYAML(`url: redis://127.0.0.1:1
 retries: {initial_interval: 10ms, max_interval: 10ms, max_elapsed_time: 50ms}
@@ -491,22 +492,4 @@ retries: {initial_interval: 10ms, max_interval: 10ms, max_elapsed_time: 50ms}
 	_, err = c.Get(context.Background(), "k")
 	require.Error(t, err)
 	assert.Regexp(t, `level=DEBUG msg="redis: connection pool: failed to dial`, buf.String())
-}
-
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
