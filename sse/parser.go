@@ -72,8 +72,9 @@ type Event struct {
 	Type string
 	// Data is the event's data: its data lines joined with LF, without the
 	// final LF. It belongs to the caller; the parser never touches it again.
-	// Small events (up to 1 KiB of data, ID and type) share blocks of 16
-	// KiB (one allocation serves dozens of events), so an event kept for
+	// Small events (up to 1 KiB of data, ID and type) share blocks of up
+	// to 16 KiB, no larger than what was already read (one allocation
+	// serves the events of a read), so an event kept for
 	// long, or its LastEventID or Type string, keeps its block alive: copy
 	// them first to keep many small events for a long time. A larger
 	// event's data has an allocation of its own, apart from its strings,
