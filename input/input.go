@@ -188,15 +188,9 @@ func (in *sseInput) Connect(ctx context.Context) error {
 			// Benthos logs it: bounded, and without query values.
 			return service.NewErrBackOff(fmt.Errorf("%w; retrying in %v", boundErr(err), wait.Round(time.Millisecond)), wait)
 		}
-		ch := h.changed
-		h.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			h.mu.Lock()
+		if !h.await(ctx.Done()) {
 			return ctx.Err()
 		}
-		h.mu.Lock()
 	}
 }
 
@@ -449,14 +443,10 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			h.mu.Unlock()
 			return nil, nil, service.ErrNotConnected
 		}
-		ch := h.changed
-		h.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !h.await(ctx.Done()) {
+			h.mu.Unlock()
 			return nil, nil, ctx.Err()
 		}
-		h.mu.Lock()
 	}
 }
 

@@ -70,6 +70,21 @@ func (h *handoff) broadcast() {
 	h.changed = make(chan struct{})
 }
 
+// await waits for the next broadcast, releasing h.mu meanwhile; h.mu must
+// be held, and is held again on return. It reports false, without waiting
+// further, once done is closed.
+func (h *handoff) await(done <-chan struct{}) bool {
+	ch := h.changed
+	h.mu.Unlock()
+	defer h.mu.Lock()
+	select {
+	case <-ch:
+		return true
+	case <-done:
+		return false
+	}
+}
+
 // read is the reader goroutine: it pulls events from es until the event
 // source ends or Close is called, handing them to ReadBatch through in.h.
 func (in *sseInput) read(es *sse.EventSource) {
@@ -140,15 +155,9 @@ func (in *sseInput) waitForRoom() (room int, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for len(h.batch) >= in.conf.MaxBatchSize || h.bytes >= readAheadBytes {
-		ch := h.changed
-		h.mu.Unlock()
-		select {
-		case <-ch:
-		case <-in.closing:
-			h.mu.Lock()
+		if !h.await(in.closing) {
 			return 0, false
 		}
-		h.mu.Lock()
 	}
 	return in.conf.MaxBatchSize - len(h.batch), true
 }
@@ -186,14 +195,8 @@ func (in *sseInput) disconnected(failed error, wait time.Duration) {
 	h.paused = true
 	h.broadcast()
 	for h.paused {
-		ch := h.changed
-		h.mu.Unlock()
-		select {
-		case <-ch:
-		case <-in.closing:
-			h.mu.Lock()
+		if !h.await(in.closing) {
 			return
 		}
-		h.mu.Lock()
 	}
 }
