@@ -140,12 +140,15 @@ output:
 		require.False(t, p.Exited(), "benthos-sse exited:\n%s", p.stderr.String())
 		if body, ok := get(t, "http://"+addr+"/metrics"); ok {
 			samples = parsePromText(t, body)
+			// The input counts an event when it reads it, before the
+			// output has sent it: wait for both counts.
 			got := find(samples, "sse_events_received")
-			if len(got) == 1 && got[0].value >= 20 && len(find(samples, "sse_reconnects")) > 0 {
+			sent := find(samples, "output_sent")
+			if len(got) == 1 && got[0].value >= 20 && len(sent) == 1 && sent[0].value >= 20 && len(find(samples, "sse_reconnects")) > 0 {
 				break
 			}
 		}
-		require.True(t, time.Now().Before(deadline), "no sse_events_received >= 20 at /metrics within %v:\n%s", waitLimit, p.stderr.String())
+		require.True(t, time.Now().Before(deadline), "no sse_events_received and output_sent >= 20 at /metrics within %v:\n%s", waitLimit, p.stderr.String())
 		time.Sleep(50 * time.Millisecond) // polling the scrape endpoint
 	}
 
