@@ -212,7 +212,7 @@ func (r *Reader) Run(ctx context.Context) error {
 				r.apply(ctx, fp.Partition, pt, rec)
 			}
 			r.leases.setPos(fp.Partition, pt.next, true)
-			r.maybeLoaded(ctx, fp.Partition, pt)
+			r.maybeLoaded(ctx, r.adm, fp.Partition, pt)
 		})
 		r.mu.Unlock()
 		r.cl.AllowRebalance()
@@ -266,14 +266,14 @@ func (r *Reader) apply(ctx context.Context, p int32, pt *partition, rec *kgo.Rec
 // maybeLoaded starts a partition's streams once it has been read up to the
 // end it had when it was assigned, and the previous owners' transactions on
 // the offsets topic have ended. r.mu is held.
-func (r *Reader) maybeLoaded(ctx context.Context, p int32, pt *partition) {
+func (r *Reader) maybeLoaded(ctx context.Context, adm *kadm.Client, p int32, pt *partition) {
 	if pt.loaded || pt.next < pt.end {
 		return
 	}
 	if len(pt.entries) == 0 {
 		pt.stable = nil // no stream to resume
 	}
-	if err := r.waitStable(ctx, pt.stable); err != nil {
+	if err := r.waitStable(ctx, adm, pt.stable); err != nil {
 		r.log.Errorf("fleet: waiting for the offsets topic %s to settle before starting partition %d's streams: %v", r.cfg.StableTopic, p, err)
 		return // retried after the next poll of this partition
 	}
@@ -336,13 +336,15 @@ func (r *Reader) stop(ctx context.Context, name string, p int32, lost bool) {
 
 // assigned is the OnPartitionsAssigned callback: new partitions start
 // loading from their first record.
-func (r *Reader) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (r *Reader) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.rebalances.Add(1)
 	ps := assigned[r.cfg.Topic]
 	if len(ps) == 0 {
 		return
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+	// The callback may run before NewReader has stored r.adm.
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, r.cfg.Topic)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -351,7 +353,7 @@ func (r *Reader) assigned(ctx context.Context, _ *kgo.Client, assigned map[strin
 		// that follow replace or remove what started.
 		r.log.Warnf("fleet: listing the end offsets of %s: %v", r.cfg.Topic, err)
 	}
-	stable := r.snapshotStable(ctx)
+	stable := r.snapshotStable(ctx, adm)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range ps {
@@ -363,14 +365,14 @@ func (r *Reader) assigned(ctx context.Context, _ *kgo.Client, assigned map[strin
 		r.leases.setPos(p, 0, true)
 	}
 	r.log.Infof("fleet: assigned partitions %v of %s", ps, r.cfg.Topic)
-	starts, err := r.adm.ListStartOffsets(ctx, r.cfg.Topic)
+	starts, err := adm.ListStartOffsets(ctx, r.cfg.Topic)
 	if err == nil {
 		err = starts.Error()
 	}
 	for _, p := range ps {
 		if o, ok := starts.Lookup(r.cfg.Topic, p); err == nil && ok && o.Offset >= r.parts[p].end {
 			r.parts[p].next = o.Offset
-			r.maybeLoaded(ctx, p, r.parts[p]) // empty: nothing to read
+			r.maybeLoaded(ctx, adm, p, r.parts[p]) // empty: nothing to read
 		}
 	}
 }
@@ -434,11 +436,11 @@ func (r *Reader) drop(ctx context.Context, ps []int32, lost bool) {
 }
 
 // snapshotStable lists StableTopic's high watermarks.
-func (r *Reader) snapshotStable(ctx context.Context) map[int32]int64 {
+func (r *Reader) snapshotStable(ctx context.Context, adm *kadm.Client) map[int32]int64 {
 	if r.cfg.StableTopic == "" {
 		return nil
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.StableTopic)
+	ends, err := adm.ListEndOffsets(ctx, r.cfg.StableTopic)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -456,12 +458,12 @@ func (r *Reader) snapshotStable(ctx context.Context) map[int32]int64 {
 // transaction that had written to the offsets topic at the snapshot has
 // then committed or aborted. A dead or fenced owner's open transaction ends
 // at the transaction timeout, which bounds this wait.
-func (r *Reader) waitStable(ctx context.Context, want map[int32]int64) error {
+func (r *Reader) waitStable(ctx context.Context, adm *kadm.Client, want map[int32]int64) error {
 	if len(want) == 0 {
 		return nil
 	}
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		lsos, err := r.adm.ListCommittedOffsets(ctx, r.cfg.StableTopic)
+		lsos, err := adm.ListCommittedOffsets(ctx, r.cfg.StableTopic)
 		if err == nil {
 			err = lsos.Error()
 		}

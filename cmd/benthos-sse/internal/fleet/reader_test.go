@@ -151,7 +151,7 @@ func (e *editor) put(name, value string) {
 
 func (e *editor) url(name, url string) { e.put(name, `{"url":"`+url+`"}`) }
 
-func startReader(t *testing.T, c *kfake.Cluster, id string, run Runner, stable string) *Reader {
+func startReader(t *testing.T, c *kfake.Cluster, id string, run Runner, stable string, opts ...kgo.Opt) *Reader {
 	t.Helper()
 	r, err := NewReader(Config{
 		Brokers:          c.ListenAddrs(),
@@ -162,6 +162,7 @@ func startReader(t *testing.T, c *kfake.Cluster, id string, run Runner, stable s
 		RebalanceTimeout: 10 * time.Second,
 		StableTopic:      stable,
 		Logger:           testLogger{t, id},
+		Opts:             opts,
 	}, run)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
