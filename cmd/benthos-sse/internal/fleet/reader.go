@@ -61,6 +61,10 @@ type Config struct {
 	Logger Logger
 	// Opts are appended to the client options (TLS, SASL, tests' tuning).
 	Opts []kgo.Opt
+	// OnChange, if set, is called with the number of running streams after
+	// every change, and rebalanced true once per completed rebalance: the
+	// input's metrics.
+	OnChange func(running int64, rebalanced bool)
 }
 
 // Reader reads the streams topic as a table through a consumer group and
@@ -312,6 +316,14 @@ func (r *Reader) start(name string, p int32, spec Spec) {
 	if _, ok := r.owner[name]; !ok {
 		r.owner[name] = p
 		r.running.Add(1)
+		r.changed(false)
+	}
+}
+
+// changed reports a change to Config.OnChange.
+func (r *Reader) changed(rebalanced bool) {
+	if r.cfg.OnChange != nil {
+		r.cfg.OnChange(r.running.Load(), rebalanced)
 	}
 }
 
@@ -332,12 +344,14 @@ func (r *Reader) stop(ctx context.Context, name string, p int32, lost bool) {
 	r.leases.revoke(name)
 	delete(r.owner, name)
 	r.running.Add(-1)
+	r.changed(false)
 }
 
 // assigned is the OnPartitionsAssigned callback: new partitions start
 // loading from their first record.
 func (r *Reader) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.rebalances.Add(1)
+	r.changed(true)
 	ps := assigned[r.cfg.Topic]
 	if len(ps) == 0 {
 		return
@@ -428,6 +442,7 @@ func (r *Reader) drop(ctx context.Context, ps []int32, lost bool) {
 		delete(r.owner, name)
 	}
 	r.running.Add(-int64(len(names)))
+	r.changed(false)
 	verb := "revoked"
 	if lost {
 		verb = "lost"
