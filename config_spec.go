@@ -78,6 +78,7 @@ const (
 	FieldFrom            = fieldFrom
 	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
+	FieldMaxInFlight     = fieldMaxInFlight
 )
 
 // DedupeMode is the value of `dedupe.mode`: how the input drops events a
@@ -113,6 +114,12 @@ const (
 	MetaAttempt     = "sse_attempt"
 	MetaStatus      = "sse_status"
 	MetaURL         = "sse_url"
+	// MetaCheckpointKey and MetaResumePoint are set only with
+	// checkpoint.cache: the stream's checkpoint key, and its resume point
+	// after this event, which an output that commits resume points with
+	// its records (kafka_franz with transactional_id) writes under that key.
+	MetaCheckpointKey = "sse_checkpoint_key"
+	MetaResumePoint   = "sse_resume_point"
 )
 
 // Defaults shared by the spec and the parsing code.
@@ -340,6 +347,10 @@ comments, multi-line data, ` + "`retry`" + `, ` + "`Last-Event-ID`" + ` and reco
 - ` + "`sse_event`" + `: the event type (` + "`message`" + ` when the event has no ` + "`event:`" + ` field).
 - ` + "`sse_id`" + `: the last event ID at dispatch (empty when the stream has sent none).
 - Response headers selected by ` + "`extract_headers`" + `, and the optional keys of ` + "`metadata`" + `.
+- With ` + "`checkpoint.cache`" + ` set: ` + "`sse_checkpoint_key`" + `, the checkpoint key, and ` + "`sse_resume_point`" + `, the resume point
+  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `): what the
+  input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
+  records, so keep both keys through the pipeline.
 
 ### Acknowledgements and resuming
 

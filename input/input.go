@@ -76,12 +76,16 @@ type sseInput struct {
 	client *http.Client
 
 	include, exclude map[string]bool
-	meta             eventMeta // used by the goroutine calling ReadBatch
+	meta             eventMeta   // used by the goroutine calling ReadBatch
+	resume           *resumeMeta // with checkpoint.cache; set by start, then used by the reader
 	dedupe           *deduper
 
 	tracker tracker
 	store   *checkpointStore
-	ckpt    *checkpointer
+	ckpt    *checkpointer // nil without checkpoint.cache, or when an output owns the checkpoint
+	// ownedCheckpoint: the checkpoint cache serves resume points an output
+	// commits with its records, and the input writes none (see OwnedMarker).
+	ownedCheckpoint bool
 
 	mu         sync.Mutex // guards es and readerDone against Close
 	es         *sse.EventSource
@@ -134,8 +138,15 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
-		if err := in.store.probe(context.Background()); err != nil {
+		owned, err := in.store.probe(context.Background())
+		if err != nil {
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, err)
+		}
+		if owned {
+			if err := checkOwnedCheckpoint(conf, c); err != nil {
+				return nil, err
+			}
+			in.ownedCheckpoint = true
 		}
 	}
 	return in, nil
@@ -236,7 +247,12 @@ func (in *sseInput) start(ctx context.Context) error {
 			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
-		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
+		if !in.ownedCheckpoint {
+			in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
+		}
+	}
+	if in.store != nil {
+		in.resume = newResumeMeta(in.store.key, opts.LastEventID)
 	}
 	if in.dedupe != nil {
 		in.dedupe.seed(opts.LastEventID)
@@ -529,6 +545,9 @@ func incr(m *service.MetricCounter, n int64) {
 func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
 	c.events++
 	c.bytes += int64(len(ev.Data))
+	if in.resume != nil {
+		in.resume.advance(ev.LastEventID)
+	}
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
 		c.filtered++
 		return batch
@@ -543,6 +562,9 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) ser
 		return batch
 	}
 	msg := in.meta.message(ev)
+	if in.resume != nil {
+		in.resume.set(msg, &in.meta)
+	}
 	for k, v := range in.headers {
 		msg.MetaSetMut(k, v)
 	}
@@ -578,6 +600,49 @@ func (m *eventMeta) message(ev sse.Event) *service.Message {
 	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
 	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
 	return msg
+}
+
+// resumeMeta sets sse_checkpoint_key and sse_resume_point, so that an
+// output committing resume points with its records (a transactional
+// kafka_franz) knows each event's. The resume point follows the event
+// source's rule: an ID that cannot be sent as Last-Event-ID does not move
+// it. Like eventMeta, it stores a value in an any only when it changes, and
+// shares eventMeta's when the resume point is the event's own ID.
+type resumeMeta struct {
+	keyAny   any
+	seen     string // the last event ID seen, sendable or not
+	point    string // the resume point
+	pointAny any    // point, stored in an any; nil when stale
+}
+
+// newResumeMeta starts from the input's starting ID, which is sendable.
+func newResumeMeta(key, lastEventID string) *resumeMeta {
+	return &resumeMeta{keyAny: key, seen: lastEventID, point: lastEventID}
+}
+
+// advance moves past an event, filtered or not.
+func (r *resumeMeta) advance(id string) {
+	if id == r.seen {
+		return
+	}
+	r.seen = id
+	if sse.SendableID(id) && id != r.point {
+		r.point, r.pointAny = id, nil
+	}
+}
+
+// set writes both keys to msg, whose event is the last one advanced past;
+// m is the eventMeta that made msg.
+func (r *resumeMeta) set(msg *service.Message, m *eventMeta) {
+	if r.pointAny == nil {
+		if r.point == m.id && m.idAny != nil {
+			r.pointAny = m.idAny
+		} else {
+			r.pointAny = r.point
+		}
+	}
+	msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyAny)
+	msg.MetaSetMut(benthossse.MetaResumePoint, r.pointAny)
 }
 
 // Close stops the event source and the reader, interrupting a blocked
