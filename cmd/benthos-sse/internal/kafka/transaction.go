@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/fleet"
 )
 
 // The transactional mode of kafka_franz: each batch is one Kafka
@@ -167,6 +168,25 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 			return err
 		}
 	}
+	// A batch of a fleet: events read under a lease that has ended are
+	// acknowledged without being written (their stream's owner reads them
+	// again from the committed resume point), and the transaction is tied
+	// to the group membership below.
+	fenced, err := fleet.Split(batch)
+	if err != nil {
+		return fmt.Errorf("kafka_franz: %w", err)
+	}
+	if len(fenced.Stale) > 0 {
+		o.log.Debugf("Dropping %d of %d messages read under an ownership of their stream this fleet instance no longer holds", len(fenced.Stale), len(batch))
+		if len(fenced.Live) == 0 {
+			return nil
+		}
+		live := make(service.MessageBatch, 0, len(fenced.Live))
+		for _, i := range fenced.Live {
+			live = append(live, batch[i])
+		}
+		batch = live
+	}
 	records := make([]*kgo.Record, 0, len(batch)+1)
 	for i := range batch {
 		r, err := o.record(batch, i)
@@ -209,11 +229,21 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		return err
 	}
 
+	if fenced.Reader != nil {
+		if err := fenced.Reader.Commit(ctx, cl, fenced.Leases); err != nil {
+			ferr := fmt.Errorf("kafka_franz: %w; aborted, the batch is written again or dropped by its stream's new owner", err)
+			if aerr := o.abort(ctx, cl); aerr != nil {
+				return errors.Join(ferr, aerr)
+			}
+			return ferr
+		}
+	}
+
 	// Not cancelled with ctx: cancelling a commit in flight makes its
 	// outcome unknown. transaction_timeout bounds it, so that a broker
 	// outage shorter than that holds the pipeline and is ridden out.
 	ectx, cancel := context.WithTimeout(context.Background(), t.timeout)
-	err := cl.EndTransaction(ectx, kgo.TryCommit)
+	err = cl.EndTransaction(ectx, kgo.TryCommit)
 	cancel()
 	if err == nil {
 		t.open = false
