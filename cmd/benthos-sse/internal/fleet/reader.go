@@ -244,7 +244,9 @@ func (r *Reader) apply(ctx context.Context, p int32, pt *partition, rec *kgo.Rec
 		r.log.Errorf("fleet: %s/%d@%d has no key (the stream's name); ignored", r.cfg.Topic, p, rec.Offset)
 		return
 	}
-	if rec.Value == nil {
+	if len(rec.Value) == 0 {
+		// A tombstone, or an empty value (what a Benthos pipeline
+		// produces for an empty message): the stream is removed.
 		delete(pt.entries, name)
 		if pt.loaded {
 			r.stop(ctx, name, p, false)

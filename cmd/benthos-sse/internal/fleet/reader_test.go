@@ -211,6 +211,8 @@ func TestReaderTable(t *testing.T) {
 	}
 	ed.url("gone", "http://127.0.0.1:1/gone")
 	ed.put("gone", "")
+	ed.url("emptied", "http://127.0.0.1:1/emptied")
+	require.NoError(t, ed.cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("emptied"), Value: []byte{}}).FirstErr())
 	ed.put("bad", `{"url":"ftp://x"}`)
 	ed.put("typo", `{"url":"http://127.0.0.1:1/t","header":{}}`)
 
@@ -222,6 +224,7 @@ func TestReaderTable(t *testing.T) {
 		assert.Len(t, a.callsOf(name), 1, "%s started once, with its newest value", name)
 	}
 	assert.Empty(t, a.callsOf("gone"))
+	assert.Empty(t, a.callsOf("emptied"), "an empty value removes, as a tombstone does")
 	assert.EqualValues(t, 2, ra.BadRecords())
 
 	// Edits at run time.

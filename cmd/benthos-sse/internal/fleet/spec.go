@@ -35,8 +35,8 @@ type Spec struct {
 // errNoURL is returned by ParseSpec for a value without a url.
 var errNoURL = errors.New(`"url" is required`)
 
-// ParseSpec decodes and checks the value of a streams-topic record. A nil
-// value is a tombstone and is not passed here.
+// ParseSpec decodes and checks the value of a streams-topic record. A
+// tombstone or an empty value removes the stream and is not passed here.
 func ParseSpec(value []byte) (Spec, error) {
 	var s Spec
 	dec := json.NewDecoder(bytes.NewReader(value))
