@@ -31,11 +31,22 @@ import (
 // (kgo.KeepControlRecords), so that the reader knows it passed an offset
 // even when the last record below the watermark is a marker.
 func ToEnd(ctx context.Context, opts []kgo.Opt, topic string) ([]*kgo.Record, error) {
+	return read(ctx, opts, topic, (*kadm.Client).ListEndOffsets)
+}
+
+// ToStable is ToEnd up to the last stable offset instead: what is
+// committed now, without waiting for open transactions. A reader that
+// must not miss a commit in progress uses ToEnd.
+func ToStable(ctx context.Context, opts []kgo.Opt, topic string) ([]*kgo.Record, error) {
+	return read(ctx, opts, topic, (*kadm.Client).ListCommittedOffsets)
+}
+
+func read(ctx context.Context, opts []kgo.Opt, topic string, list func(*kadm.Client, context.Context, ...string) (kadm.ListedOffsets, error)) ([]*kgo.Record, error) {
 	adm, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	ends, err := list(kadm.NewClient(adm), ctx, topic)
 	adm.Close()
 	if err != nil {
 		return nil, fmt.Errorf("list the end offsets of %s: %w", topic, err)

@@ -67,17 +67,22 @@ type transaction struct {
 }
 
 func (o *output) parseTransaction(conf *service.ParsedConfig, idempotent bool, conn []kgo.Opt) error {
-	id, err := conf.FieldString(fieldTransactionalID)
-	if err != nil || id == "" {
-		if err == nil && conf.Contains(fieldOffsetsTopic) {
-			return errors.New("offsets_topic is only used with transactional_id")
-		}
-		return err
+	id, err := optionalString(conf, fieldTransactionalID)
+	offsets := ""
+	if err == nil {
+		offsets, err = optionalString(conf, fieldOffsetsTopic)
 	}
-	t := &transaction{id: id, conn: conn}
-	if t.offsetsTopic, _ = conf.FieldString(fieldOffsetsTopic); t.offsetsTopic == "" {
+	switch {
+	case err != nil:
+		return err
+	case id == "" && offsets != "":
+		return errors.New("offsets_topic is only used with transactional_id")
+	case id == "":
+		return nil
+	case offsets == "":
 		return errors.New("offsets_topic must be set with transactional_id: the resume points are committed there")
 	}
+	t := &transaction{id: id, offsetsTopic: offsets, conn: conn}
 	if !idempotent {
 		return errors.New("idempotent_write: false cannot be exactly once: transactional_id needs idempotent writes")
 	}
@@ -94,6 +99,14 @@ func (o *output) parseTransaction(conf *service.ParsedConfig, idempotent bool, c
 	o.txn = t
 	offsetWriters.add(t.offsetsTopic)
 	return nil
+}
+
+// optionalString reads an optional string field: "" when it is unset.
+func optionalString(conf *service.ParsedConfig, name string) (string, error) {
+	if !conf.Contains(name) {
+		return "", nil
+	}
+	return conf.FieldString(name)
 }
 
 // connectTransaction creates the offsets topic when it is missing, and
