@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -109,8 +110,14 @@ func init() {
 
 // offsetsCache is the kafka_offsets cache.
 type offsetsCache struct {
-	conn       []kgo.Opt
-	topic      string
+	conn  []kgo.Opt
+	topic string
+	// table tails the offsets topic from the first read on, so that a read
+	// costs one ListOffsets request rather than a read of the whole topic:
+	// a fleet instance asks for the resume points of every stream it takes
+	// over at once.
+	tableOnce  sync.Once
+	table      *kafkaread.Table
 	timeout    time.Duration
 	writerWait time.Duration
 }
@@ -139,11 +146,11 @@ func (c *offsetsCache) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	ctx, cancel = context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	recs, err := kafkaread.ToEnd(ctx, c.conn, c.topic)
+	c.tableOnce.Do(func() { c.table = kafkaread.NewTable(c.conn, c.topic) })
+	v, ok, err := c.table.Get(ctx, ck)
 	if err != nil {
 		return nil, fmt.Errorf("kafka_offsets: reading offsets topic %q: %w", c.topic, err)
 	}
-	v, ok := kafkaread.Newest(recs)[ck]
 	if !ok {
 		return nil, service.ErrKeyNotFound
 	}
@@ -153,4 +160,12 @@ func (c *offsetsCache) Get(ctx context.Context, key string) ([]byte, error) {
 func (*offsetsCache) Set(context.Context, string, []byte, *time.Duration) error { return errReadOnly }
 func (*offsetsCache) Add(context.Context, string, []byte, *time.Duration) error { return errReadOnly }
 func (*offsetsCache) Delete(context.Context, string) error                      { return errReadOnly }
-func (*offsetsCache) Close(context.Context) error                               { return nil }
+
+// Close stops the offsets topic's tail.
+func (c *offsetsCache) Close(context.Context) error {
+	c.tableOnce.Do(func() {}) // no table after Close
+	if c.table != nil {
+		c.table.Close()
+	}
+	return nil
+}
