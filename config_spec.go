@@ -76,7 +76,6 @@ const (
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
-	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 )
 
@@ -550,6 +549,8 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
 	}
+	// Refused here, the one place it is checked, rather than by every
+	// Connect, which would retry it for ever.
 	if err := checkSendableID(c.LastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
 	}
