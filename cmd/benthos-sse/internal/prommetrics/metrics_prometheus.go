@@ -95,7 +95,7 @@ The fields are those of Redpanda Connect's prometheus metrics, so a Connect conf
 				Optional().
 				Advanced(),
 			service.NewDurationField(promFieldPushInterval).
-				Description("How often to push to `push_url`. Unset or empty means push only once, at shutdown (for runs that end, such as a replay of a stream).").
+				Description("How often to push to `push_url`. Unset or empty means push only once, at shutdown (for runs that end, such as a replay of a stream). A push that has no answer within `push_interval` (10s when it is unset) is abandoned and logged, so a stalled Pushgateway neither stops later pushes nor holds up shutdown.").
 				Example("15s").
 				Optional().
 				Advanced(),
@@ -160,7 +160,7 @@ type promMetrics struct {
 	filePath     string
 
 	pusher    *push.Pusher
-	stopPush  chan struct{}
+	stopPush  context.CancelFunc // ends the push loop and the push it is making
 	pushDone  chan struct{}
 	closeOnce sync.Once
 
@@ -261,22 +261,37 @@ func (m *promMetrics) startPush(conf *service.ParsedConfig) error {
 		return err
 	}
 
-	m.pusher = push.New(pushURL, job).Gatherer(m.reg)
+	m.pusher = push.New(pushURL, job).Gatherer(m.reg).Client(&http.Client{Timeout: pushTimeout(interval)})
 	if user != "" {
 		m.pusher = m.pusher.BasicAuth(user, pass)
 	}
-	m.stopPush = make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	m.stopPush = stop
 	m.pushDone = make(chan struct{})
-	go m.pushLoop(interval)
+	go m.pushLoop(ctx, interval)
 	return nil
 }
 
-// pushLoop pushes every interval (never, if zero) until Close, which pushes
-// once more after it returns.
-func (m *promMetrics) pushLoop(interval time.Duration) {
+// defaultPushTimeout bounds a push when push_interval is unset: the one
+// push, at shutdown.
+const defaultPushTimeout = 10 * time.Second
+
+// pushTimeout bounds one push: a push that outlives its interval would only
+// delay the next, and without a bound a Pushgateway that accepts the
+// connection and never answers would stall the loop, and Close, for ever.
+func pushTimeout(interval time.Duration) time.Duration {
+	if interval == 0 {
+		return defaultPushTimeout
+	}
+	return interval
+}
+
+// pushLoop pushes every interval (never, if zero) until ctx ends, which also
+// abandons a push under way; Close then pushes once more.
+func (m *promMetrics) pushLoop(ctx context.Context, interval time.Duration) {
 	defer close(m.pushDone)
 	if interval == 0 {
-		<-m.stopPush
+		<-ctx.Done()
 		return
 	}
 	ticker := time.NewTicker(interval)
@@ -284,8 +299,8 @@ func (m *promMetrics) pushLoop(interval time.Duration) {
 	for {
 		select {
 		case <-ticker.C:
-			m.push(context.Background())
-		case <-m.stopPush:
+			m.push(ctx)
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -391,18 +406,24 @@ func (m *promMetrics) DeleteSeriesPartialMatch(labels map[string]string) {
 	}
 }
 
-// Close stops pushing after a final push, and writes file_output_path.
+// Close stops pushing after a final push, and writes file_output_path. It
+// waits for the push loop only as long as ctx allows: if ctx ends first, it
+// makes no final push, writes the file all the same, and returns ctx's error.
 func (m *promMetrics) Close(ctx context.Context) error {
 	var err error
 	m.closeOnce.Do(func() {
 		if m.pusher != nil {
-			close(m.stopPush)
-			<-m.pushDone
-			m.push(ctx)
+			m.stopPush()
+			select {
+			case <-m.pushDone:
+				m.push(ctx)
+			case <-ctx.Done():
+				err = fmt.Errorf("stopping the Pushgateway pushes: %w", ctx.Err())
+			}
 		}
 		if m.filePath != "" {
 			if werr := prometheus.WriteToTextfile(m.filePath, m.reg); werr != nil {
-				err = fmt.Errorf("field %q: %w", promFieldFileOutputPath, werr)
+				err = errors.Join(err, fmt.Errorf("field %q: %w", promFieldFileOutputPath, werr))
 			}
 		}
 	})
