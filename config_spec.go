@@ -36,6 +36,7 @@ import (
 const (
 	fieldURL            = "url"
 	fieldFrom           = "from"
+	fieldStreams        = "streams"
 	fieldMethod         = "method"
 	fieldBody           = "body"
 	fieldHeaders        = "headers"
@@ -70,13 +71,13 @@ const (
 	fieldDedupeWindow        = "window"
 	fieldMetadataRetry       = "retry"
 	fieldMetadataConnection  = "connection"
+	fieldStreamName          = "name" // child of streams, beside url, method, body, headers and last_event_id
 )
 
 // Paths of the fields that package input names in the errors it finds at
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
-	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 	FieldMaxInFlight     = fieldMaxInFlight
 )
@@ -114,6 +115,9 @@ const (
 	MetaAttempt     = "sse_attempt"
 	MetaStatus      = "sse_status"
 	MetaURL         = "sse_url"
+	// MetaStream is the stream's name, on every message of an input with a
+	// `streams` list (or built with input.NewStreams).
+	MetaStream = "sse_stream"
 	// MetaCheckpointKey and MetaResumePoint are set only with
 	// checkpoint.cache: the stream's checkpoint key, and its resume point
 	// after this event, which an output that commits resume points with
@@ -125,9 +129,25 @@ const (
 // Defaults shared by the spec and the parsing code.
 const (
 	defaultTimeout      = 10 * time.Second
+	defaultReconnectMax = time.Minute
 	defaultMaxBatchSize = 1024
 	defaultDedupeWindow = 1000
 	defaultMaxInFlight  = 1
+)
+
+// Bounds of the numeric fields. Each is documented in its field's
+// description and checked by lint and again by the parsing code.
+const (
+	// maxMaxEventSize bounds max_event_size: the parser may buffer this much
+	// for one event, and a value near the int limit once overflowed it.
+	maxMaxEventSize = 1 << 30 // 1GiB
+	// maxMaxBatchSize bounds max_batch_size.
+	maxMaxBatchSize = 100_000
+	// maxMaxInFlight bounds max_in_flight.
+	maxMaxInFlight = 100_000
+	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
+	// took 1.79 GB at start, and a full one holds that many IDs.
+	maxDedupeWindow = 1_000_000
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -137,158 +157,15 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Network").
 		Summary("Reads a Server-Sent Events (EventSource) stream, one message per event, resuming from the last acknowledged event ID.").
 		Description(inputDescription).
-		Fields(
-			service.NewURLField(fieldURL).
-				Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
-				Example("https://stream.wikimedia.org/v2/stream/recentchange").
-				Optional().
-				LintRule(`root = if !this.has_prefix("http://") && !this.has_prefix("https://") {
-  [ "url: %v must start with http:// or https://".format(this) ]
-} else if !this.re_match("^https?://[^/?#]+") {
-  [ "url: %v has no host".format(this) ]
-}`),
-			service.NewStringField(fieldFrom).
-				Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
-				Examples("-", "./resources/sample.sse").
-				Default(""),
-			service.NewStringField(fieldMethod).
-				Description("The HTTP method of the request. Streaming APIs that take a request document (LLM APIs) use `POST` with `body`.").
-				Default(http.MethodGet).Examples("GET", "POST").
-				LintRule(`root = if !this.re_match("^[A-Z]+$") { [ "method: %v is not an HTTP method such as GET or POST".format(this) ] }`),
-			service.NewStringField(fieldBody).
-				Description("A request body, sent on the first connection and again on every reconnection.").
-				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
-				Default("").Advanced(),
-			service.NewStringMapField(fieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
-				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
-				Default(map[string]any{}).Secret().
-				LintRule(headersRule),
-			service.NewStringField(fieldBearerToken).
-				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
-				Example("${OPENAI_API_KEY}").
-				Default("").Secret().
-				LintRule(`root = if this.re_match("`+controlCharsPattern+`") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
-			service.NewStringField(fieldLastEventID).
-				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
-				Example("1700000000000-0").
-				Default("").
-				LintRule(lastEventIDRule),
-			service.NewStringListField(fieldEvents).
-				Description("Keep only events of these types (the `event:` field; `message` when it is absent). Empty keeps every type. Dropped events still advance the resume point.").
-				Example([]string{"message"}).Example([]string{"update", "delete"}).
-				Default([]string{}),
-			service.NewStringListField(fieldExcludeEvents).
-				Description("Drop events of these types, after `events` is applied. Dropped events still advance the resume point.").
-				Example([]string{"ping", "heartbeat"}).
-				Default([]string{}),
-			service.NewMetadataFilterField(fieldExtractHeaders).
-				Description("Response headers to add to every message as metadata (keys lower-cased, first value only), like `http_client`'s `extract_headers`.").
-				Example(map[string]any{"include_prefixes": []string{"x-"}}).
-				Advanced(),
-			service.NewTLSToggledField(fieldTLS),
-		).
-		Fields(service.NewHTTPRequestAuthSignerFields()...).
-		Fields(
-			service.NewStringField(fieldProxyURL).
-				Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
-				Example("http://proxy.internal:3128").
-				Default("").Advanced().Secret().
-				LintRule(`root = if this != "" && !this.has_prefix("http://") && !this.has_prefix("https://") && !this.has_prefix("socks5://") { [ "proxy_url: %v must start with http://, https:// or socks5://".format(this) ] }`),
-			service.NewDurationField(fieldTimeout).
-				Description("How long to wait to connect and for the response headers. It does not limit how long a stream stays open; see `idle_timeout` for that.").
-				Default(defaultTimeout.String()).Examples("5s", "30s").
-				LintRule(durationRule(fieldTimeout)),
-			service.NewDurationField(fieldIdleTimeout).
-				Description("Reconnect when no bytes (comments included) arrive for this long. Set it a little above the server's heartbeat interval to detect a silently dead connection. `0s` disables it.").
-				Default("0s").Examples("0s", "45s").
-				LintRule(durationRule(fieldIdleTimeout)),
-			// Not service.NewBackOffField, whose durations have no lint
-			// rules and cannot be given any: the same names and defaults,
-			// each checked on its own line, read with FieldBackOff.
-			service.NewObjectField(fieldReconnect,
-				service.NewDurationField(fieldReconnectInitial).
-					Description("The wait before reconnecting, until the server sets another with a `retry:` field.").
-					Default(sse.DefaultReconnectionTime.String()).Examples("1s", "3s").
-					LintRule(durationRule(fieldReconnect+"."+fieldReconnectInitial)),
-				service.NewDurationField(fieldReconnectMax).
-					Description("The longest wait between attempts; it also caps the server's `retry:` and `Retry-After`. It must be above zero and not below `initial_interval`.").
-					Default(defaultReconnectMax.String()).Examples("30s", "5m").
-					LintRule(positiveDurationRule(fieldReconnect+"."+fieldReconnectMax)),
-				service.NewDurationField(fieldReconnectMaxElapsed).
-					Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
-					Default("0s").Examples("0s", "1h"),
-			).
-				Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter): the multiplier and jitter of Benthos' backoff fields, the jitter only ever shortening a wait. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
-				Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
-				LintRule(reconnectOrderRule),
-			service.NewIntListField(fieldFailOn).
-				Description("HTTP statuses that end the input with an error instead of being retried: the pipeline drains and `benthos-sse` exits 1 with the status and the server's explanation as its last log line. Use it for answers that retrying will not fix, such as a revoked API key (`401`). See the status policy above for what every other status does.").
-				Default([]any{}).Example([]int{401, 403}).Example([]int{401, 403, 404, 410}).
-				LintRule(`root = if this.type() == "array" && this.any(s -> s.type() != "number" || s.number() < 100 || s.number() > 599 || s.number().round() != s.number()) {
-  [ "fail_on: %v must list HTTP status codes between 100 and 599".format(this) ]
-}`),
-			maxEventSizeField().
-				Description("The largest event accepted (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory. "+maxEventSizeDoc),
-			service.NewAnyField(fieldMaxBatchSize).
-				Description(fmt.Sprintf("The most events handed to the pipeline as one batch, from 1 to %d. The input never waits to fill a batch: while a batch is in flight it reads ahead, and the next batch holds the events that arrived meanwhile (up to this many, and up to 4 MiB of data), so latency does not grow. With `max_in_flight: 1` an output that batches (`batching.count`, `batching.period`) acknowledges one input batch per period at best, so keep this at least `batching.count`. `1` sends every event alone.", maxMaxBatchSize)).
-				Default(defaultMaxBatchSize).Examples(1, 256, 4096).
-				Advanced().
-				LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
-			service.NewObjectField(fieldCheckpoint,
-				service.NewStringField(fieldCheckpointCache).
-					Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
-					Example("sse_checkpoint").
-					Default(""),
-				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
-					Example("wikimedia_recentchange").
-					Default(""),
-			).
-				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
-				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
-			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
-				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
-				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
-				LintRule(enumRule(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop))),
-			service.NewStringField(fieldEndOnData).
-				Description("End the input cleanly when an event's data equals this sentinel, without emitting that event. OpenAI-compatible APIs send `[DONE]`. Empty disables it.").
-				Default("").Examples("[DONE]"),
-			service.NewObjectField(fieldDedupe,
-				service.NewStringEnumField(fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
-					Description("`none` keeps every event. `monotonic` treats IDs as increasing integers and drops an event whose ID is not above the highest delivered one (events with a non-integer ID are kept). `window` drops an event whose ID is among the last `window` IDs delivered.").
-					Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
-					LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
-				service.NewAnyField(fieldDedupeWindow).
-					Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
-					Default(defaultDedupeWindow).Examples(1000, 100000).
-					LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
-			).
-				Description("Drop events a server replays after a reconnection with `Last-Event-ID`. Dropped events are counted in `sse_events_deduplicated` and still advance the resume point. Off by default: it trades memory (`window`) or an assumption about the IDs (`monotonic`) for exactly-once delivery of replays.").
-				Example(map[string]any{"mode": "monotonic"}).
-				Advanced(),
-			service.NewObjectField(fieldMetadata,
-				service.NewBoolField(fieldMetadataRetry).
-					Description("Add `sse_retry`: the reconnection time in milliseconds when the event carried a `retry:` field.").
-					Default(false).Example(true),
-				service.NewBoolField(fieldMetadataConnection).
-					Description("Add `sse_attempt` (the connection's number, from 1), `sse_status` (the HTTP status) and `sse_url` (the URL after redirects).").
-					Default(false).Example(true),
-			).
-				Description("Optional metadata beyond `sse_event` and `sse_id`.").
-				Example(map[string]any{"retry": true, "connection": true}).
-				Advanced(),
-			service.NewAnyField(fieldMaxInFlight).
-				Description("The most batches handed out and not yet acknowledged, up to "+strconv.Itoa(maxMaxInFlight)+"; `0` means no limit. The default, `1`, delivers events in stream order whatever `pipeline.threads` is: Benthos processes batches on several threads at once (by default one per CPU) and acknowledges them concurrently, so with more than one batch in flight a later batch can overtake an earlier one, and a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later. Raise it, or set `0`, to trade order for throughput when events are independent of each other.").
-				Default(defaultMaxInFlight).Examples(1, 0, 8).
-				Advanced().
-				LintRule(intRule(fieldMaxInFlight, 0, maxMaxInFlight)),
-			service.NewAutoRetryNacksToggleField(),
-		).
-		LintRule(`root = if this.url.or("") == "" && this.from.or("") == "" {
-  [ "exactly one of url and from must be set: neither is" ]
+		Fields(sourceFields()...).
+		Fields(SharedFields()...).
+		LintRule(`let streams = this.streams.or([]).length() > 0
+root = if this.url.or("") == "" && this.from.or("") == "" && !$streams {
+  [ "`+errNoSource+`" ]
 } else if this.url.or("") != "" && this.from.or("") != "" {
-  [ "exactly one of url and from must be set: both are" ]
+  [ "`+errBothSources+`" ]
+} else if $streams && (this.url.or("") != "" || this.from.or("") != "") {
+  [ "`+errStreamsAndSource+`" ]
 }`).
 		Example("Live stream",
 			"Reads Wikimedia's public recent-changes feed, resuming from a checkpoint after a restart.",
@@ -315,6 +192,175 @@ input:
 `)
 }
 
+// sourceFields are the fields that say where the events come from: exactly
+// one of url, from and streams.
+func sourceFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewURLField(fieldURL).
+			Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
+			Example("https://stream.wikimedia.org/v2/stream/recentchange").
+			Optional().
+			LintRule(urlRule(fieldURL)),
+		service.NewStringField(fieldFrom).
+			Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
+			Examples("-", "./resources/sample.sse").
+			Default(""),
+		streamsField(),
+	}
+}
+
+// SharedFields returns the fields of the `sse` input other than `url`,
+// `from` and `streams`: the settings every stream of an input shares. A
+// component that runs a changing set of streams through input.NewStreams
+// (the fleet of the distribution) embeds them in its own spec, and
+// [ParseSharedConfig] reads them.
+func SharedFields() []*service.ConfigField {
+	fields := []*service.ConfigField{
+		service.NewStringField(fieldMethod).
+			Description("The HTTP method of the request. Streaming APIs that take a request document (LLM APIs) use `POST` with `body`.").
+			Default(http.MethodGet).Examples("GET", "POST").
+			LintRule(`root = if !this.re_match("^[A-Z]+$") { [ "method: %v is not an HTTP method such as GET or POST".format(this) ] }`),
+		service.NewStringField(fieldBody).
+			Description("A request body, sent on the first connection and again on every reconnection.").
+			Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
+			Default("").Advanced(),
+		service.NewStringMapField(fieldHeaders).
+			Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
+			Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
+			Default(map[string]any{}).Secret().
+			LintRule(headersRule),
+		service.NewStringField(fieldBearerToken).
+			Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
+			Example("${OPENAI_API_KEY}").
+			Default("").Secret().
+			LintRule(`root = if this.re_match("` + controlCharsPattern + `") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
+		service.NewStringField(fieldLastEventID).
+			Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
+			Example("1700000000000-0").
+			Default("").
+			LintRule(lastEventIDRule),
+		service.NewStringListField(fieldEvents).
+			Description("Keep only events of these types (the `event:` field; `message` when it is absent). Empty keeps every type. Dropped events still advance the resume point.").
+			Example([]string{"message"}).Example([]string{"update", "delete"}).
+			Default([]string{}),
+		service.NewStringListField(fieldExcludeEvents).
+			Description("Drop events of these types, after `events` is applied. Dropped events still advance the resume point.").
+			Example([]string{"ping", "heartbeat"}).
+			Default([]string{}),
+		service.NewMetadataFilterField(fieldExtractHeaders).
+			Description("Response headers to add to every message as metadata (keys lower-cased, first value only), like `http_client`'s `extract_headers`.").
+			Example(map[string]any{"include_prefixes": []string{"x-"}}).
+			Advanced(),
+		service.NewTLSToggledField(fieldTLS),
+	}
+	fields = append(fields, service.NewHTTPRequestAuthSignerFields()...)
+	return append(fields,
+		service.NewStringField(fieldProxyURL).
+			Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
+			Example("http://proxy.internal:3128").
+			Default("").Advanced().Secret().
+			LintRule(`root = if this != "" && !this.has_prefix("http://") && !this.has_prefix("https://") && !this.has_prefix("socks5://") { [ "proxy_url: %v must start with http://, https:// or socks5://".format(this) ] }`),
+		service.NewDurationField(fieldTimeout).
+			Description("How long to wait to connect and for the response headers. It does not limit how long a stream stays open; see `idle_timeout` for that.").
+			Default(defaultTimeout.String()).Examples("5s", "30s").
+			LintRule(durationRule(fieldTimeout)),
+		service.NewDurationField(fieldIdleTimeout).
+			Description("Reconnect when no bytes (comments included) arrive for this long. Set it a little above the server's heartbeat interval to detect a silently dead connection. `0s` disables it.").
+			Default("0s").Examples("0s", "45s").
+			LintRule(durationRule(fieldIdleTimeout)),
+		// Not service.NewBackOffField, whose durations have no lint
+		// rules and cannot be given any: the same names and defaults,
+		// each checked on its own line, read with FieldBackOff.
+		service.NewObjectField(fieldReconnect,
+			service.NewDurationField(fieldReconnectInitial).
+				Description("The wait before reconnecting, until the server sets another with a `retry:` field.").
+				Default(sse.DefaultReconnectionTime.String()).Examples("1s", "3s").
+				LintRule(durationRule(fieldReconnect+"."+fieldReconnectInitial)),
+			service.NewDurationField(fieldReconnectMax).
+				Description("The longest wait between attempts; it also caps the server's `retry:` and `Retry-After`. It must be above zero and not below `initial_interval`.").
+				Default(defaultReconnectMax.String()).Examples("30s", "5m").
+				LintRule(positiveDurationRule(fieldReconnect+"."+fieldReconnectMax)),
+			service.NewDurationField(fieldReconnectMaxElapsed).
+				Description("Give up, and end the input, after failing to connect for this long. `0s` retries for ever.").
+				Default("0s").Examples("0s", "1h"),
+		).
+			Description("How long to wait before reconnecting. `initial_interval` is the wait used until the server sets another with a `retry:` field; consecutive failed attempts then multiply it by "+strconv.FormatFloat(backoff.DefaultMultiplier, 'f', -1, 64)+", up to `max_interval`, shortened by up to "+strconv.Itoa(int(backoff.DefaultRandomizationFactor*100))+"% at random (jitter): the multiplier and jitter of Benthos' backoff fields, the jitter only ever shortening a wait. `max_interval` also caps the server's `retry:` and `Retry-After`. After a successful connection the wait starts again from the beginning. Every wait is at least 100ms, even after `retry: 0`, so that a server closing every connection at once cannot cause a hot loop. With `max_elapsed_time` above zero, the input gives up (and ends) after failing to connect for that long.").
+			Example(map[string]any{"initial_interval": "1s", "max_interval": "30s", "max_elapsed_time": "0s"}).
+			LintRule(reconnectOrderRule),
+		service.NewIntListField(fieldFailOn).
+			Description("HTTP statuses that end the input with an error instead of being retried: the pipeline drains and `benthos-sse` exits 1 with the status and the server's explanation as its last log line. Use it for answers that retrying will not fix, such as a revoked API key (`401`). See the status policy above for what every other status does.").
+			Default([]any{}).Example([]int{401, 403}).Example([]int{401, 403, 404, 410}).
+			LintRule(`root = if this.type() == "array" && this.any(s -> s.type() != "number" || s.number() < 100 || s.number() > 599 || s.number().round() != s.number()) {
+  [ "fail_on: %v must list HTTP status codes between 100 and 599".format(this) ]
+}`),
+		maxEventSizeField().
+			Description("The largest event accepted (data, type and ID together). A larger event is skipped to its end, logged and counted in the `sse_events_oversized` metric; the stream continues. It also bounds the length of any line, so a hostile server cannot exhaust memory. "+maxEventSizeDoc),
+		service.NewAnyField(fieldMaxBatchSize).
+			Description(fmt.Sprintf("The most events handed to the pipeline as one batch, from 1 to %d. The input never waits to fill a batch: while a batch is in flight it reads ahead, and the next batch holds the events that arrived meanwhile (up to this many, and up to 4 MiB of data), so latency does not grow. With `max_in_flight: 1` an output that batches (`batching.count`, `batching.period`) acknowledges one input batch per period at best, so keep this at least `batching.count`. `1` sends every event alone.", maxMaxBatchSize)).
+			Default(defaultMaxBatchSize).Examples(1, 256, 4096).
+			Advanced().
+			LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
+		service.NewObjectField(fieldCheckpoint,
+			service.NewStringField(fieldCheckpointCache).
+				Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
+				Example("sse_checkpoint").
+				Default(""),
+			service.NewStringField(fieldCheckpointKey).
+				Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
+				Example("wikimedia_recentchange").
+				Default(""),
+		).
+			Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
+			Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
+		service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
+			Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
+			Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
+			LintRule(enumRule(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop))),
+		service.NewStringField(fieldEndOnData).
+			Description("End the input cleanly when an event's data equals this sentinel, without emitting that event. OpenAI-compatible APIs send `[DONE]`. Empty disables it.").
+			Default("").Examples("[DONE]"),
+		service.NewObjectField(fieldDedupe,
+			service.NewStringEnumField(fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
+				Description("`none` keeps every event. `monotonic` treats IDs as increasing integers and drops an event whose ID is not above the highest delivered one (events with a non-integer ID are kept). `window` drops an event whose ID is among the last `window` IDs delivered.").
+				Default(string(DedupeNone)).Examples(string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)).
+				LintRule(enumRule(fieldDedupe+"."+fieldDedupeMode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow))),
+			service.NewAnyField(fieldDedupeWindow).
+				Description(fmt.Sprintf("How many recent IDs `window` mode remembers, from 1 to %d. It keeps a copy of each, so memory grows with the IDs seen up to this many.", maxDedupeWindow)).
+				Default(defaultDedupeWindow).Examples(1000, 100000).
+				LintRule(intRule(fieldDedupe+"."+fieldDedupeWindow, 1, maxDedupeWindow)),
+		).
+			Description("Drop events a server replays after a reconnection with `Last-Event-ID`. Dropped events are counted in `sse_events_deduplicated` and still advance the resume point. Off by default: it trades memory (`window`) or an assumption about the IDs (`monotonic`) for exactly-once delivery of replays.").
+			Example(map[string]any{"mode": "monotonic"}).
+			Advanced(),
+		service.NewObjectField(fieldMetadata,
+			service.NewBoolField(fieldMetadataRetry).
+				Description("Add `sse_retry`: the reconnection time in milliseconds when the event carried a `retry:` field.").
+				Default(false).Example(true),
+			service.NewBoolField(fieldMetadataConnection).
+				Description("Add `sse_attempt` (the connection's number, from 1), `sse_status` (the HTTP status) and `sse_url` (the URL after redirects).").
+				Default(false).Example(true),
+		).
+			Description("Optional metadata beyond `sse_event` and `sse_id`.").
+			Example(map[string]any{"retry": true, "connection": true}).
+			Advanced(),
+		service.NewAnyField(fieldMaxInFlight).
+			Description("The most batches handed out and not yet acknowledged, up to "+strconv.Itoa(maxMaxInFlight)+"; `0` means no limit. The default, `1`, delivers events in stream order whatever `pipeline.threads` is: Benthos processes batches on several threads at once (by default one per CPU) and acknowledges them concurrently, so with more than one batch in flight a later batch can overtake an earlier one, and a batch replayed after a rejection (`auto_replay_nacks`) can be delivered after batches read later. Raise it, or set `0`, to trade order for throughput when events are independent of each other.").
+			Default(defaultMaxInFlight).Examples(1, 0, 8).
+			Advanced().
+			LintRule(intRule(fieldMaxInFlight, 0, maxMaxInFlight)),
+		service.NewAutoRetryNacksToggleField(),
+	)
+}
+
+// urlRule accepts an http or https URL with a host; name starts the message.
+func urlRule(name string) string {
+	return fmt.Sprintf(`root = if !this.has_prefix("http://") && !this.has_prefix("https://") {
+  [ "%[1]s: %%v must start with http:// or https://".format(this) ]
+} else if !this.re_match("^https?://[^/?#]+") {
+  [ "%[1]s: %%v has no host".format(this) ]
+}`, name)
+}
+
 // reconnectOrderRule rejects a max_interval below initial_interval, which
 // would override it. It sits on the object, the narrowest field that sees
 // both, so lint reports it on the object's first line.
@@ -334,8 +380,24 @@ var headersRule = `root = if this.type() == "object" {
   [ "` + fieldHeaders + `: the value on this line holds a control character such as CR or LF, which cannot be sent" ]
 }`
 
-// defaultReconnectMax is the default of reconnect.max_interval.
-const defaultReconnectMax = time.Minute
+// lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
+// as a Last-Event-ID header value would fail every connection.
+var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
+  [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
+} else if this.re_match("%[3]s") {
+  [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
+}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
+
+// maxEventSizeField is `max_event_size` of the input and the scanner,
+// without its description, which each gives in its own words.
+func maxEventSizeField() *service.ConfigField {
+	return service.NewAnyField(fieldMaxEventSize).
+		Default(sse.DefaultMaxEventSize).Examples(1048576, "16MiB").
+		LintRule(byteSizeRule(fieldMaxEventSize, maxMaxEventSize))
+}
+
+// maxEventSizeDoc is what both descriptions of max_event_size end with.
+var maxEventSizeDoc = fmt.Sprintf("A number of bytes, or a byte size such as `1MiB` or `64KB` (units B, KB, MB, GB, KiB, MiB, GiB, in any case), at most %s.", formatByteSize(maxMaxEventSize))
 
 const inputDescription = `
 Connects to an event stream (or reads one from a file or stdin with ` + "`from`" + `) and turns every event into one
@@ -384,10 +446,43 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 
 ` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
 
+// The errors of an input with no source or with two.
+const (
+	errNoSource         = "exactly one of url and from must be set: neither is"
+	errBothSources      = "exactly one of url and from must be set: both are"
+	errStreamsAndSource = "streams cannot be set with url or from: a streams list replaces them"
+)
+
+// documentedTypes maps the path of every field of the input and the scanner
+// that is declared `any` only so that lint can check its value (see
+// intRule) to the type its documentation shows.
+var documentedTypes = map[string]string{
+	fieldMaxEventSize:                     "int or string",
+	fieldMaxBatchSize:                     "int",
+	fieldMaxInFlight:                      "int",
+	fieldDedupe + "." + fieldDedupeWindow: "int",
+}
+
+// DocumentedType returns the type that the documentation shows for the
+// field at path (dotted, as in TemplateData's FullName) of the `sse` input
+// or scanner, when it differs from the declared one. Integer fields are
+// declared `any` because Benthos' lint runs no rule on a field declared int
+// whose value is not an integer (and reads 1.5 as 1); their rules check
+// that they hold integers, or byte sizes, within bounds. Benthos' own
+// `list --format jsonschema` still shows them untyped: it has no way to say
+// "an int, checked by a rule".
+func DocumentedType(path string) (string, bool) {
+	t, ok := documentedTypes[path]
+	return t, ok
+}
+
 // Config is the parsed configuration of one `sse` input.
 type Config struct {
-	URL            string
-	From           string
+	URL  string
+	From string
+	// Streams is the `streams` list; empty unless the input runs many
+	// streams, when URL and From are empty.
+	Streams        []Stream
 	Method         string
 	Body           []byte
 	Headers        http.Header
@@ -438,6 +533,11 @@ func DefaultCheckpointKey(source string) string {
 	return "sse_" + hex.EncodeToString(sum[:8])
 }
 
+// defaultStreamsCheckpointKey is the checkpoint key of an input with many
+// streams that sets none; each stream's key derives from it (see
+// StreamCheckpointKey).
+const defaultStreamsCheckpointKey = "sse_streams"
+
 // ParseConfig reads a parsed `sse` input configuration. Every error names
 // the field it is about.
 func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
@@ -454,182 +554,219 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 			return nil, FieldError(fieldFrom, err)
 		}
 	}
+	if c.Streams, err = parseStreams(conf); err != nil {
+		return nil, err
+	}
 	switch {
-	case c.URL == "" && c.From == "":
-		return nil, errors.New("exactly one of url and from must be set: neither is")
+	case len(c.Streams) > 0 && (c.URL != "" || c.From != ""):
+		return nil, errors.New(errStreamsAndSource)
+	case c.URL == "" && c.From == "" && len(c.Streams) == 0:
+		return nil, errors.New(errNoSource)
 	case c.URL != "" && c.From != "":
-		return nil, errors.New("exactly one of url and from must be set: both are")
+		return nil, errors.New(errBothSources)
 	case c.URL != "":
-		u, err := url.Parse(c.URL)
-		if err != nil {
-			return nil, FieldError(fieldURL, err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, FieldError(fieldURL, fmt.Errorf("%s must be an http:// or https:// URL with a host", u.Redacted()))
+		if err := checkURL(c.URL); err != nil {
+			return nil, err
 		}
 	}
+	return c, parseShared(conf, c)
+}
+
+// ParseSharedConfig reads the fields of SharedFields from conf, for a
+// component that embeds them to run streams it is given through
+// input.NewStreams: URL, From and Streams stay empty.
+func ParseSharedConfig(conf *service.ParsedConfig) (*Config, error) {
+	c := &Config{}
+	return c, parseShared(conf, c)
+}
+
+// parseShared reads the fields of SharedFields into c.
+func parseShared(conf *service.ParsedConfig, c *Config) error {
+	var err error
 	if c.Method, err = conf.FieldString(fieldMethod); err != nil {
-		return nil, FieldError(fieldMethod, err)
+		return FieldError(fieldMethod, err)
 	}
 	if c.Method == "" || strings.TrimLeft(c.Method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return nil, FieldError(fieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
+		return FieldError(fieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", c.Method))
 	}
 	body, err := conf.FieldString(fieldBody)
 	if err != nil {
-		return nil, FieldError(fieldBody, err)
+		return FieldError(fieldBody, err)
 	}
 	if body != "" {
 		c.Body = []byte(body)
 	}
 	headers, err := conf.FieldStringMap(fieldHeaders)
 	if err != nil {
-		return nil, FieldError(fieldHeaders, err)
+		return FieldError(fieldHeaders, err)
 	}
 	c.Headers = http.Header{}
 	for _, k := range slices.Sorted(maps.Keys(headers)) {
 		if !isToken(k) {
-			return nil, FieldError(fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
+			return FieldError(fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
 		}
 		if hasControlChars(headers[k]) {
-			return nil, FieldError(fieldHeaders+"."+k, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
+			return FieldError(fieldHeaders+"."+k, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
 		}
 		c.Headers.Set(k, headers[k])
 	}
 	if conf.Contains(fieldBearerToken) {
 		if c.BearerToken, err = conf.FieldString(fieldBearerToken); err != nil {
-			return nil, FieldError(fieldBearerToken, err)
+			return FieldError(fieldBearerToken, err)
 		}
 		if hasControlChars(c.BearerToken) {
-			return nil, FieldError(fieldBearerToken, errors.New("must not contain CR, LF or other control characters"))
+			return FieldError(fieldBearerToken, errors.New("must not contain CR, LF or other control characters"))
 		}
 	}
 	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
-		return nil, FieldError(fieldLastEventID, err)
+		return FieldError(fieldLastEventID, err)
 	}
+	// Refused here, the one place it is checked, rather than by every
+	// Connect, which would retry it for ever.
 	if err := checkSendableID(c.LastEventID); err != nil {
-		return nil, FieldError(fieldLastEventID, err)
+		return FieldError(fieldLastEventID, err)
 	}
 	if c.Events, err = conf.FieldStringList(fieldEvents); err != nil {
-		return nil, FieldError(fieldEvents, err)
+		return FieldError(fieldEvents, err)
 	}
 	if c.ExcludeEvents, err = conf.FieldStringList(fieldExcludeEvents); err != nil {
-		return nil, FieldError(fieldExcludeEvents, err)
+		return FieldError(fieldExcludeEvents, err)
 	}
 	if c.ExtractHeaders, err = conf.FieldMetadataFilter(fieldExtractHeaders); err != nil {
-		return nil, FieldError(fieldExtractHeaders, err)
+		return FieldError(fieldExtractHeaders, err)
 	}
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
-		return nil, FieldError(fieldTLS, err)
+		return FieldError(fieldTLS, err)
 	}
 	if tlsOn {
 		c.TLS = tlsConf
 	}
 	if c.Sign, err = conf.HTTPRequestAuthSignerFromParsed(); err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return fmt.Errorf("auth: %w", err)
 	}
 	if conf.Contains(fieldProxyURL) {
 		p, err := conf.FieldString(fieldProxyURL)
 		if err != nil {
-			return nil, FieldError(fieldProxyURL, err)
+			return FieldError(fieldProxyURL, err)
 		}
 		if p != "" {
 			if c.ProxyURL, err = url.Parse(p); err != nil {
-				return nil, FieldError(fieldProxyURL, err)
+				return FieldError(fieldProxyURL, err)
 			}
 			switch c.ProxyURL.Scheme {
 			case "http", "https", "socks5":
 			default:
-				return nil, FieldError(fieldProxyURL, fmt.Errorf("%s must start with http://, https:// or socks5://", c.ProxyURL.Redacted()))
+				return FieldError(fieldProxyURL, fmt.Errorf("%s must start with http://, https:// or socks5://", c.ProxyURL.Redacted()))
 			}
 		}
 	}
 	if c.Timeout, err = nonNegativeDuration(conf, fieldTimeout); err != nil {
-		return nil, err
+		return err
 	}
 	if c.IdleTimeout, err = nonNegativeDuration(conf, fieldIdleTimeout); err != nil {
-		return nil, err
+		return err
 	}
 	// Each duration is checked first, for an error that names it; then the
 	// policy is read as Benthos reads a backoff field, which also gives the
 	// multiplier and the jitter (cenkalti/backoff's defaults).
 	for _, child := range []string{fieldReconnectInitial, fieldReconnectMax, fieldReconnectMaxElapsed} {
 		if _, err := nonNegativeDuration(conf, fieldReconnect, child); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	policy, err := conf.FieldBackOff(fieldReconnect)
 	if err != nil {
-		return nil, FieldError(fieldReconnect, err)
+		return FieldError(fieldReconnect, err)
 	}
 	c.ReconnectInitial, c.ReconnectMax, c.ReconnectMaxElapsed = policy.InitialInterval, policy.MaxInterval, policy.MaxElapsedTime
 	c.BackoffFactor, c.Jitter = policy.Multiplier, policy.RandomizationFactor
 	if c.ReconnectMax == 0 {
-		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, errors.New("0s must be above zero"))
+		return FieldError(fieldReconnect+"."+fieldReconnectMax, errors.New("0s must be above zero"))
 	}
 	if c.ReconnectMax < c.ReconnectInitial {
-		return nil, FieldError(fieldReconnect+"."+fieldReconnectMax, fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
+		return FieldError(fieldReconnect+"."+fieldReconnectMax, fmt.Errorf("%v is below initial_interval %v", c.ReconnectMax, c.ReconnectInitial))
 	}
 	if c.MaxEventSize, err = maxEventSize(conf); err != nil {
-		return nil, err
+		return err
 	}
 	if c.MaxBatchSize, err = boundedInt(conf, 1, maxMaxBatchSize, fieldMaxBatchSize); err != nil {
-		return nil, err
+		return err
 	}
 	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
-		return nil, FieldError(FieldCheckpointCache, err)
+		return FieldError(FieldCheckpointCache, err)
 	}
 	if c.CheckpointKey, err = conf.FieldString(fieldCheckpoint, fieldCheckpointKey); err != nil {
-		return nil, FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
+		return FieldError(fieldCheckpoint+"."+fieldCheckpointKey, err)
 	}
 	if c.CheckpointKey == "" {
 		// Empty, so that a template written by `create` derives the key
 		// too instead of pinning one example key shared by every input.
 		c.CheckpointKey = DefaultCheckpointKey(c.URL + c.From)
+		if c.URL == "" && c.From == "" {
+			c.CheckpointKey = defaultStreamsCheckpointKey
+		}
 	}
 	end, err := conf.FieldString(fieldStreamEnd)
 	if err != nil {
-		return nil, FieldError(fieldStreamEnd, err)
+		return FieldError(fieldStreamEnd, err)
 	}
 	if err := oneOf(fieldStreamEnd, end, string(streamEndReconnect), string(streamEndStop)); err != nil {
-		return nil, err
+		return err
 	}
 	c.StopAtStreamEnd = streamEnd(end) == streamEndStop
 	if c.EndOnData, err = conf.FieldString(fieldEndOnData); err != nil {
-		return nil, FieldError(fieldEndOnData, err)
+		return FieldError(fieldEndOnData, err)
 	}
 	mode, err := conf.FieldString(fieldDedupe, fieldDedupeMode)
 	if err != nil {
-		return nil, FieldError(fieldDedupe+"."+fieldDedupeMode, err)
+		return FieldError(fieldDedupe+"."+fieldDedupeMode, err)
 	}
 	if err := oneOf(fieldDedupe+"."+fieldDedupeMode, mode, string(DedupeNone), string(DedupeMonotonic), string(DedupeWindow)); err != nil {
-		return nil, err
+		return err
 	}
 	c.DedupeMode = DedupeMode(mode)
 	if c.DedupeWindow, err = boundedInt(conf, 1, maxDedupeWindow, fieldDedupe, fieldDedupeWindow); err != nil {
-		return nil, err
+		return err
 	}
 	if c.MetaRetry, err = conf.FieldBool(fieldMetadata, fieldMetadataRetry); err != nil {
-		return nil, FieldError(fieldMetadata+"."+fieldMetadataRetry, err)
+		return FieldError(fieldMetadata+"."+fieldMetadataRetry, err)
 	}
 	if c.MetaConnection, err = conf.FieldBool(fieldMetadata, fieldMetadataConnection); err != nil {
-		return nil, FieldError(fieldMetadata+"."+fieldMetadataConnection, err)
+		return FieldError(fieldMetadata+"."+fieldMetadataConnection, err)
 	}
 	if c.MaxInFlight, err = boundedInt(conf, 0, maxMaxInFlight, fieldMaxInFlight); err != nil {
-		return nil, err
+		return err
 	}
 	failOn, err := conf.FieldIntList(fieldFailOn)
 	if err != nil {
-		return nil, FieldError(fieldFailOn, err)
+		return FieldError(fieldFailOn, err)
 	}
 	for _, code := range failOn {
 		if code < 100 || code > 599 {
-			return nil, FieldError(fieldFailOn, fmt.Errorf("%d is not an HTTP status code", code))
+			return FieldError(fieldFailOn, fmt.Errorf("%d is not an HTTP status code", code))
 		}
 		if c.FailOn == nil {
 			c.FailOn = map[int]bool{}
 		}
 		c.FailOn[code] = true
 	}
-	return c, nil
+	return nil
+}
+
+// maxEventSize reads the field that maxEventSizeField declares.
+func maxEventSize(conf *service.ParsedConfig) (int, error) {
+	return byteSize(conf, maxMaxEventSize, fieldMaxEventSize)
+}
+
+// checkSendableID is lastEventIDRule for the parsing code.
+func checkSendableID(id string) error {
+	switch {
+	case sse.SendableID(id):
+		return nil
+	case len(id) > sse.MaxIDLength:
+		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), sse.MaxIDLength)
+	default:
+		return fmt.Errorf("%q holds a control character, which cannot be sent in a Last-Event-ID header", id)
+	}
 }

@@ -11,27 +11,28 @@ import (
 const activityInterval = time.Second
 
 // activity keeps the sse_last_byte_age_seconds gauge of every connected
-// input current, so that an alert can tell a silently dead stream from a
+// stream current, so that an alert can tell a silently dead stream from a
 // quiet one even when no event arrives to update anything. One goroutine
 // and one ticker serve every input in the process, rather than one each:
 // a process following ten thousand streams would otherwise hold ten
-// thousand goroutines and wake each of them every second.
+// thousand goroutines and wake each of them every second. Only the streams
+// with gauges of their own are watched (see maxLabelledStreams).
 var activity activityWatcher
 
 type activityWatcher struct {
 	mu     sync.Mutex
-	inputs map[*sseInput]*sse.EventSource
+	inputs map[*reader]*sse.EventSource
 	stop   chan struct{} // closes to end the running goroutine, nil if none
 	done   chan struct{} // closed when that goroutine has returned
 }
 
 // add starts updating in's gauge from es, starting the goroutine if in is
-// the first input.
-func (w *activityWatcher) add(in *sseInput, es *sse.EventSource) {
+// the first stream.
+func (w *activityWatcher) add(in *reader, es *sse.EventSource) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inputs == nil {
-		w.inputs = map[*sseInput]*sse.EventSource{}
+		w.inputs = map[*reader]*sse.EventSource{}
 	}
 	w.inputs[in] = es
 	if w.stop == nil {
@@ -40,9 +41,9 @@ func (w *activityWatcher) add(in *sseInput, es *sse.EventSource) {
 	}
 }
 
-// remove stops updating in's gauge. Removing the last input stops the
+// remove stops updating in's gauge. Removing the last stream stops the
 // goroutine and waits for it, so that no goroutine outlives the inputs.
-func (w *activityWatcher) remove(in *sseInput) {
+func (w *activityWatcher) remove(in *reader) {
 	w.mu.Lock()
 	if _, ok := w.inputs[in]; !ok {
 		w.mu.Unlock()
@@ -84,7 +85,7 @@ func (w *activityWatcher) update() {
 	now := time.Now()
 	for in, es := range w.inputs {
 		if last := es.LastActivity(); !last.IsZero() {
-			in.m.lastByteAge.SetFloat64(now.Sub(last).Seconds())
+			in.in.m.lastByteAge.SetFloat64(now.Sub(last).Seconds(), in.labels...)
 		}
 	}
 }

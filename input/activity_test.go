@@ -17,7 +17,7 @@ func TestActivity_OneGoroutineForAllInputs(t *testing.T) {
 	var w activityWatcher
 	es, err := sse.New("http://127.0.0.1:1/", sse.Options{})
 	require.NoError(t, err)
-	a, b := &sseInput{}, &sseInput{}
+	a, b := &reader{in: &sseInput{}}, &reader{in: &sseInput{}}
 
 	w.add(a, es)
 	first := w.done

@@ -209,6 +209,7 @@ type checkpointer struct {
 	tracker *tracker
 	log     *service.Logger
 	errors  *service.MetricCounter
+	labels  []string // of errors
 
 	ctx    context.Context // cancelled by close, abandoning a write in flight
 	cancel context.CancelFunc
@@ -224,8 +225,8 @@ type checkpointer struct {
 	wrote   bool
 }
 
-func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter) *checkpointer {
-	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, gen: gen}
+func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter, labels []string) *checkpointer {
+	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, labels: labels, gen: gen}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -259,7 +260,7 @@ func (c *checkpointer) run(done chan struct{}) {
 		c.mu.Unlock()
 		if err := c.flush(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.log.Errorf("Failed to write %s", logErr(err))
-			c.errors.Incr(1)
+			c.errors.Incr(1, c.labels...)
 		}
 	}
 }
@@ -302,7 +303,7 @@ func (c *checkpointer) close(ctx context.Context) error {
 	}
 	if err := c.flush(ctx); err != nil {
 		c.log.Errorf("Failed to write the final %s", logErr(err))
-		c.errors.Incr(1)
+		c.errors.Incr(1, c.labels...)
 		return err
 	}
 	return nil

@@ -17,7 +17,7 @@ func TestCheckpointer_WritesThenStops(t *testing.T) {
 	res := service.MockResources(service.MockResourcesOptAddCache("ck"))
 	store := &checkpointStore{res: res, cache: "ck", key: "k"}
 	var tr tracker
-	c := newCheckpointer(store, &tr, 0, res.Logger(), nil)
+	c := newCheckpointer(store, &tr, 0, res.Logger(), nil, nil)
 	ctx := context.Background()
 
 	// waitFor waits until the store holds id and the writer has returned.
@@ -62,7 +62,7 @@ func TestCheckpointer_CloseReturnsTheFinalWriteError(t *testing.T) {
 	res := service.MockResources()
 	store := &checkpointStore{res: res, cache: "missing", key: "k"}
 	var tr tracker
-	c := newCheckpointer(store, &tr, 0, res.Logger(), nil)
+	c := newCheckpointer(store, &tr, 0, res.Logger(), nil, nil)
 	require.True(t, tr.settle(tr.track("1", 1)))
 	err := c.close(context.Background())
 	require.Error(t, err)

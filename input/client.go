@@ -16,12 +16,14 @@ import (
 // EventSource `fetcher`, configured from YAML. Its Timeout stays zero,
 // because it would also cut off a long-lived stream; timeout bounds the
 // dial, the TLS handshake and the wait for response headers instead.
-func newHTTPClient(c *benthossse.Config) *http.Client {
+// headers and body are the stream's, which the redirect policy keeps to
+// its origin.
+func newHTTPClient(c *benthossse.Config, headers http.Header, body []byte) *http.Client {
 	secret := []string{"Authorization", "Cookie", "Cookie2"}
-	for k := range c.Headers {
+	for k := range headers {
 		secret = append(secret, k)
 	}
-	return &http.Client{Transport: transportFor(c), CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
+	return &http.Client{Transport: transportFor(c), CheckRedirect: redirectPolicy(secret, len(body) > 0)}
 }
 
 // shared holds the transports that inputs without a custom TLS or proxy

@@ -53,7 +53,7 @@ func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {
 func TestClient_TransportsShared(t *testing.T) {
 	proxy, err := url.Parse("http://127.0.0.1:3128")
 	require.NoError(t, err)
-	tr := func(c benthossse.Config) http.RoundTripper { return newHTTPClient(&c).Transport }
+	tr := func(c benthossse.Config) http.RoundTripper { return newHTTPClient(&c, c.Headers, c.Body).Transport }
 	a := tr(benthossse.Config{Timeout: 7 * time.Second})
 	assert.Same(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, Headers: http.Header{"X-Key": {"k"}}}))
 	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 8 * time.Second}))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
 )
@@ -91,13 +92,22 @@ func (o *fromOpener) close(ctx context.Context) error {
 	default:
 		pending = true
 	}
-	if pending {
+	// The opening goroutine may not have reached its open yet, and a FIFO
+	// with no reader refuses the writer unblockOpen opens: try again until
+	// the open returned (a SIGTERM just after start-up waited the whole
+	// shutdown_timeout).
+	for pending {
 		unblockOpen(o.path)
+		t := time.NewTimer(10 * time.Millisecond)
 		select {
 		case <-o.done:
+			pending = false
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		}
+		t.Stop()
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

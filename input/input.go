@@ -2,6 +2,9 @@
 // Import it for its side effect to add both to a Benthos build:
 //
 //	import _ "github.com/benthos-sse/benthos-sse/input"
+//
+// A component that runs a changing set of streams in one input builds it
+// with [NewStreams].
 package input
 
 import (
@@ -9,35 +12,46 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
-	"github.com/benthos-sse/benthos-sse/sse"
 )
 
 func init() {
 	service.MustRegisterBatchInput("sse", benthossse.ConfigSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
-			in, err := newInput(conf, mgr)
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+			c, err := benthossse.ParseConfig(conf)
 			if err != nil {
 				return nil, err
 			}
-			retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
+			in, err := newInput(c, res, len(c.Streams) > 0, false)
 			if err != nil {
 				return nil, err
 			}
-			// Outermost, so that a rejected batch is queued for replay
-			// before the next batch may be read.
-			return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
+			return wrap(conf, in)
 		})
 	service.MustRegisterBatchScannerCreator("sse", benthossse.ScannerConfigSpec(), newScannerCreator)
+}
+
+// wrap adds Benthos' replay of rejected batches and the bound on batches in
+// flight, both read from conf, around in.
+func wrap(conf *service.ParsedConfig, in *sseInput) (service.BatchInput, error) {
+	if in.ownedCheckpoint {
+		if err := checkOwnedCheckpoint(conf, in.conf); err != nil {
+			return nil, err
+		}
+	}
+	retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
+	if err != nil {
+		return nil, err
+	}
+	// Outermost, so that a rejected batch is queued for replay before the
+	// next batch may be read.
+	return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
 }
 
 // minReconnect floors every reconnection wait, so that neither a zero
@@ -45,94 +59,106 @@ func init() {
 // connection can make a hot loop.
 const minReconnect = 100 * time.Millisecond
 
+// maxLabelledStreams bounds the streams of one input whose metrics carry
+// their own `stream` label: the first this many names an input runs get
+// one; every later stream counts under stream="_other" and sets no gauge,
+// so that ten thousand streams cannot make ten thousand series of each
+// metric.
+const maxLabelledStreams = 100
+
+// otherStreams is the `stream` label of the streams past maxLabelledStreams.
+const otherStreams = "_other"
+
 type metrics struct {
 	events, bytes, oversized, filtered, deduplicated *service.MetricCounter
 	reconnects, checkpointErrors, unsendable         *service.MetricCounter
 	readyState, lag, backoff, lastByteAge            *service.MetricGauge
 }
 
-func newMetrics(m *service.Metrics) metrics {
+// newMetrics declares the input's metrics; with many streams every one
+// also has the label `stream`.
+func newMetrics(m *service.Metrics, many bool) metrics {
+	var l []string
+	if many {
+		l = []string{"stream"}
+	}
 	return metrics{
-		events:           m.NewCounter("sse_events_received"),
-		bytes:            m.NewCounter("sse_bytes_received"),
-		oversized:        m.NewCounter("sse_events_oversized"),
-		filtered:         m.NewCounter("sse_events_filtered"),
-		deduplicated:     m.NewCounter("sse_events_deduplicated"),
-		reconnects:       m.NewCounter("sse_reconnects", "cause"),
-		checkpointErrors: m.NewCounter("sse_checkpoint_errors"),
-		unsendable:       m.NewCounter("sse_ids_unsendable"),
-		readyState:       m.NewGauge("sse_ready_state"),
-		lag:              m.NewGauge("sse_checkpoint_lag"),
-		backoff:          m.NewGauge("sse_backoff_seconds"),
-		lastByteAge:      m.NewGauge("sse_last_byte_age_seconds"),
+		events:           m.NewCounter("sse_events_received", l...),
+		bytes:            m.NewCounter("sse_bytes_received", l...),
+		oversized:        m.NewCounter("sse_events_oversized", l...),
+		filtered:         m.NewCounter("sse_events_filtered", l...),
+		deduplicated:     m.NewCounter("sse_events_deduplicated", l...),
+		reconnects:       m.NewCounter("sse_reconnects", append([]string{"cause"}, l...)...),
+		checkpointErrors: m.NewCounter("sse_checkpoint_errors", l...),
+		unsendable:       m.NewCounter("sse_ids_unsendable", l...),
+		readyState:       m.NewGauge("sse_ready_state", l...),
+		lag:              m.NewGauge("sse_checkpoint_lag", l...),
+		backoff:          m.NewGauge("sse_backoff_seconds", l...),
+		lastByteAge:      m.NewGauge("sse_last_byte_age_seconds", l...),
 	}
 }
 
+// sseInput is what the streams of one input share: the configuration, the
+// metrics, the batching of what the readers read ahead, and the lifecycle.
+// Each stream's own state is its reader's (reader.go).
 type sseInput struct {
-	conf   *benthossse.Config
-	res    *service.Resources
-	log    *service.Logger
-	m      metrics
-	client *http.Client
-
+	// Set by newInput, read-only after.
+	conf             *benthossse.Config
+	res              *service.Resources
+	log              *service.Logger
+	m                metrics
 	include, exclude map[string]bool
-	meta             eventMeta   // used by the goroutine calling ReadBatch
-	resume           *resumeMeta // with checkpoint.cache; set by start, then used by the reader
-	dedupe           *deduper
-
-	tracker tracker
-	store   *checkpointStore
-	ckpt    *checkpointer // nil without checkpoint.cache, or when an output owns the checkpoint
+	store            *checkpointStore // the input's; each stream's key derives from its key
 	// ownedCheckpoint: the checkpoint cache serves resume points an output
 	// commits with its records, and the input writes none (see OwnedMarker).
 	ownedCheckpoint bool
+	from            *fromOpener // the `from` file, unless it is stdin
+	// many: the input runs named streams (a streams list, or NewStreams):
+	// sse_stream on every message, a stream label on the metrics, and
+	// readers that reconnect by themselves instead of waiting for Connect.
+	many bool
+	// keepRunning: the input does not end when every stream has ended.
+	keepRunning bool
+	// single is the one stream of an input that is not many.
+	single *reader
 
-	mu         sync.Mutex // guards es and readerDone against Close
-	es         *sse.EventSource
-	readerDone chan struct{} // closed when the reader goroutine returns
+	// h is the queue of events read ahead and every reader's hand-off
+	// state, shared by the readers, Connect, ReadBatch and the Go API.
+	h *handoff
 
-	h         *handoff      // between the reader and ReadBatch and Connect
-	closing   chan struct{} // closed by Close: releases a waiting reader
+	// The goroutine in Connect owns lastFailures, the failed attempts
+	// already reported, under h.mu.
+	lastFailures int
+
+	startMu sync.Mutex // serialises start against Close
+	started bool
+
+	// ops serialises Put, Remove and Close: a replacement settles the old
+	// stream before the new one starts.
+	ops sync.Mutex
+
+	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 	endOnce   sync.Once
-	endErr    error // what ReadBatch and Connect return once the reader ended
-
-	from *fromOpener // the `from` file, unless it is stdin
-
-	// State of the reader goroutine (OnOpen and OnError run on it too).
-	attempt       int
-	status        int
-	finalURL      string
-	headers       map[string]string
-	ending        bool   // end_on_data was seen: end after this batch
-	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	endErr    error // what ReadBatch and Connect return once the input ended
 }
 
-func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
-	c, err := benthossse.ParseConfig(conf)
-	if err != nil {
-		return nil, err
+// newInput builds an input from its parsed configuration: one stream from
+// c.URL or c.From, or, with many, the streams of c.Streams (and later those
+// given to Put).
+func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bool) (*sseInput, error) {
+	in := &sseInput{
+		conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics(), many),
+		many: many, keepRunning: keepRunning, h: newHandoff(), closing: make(chan struct{}),
 	}
-	in := &sseInput{conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics()), h: newHandoff(), closing: make(chan struct{})}
 	if err := checkFrom(c.From); err != nil {
 		return nil, err
-	}
-	if !sse.SendableID(c.LastEventID) {
-		// Refused here rather than by every Connect, which would retry it
-		// forever.
-		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
 	}
 	if c.From != "" && c.From != "-" {
 		in.from = newFromOpener(c.From)
 	}
-	if c.URL != "" {
-		in.client = newHTTPClient(c)
-	}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
-	if c.DedupeMode != benthossse.DedupeNone {
-		in.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
-	}
 	if c.CheckpointCache != "" {
 		if !res.HasCache(c.CheckpointCache) {
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
@@ -142,12 +168,15 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 		if err != nil {
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, err)
 		}
-		if owned {
-			if err := checkOwnedCheckpoint(conf, c); err != nil {
-				return nil, err
-			}
-			in.ownedCheckpoint = true
-		}
+		in.ownedCheckpoint = owned
+	}
+	if !many {
+		in.single = in.newReader(benthossse.Stream{URL: c.URL, LastEventID: c.LastEventID})
+		in.add(in.single)
+		return in, nil
+	}
+	for _, s := range c.Streams {
+		in.add(in.newReader(s))
 	}
 	return in, nil
 }
@@ -163,39 +192,59 @@ func toSet(list []string) map[string]bool {
 	return m
 }
 
-// Connect starts the reader on the first call, and returns once a stream
-// is open: nil, so that Benthos reports the input connected only while it
-// is. When the connection attempt fails it returns why, with the wait
-// before the next attempt, which the next call then lets the reader make;
-// the event source's backoff, the server's retry and the status policy
-// decide the waits, not Benthos' own connect backoff.
+// add registers r with the hand-off, and starts it if the input started.
+func (in *sseInput) add(r *reader) {
+	h := in.h
+	h.mu.Lock()
+	h.readers[r.name] = r
+	h.broadcast()
+	h.mu.Unlock()
+	in.startMu.Lock()
+	defer in.startMu.Unlock()
+	if in.started {
+		r.start(nil)
+	}
+}
+
+// Connect starts the readers on the first call. With one stream it returns
+// once the stream is open: nil, so that Benthos reports the input connected
+// only while it is; when a connection attempt fails it returns why, with the
+// wait before the next attempt, which the next call then lets the reader
+// make: the event source's backoff, the server's retry and the status
+// policy decide the waits, not Benthos' own connect backoff. With many
+// streams it returns nil once any stream is open, and after failed attempts
+// an error naming the streams that are not.
 func (in *sseInput) Connect(ctx context.Context) error {
 	if err := in.start(ctx); err != nil {
 		return err
 	}
+	if in.many {
+		return in.connectMany(ctx)
+	}
 	h := in.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	opens := h.opens
-	if h.paused {
+	r := in.single
+	opens := r.opens
+	if r.paused {
 		// The reader waits for this call to make its next attempt.
-		h.paused, h.failed = false, nil
+		r.paused, r.failed = false, nil
 		h.broadcast()
 	}
 	for {
 		switch {
-		case h.open, h.opens != opens:
+		case r.open, r.opens != opens:
 			// Open, or opened and already lost: ReadBatch hands out what
 			// it delivered and then reports the loss.
 			return nil
-		case h.end != nil:
-			if len(h.batch) > 0 {
+		case r.end != nil:
+			if len(h.queue) > 0 {
 				return nil // ReadBatch hands out what was read first
 			}
-			return in.finish(h.end)
-		case h.failed != nil:
-			err, wait := h.failed, h.wait
-			h.failed = nil
+			return in.finish(r.end)
+		case r.failed != nil:
+			err, wait := r.failed, r.wait
+			r.failed = nil
 			// Benthos logs it: bounded, and without query values.
 			return service.NewErrBackOff(fmt.Errorf("%w; retrying in %v", boundErr(err), wait.Round(time.Millisecond)), wait)
 		}
@@ -205,11 +254,77 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	}
 }
 
-// start creates the event source and starts the reader, once.
+// maxListed bounds the streams a readiness error names.
+const maxListed = 10
+
+// connectMany is Connect with many streams.
+func (in *sseInput) connectMany(ctx context.Context) error {
+	h := in.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		switch {
+		case h.open > 0 || len(h.queue) > 0:
+			return nil
+		case in.allEnded():
+			return in.finish(nil)
+		case h.failures != in.lastFailures:
+			in.lastFailures = h.failures
+			// Benthos logs this and waits before calling again, so the
+			// wait bounds the log to one line a second while every stream
+			// is down, and bounds how late /ready turns 200.
+			return service.NewErrBackOff(in.notOpen(), time.Second)
+		}
+		if !h.await(ctx.Done()) {
+			return ctx.Err()
+		}
+	}
+}
+
+// notOpen describes the streams that are not open, naming at most
+// maxListed of them; h.mu must be held.
+func (in *sseInput) notOpen() error {
+	var b []byte
+	n := 0
+	for _, name := range sortedNames(in.h.readers) {
+		r := in.h.readers[name]
+		if r.open {
+			continue
+		}
+		n++
+		if n > maxListed {
+			continue
+		}
+		b = fmt.Appendf(b, "; %q", logText(name))
+		switch {
+		case r.end != nil:
+			b = append(b, " ended"...)
+		case r.lastErr != nil:
+			b = fmt.Appendf(b, ": %s", logText(logErr(r.lastErr)))
+		default:
+			b = append(b, " connecting"...)
+		}
+	}
+	if n > maxListed {
+		b = fmt.Appendf(b, "; and %d more", n-maxListed)
+	}
+	return fmt.Errorf("%d of %d streams not open%s", n, len(in.h.readers), b)
+}
+
+// allEnded reports whether the input has nothing left to read: every
+// stream ended, unless it keeps running; h.mu must be held.
+func (in *sseInput) allEnded() bool {
+	return !in.keepRunning && len(in.h.queue) == 0 && in.h.ended == len(in.h.readers)
+}
+
+// start starts the readers, once.
 func (in *sseInput) start(ctx context.Context) error {
 	// Opened before taking the lock, which Close needs: opening a FIFO
 	// blocks until a writer appears.
-	var r io.Reader = os.Stdin
+	var r io.Reader // nil: the readers connect to their URLs
+	if in.conf.From == "-" {
+		r = os.Stdin
+	}
 	if in.from != nil {
 		f, err := in.from.open(ctx)
 		if errors.Is(err, errFromClosed) {
@@ -225,237 +340,68 @@ func (in *sseInput) start(ctx context.Context) error {
 		}
 		r = f
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.es != nil {
+	in.startMu.Lock()
+	defer in.startMu.Unlock()
+	if in.started {
 		return nil
 	}
-	opts := in.options()
-	if in.store != nil {
-		gen, id, ok, invalid, unsendable, err := in.store.load(ctx)
-		if err != nil {
+	select {
+	case <-in.closing:
+		return service.ErrEndOfInput
+	default:
+	}
+	in.h.mu.Lock()
+	readers := make([]*reader, 0, len(in.h.readers))
+	for _, name := range sortedNames(in.h.readers) {
+		readers = append(readers, in.h.readers[name])
+	}
+	in.h.mu.Unlock()
+	for _, rd := range readers {
+		if err := rd.start(r); err != nil {
 			return err
 		}
-		for _, k := range invalid {
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, in.store.cache, maxCheckpointSize)
-		}
-		for _, k := range unsendable {
-			in.m.unsendable.Incr(1)
-			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
-		}
-		if ok {
-			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
-			opts.LastEventID = id
-		}
-		if !in.ownedCheckpoint {
-			in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
-		}
 	}
-	if in.store != nil {
-		in.resume = newResumeMeta(in.store.key, opts.LastEventID)
-	}
-	if in.dedupe != nil {
-		in.dedupe.seed(opts.LastEventID)
-	}
-	if in.conf.From != "" {
-		in.es = sse.From(r, opts)
-		in.m.readyState.Set(int64(sse.Open))
-		in.readerDone = make(chan struct{})
-		go in.read(in.es)
-		return nil
-	}
-	es, err := sse.New(in.conf.URL, opts)
-	if err != nil {
-		return err
-	}
-	in.es = es
-	in.m.readyState.Set(int64(sse.Connecting))
-	activity.add(in, es)
-	in.readerDone = make(chan struct{})
-	go in.read(es)
+	in.started = true
 	return nil
 }
 
-func (in *sseInput) options() sse.Options {
-	c := in.conf
-	return sse.Options{
-		Client:              in.client,
-		Method:              c.Method,
-		Body:                c.Body,
-		Header:              c.Headers,
-		PrepareRequest:      in.prepare,
-		LastEventID:         c.LastEventID,
-		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
-		MaxReconnectionTime: maxReconnect(c),
-		MaxElapsedTime:      c.ReconnectMaxElapsed,
-		MinReconnectionTime: minReconnect,
-		BackoffFactor:       c.BackoffFactor,
-		Jitter:              c.Jitter,
-		IdleTimeout:         c.IdleTimeout,
-		CloseAtEnd:          c.StopAtStreamEnd,
-		MaxEventSize:        c.MaxEventSize,
-		// The status policy: 204 and the statuses in fail_on end the
-		// input; anything else is retried (see onError for the waits).
-		RetryResponse: func(re *sse.ResponseError) bool {
-			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
-		},
-		OnOpen:          in.onOpen,
-		OnError:         in.onError,
-		OnIDNotSendable: in.onIDNotSendable,
-	}
-}
-
-// onIDNotSendable counts an event ID that cannot be sent as Last-Event-ID
-// (a control character, or over sse.MaxIDLength bytes): the events keep it
-// in sse_id, but the resume point, and so the checkpoint, stays at the last
-// sendable ID. It warns for the 1st, 2nd, 4th, 8th... such ID, so that a
-// server sending one with every event cannot flood the log.
-func (in *sseInput) onIDNotSendable(id string) {
-	in.m.unsendable.Incr(1)
-	in.unsendableIDs++
-	if n := in.unsendableIDs; n&(n-1) == 0 {
-		in.log.Warnf("Event ID %s (%d bytes) cannot be sent as Last-Event-ID; resuming from the last sendable ID %s instead (%d such IDs so far)",
-			logID(id), len(id), logID(in.es.LastEventID()), n)
-	}
-}
-
-// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
-// means no cap of the input's own (the event source's default of
-// sse.DefaultMaxReconnectionTime applies), and a cap is never below
-// initial_interval: a zero used to cap every wait at the 100ms floor,
-// overriding initial_interval and a server's Retry-After (49 requests in 5s
-// against "503, Retry-After: 60").
-func maxReconnect(c *benthossse.Config) time.Duration {
-	if c.ReconnectMax <= 0 {
-		return 0
-	}
-	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
-}
-
-// prepare signs each connection's first request.
-func (in *sseInput) prepare(req *http.Request) error {
-	if in.conf.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
-	}
-	return in.conf.Sign(in.res.FS(), req)
-}
-
-func (in *sseInput) onOpen(resp *http.Response) {
-	in.attempt++
-	in.m.readyState.Set(int64(sse.Open))
-	in.m.backoff.SetFloat64(0)
-	in.opened()
-	if resp == nil {
-		return
-	}
-	in.status = resp.StatusCode
-	in.finalURL = resp.Request.URL.Redacted()
-	in.headers = nil
-	if !in.conf.ExtractHeaders.IsEmpty() {
-		in.headers = map[string]string{}
-		for k, v := range resp.Header {
-			if k = strings.ToLower(k); len(v) > 0 && in.conf.ExtractHeaders.Match(k) {
-				in.headers[k] = v[0]
-			}
-		}
-	}
-	in.log.Infof("Connected to %s (connection %d)", logURL(in.finalURL), in.attempt)
-}
-
-// reconnectCause is the cause label of sse_reconnects.
-type reconnectCause string
-
-const (
-	causeNetwork     reconnectCause = "network"      // a network error, or a request that could not be made
-	causeEOF         reconnectCause = "eof"          // the server ended the response body
-	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
-	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
-)
-
-func causeOf(err error) reconnectCause {
-	var re *sse.ResponseError
-	switch {
-	case errors.Is(err, sse.ErrStreamEnded):
-		return causeEOF
-	case errors.Is(err, sse.ErrIdleTimeout):
-		return causeIdleTimeout
-	case errors.As(err, &re):
-		return causeStatus
-	}
-	return causeNetwork
-}
-
-// slowRetry holds the statuses that retrying soon will not fix: every retry
-// after one waits the longest wait, reconnect.max_interval, so that a wrong
-// credential or URL does not hammer the server.
-var slowRetry = map[int]bool{
-	http.StatusUnauthorized: true,
-	http.StatusForbidden:    true,
-	http.StatusNotFound:     true,
-	http.StatusGone:         true,
-}
-
-// onError runs when a connection attempt fails or an open stream is lost.
-// Unless the event source closed (the reader then reports why), it holds
-// the reader until Connect asks for the next attempt: Connect returns a
-// failed attempt's error to Benthos, which logs it, reports the input as
-// not connected, and waits before calling Connect again.
-func (in *sseInput) onError(err error) {
-	cause := causeOf(err)
-	es := in.es
-	state := es.ReadyState()
-	in.m.readyState.Set(int64(state))
-	if state == sse.Closed {
-		return
-	}
-	in.m.reconnects.Incr(1, string(cause))
-	wait := es.ReconnectDelay()
-	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		longest := maxReconnect(in.conf)
-		if longest == 0 {
-			longest = sse.DefaultMaxReconnectionTime
-		}
-		wait = max(wait, longest)
-	}
-	in.m.backoff.SetFloat64(wait.Seconds())
-	if cause == causeEOF || cause == causeIdleTimeout {
-		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
-		in.disconnected(nil, wait)
-		return
-	}
-	in.disconnected(err, wait)
-}
-
-// ReadBatch hands out the events the reader read ahead: the next event
-// together with those that arrived behind it, up to max_batch_size, never
-// waiting to fill a batch. It returns service.ErrNotConnected once the
-// stream was lost and everything read from it was handed out.
+// ReadBatch hands out the events the readers read ahead: the next event
+// together with those that arrived behind it, from any stream, in arrival
+// order, up to max_batch_size, never waiting to fill a batch. It returns
+// service.ErrNotConnected once no stream is open and everything read was
+// handed out.
 func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	h := in.h
 	h.mu.Lock()
 	for {
-		if len(h.batch) > 0 {
-			batch := h.batch
-			seq := in.tracker.track(h.id, len(batch))
-			h.batch, h.bytes = nil, 0
+		if len(h.queue) > 0 {
+			batch, parts := in.take()
 			h.broadcast()
 			h.mu.Unlock()
-			in.m.lag.Set(int64(in.tracker.unsettled()))
+			for _, p := range parts {
+				p.r.lagChanged()
+			}
 			return batch, func(ctx context.Context, err error) error {
 				if err != nil {
 					// auto_replay_nacks: false; the pipeline dropped the batch.
 					in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
 				}
-				in.settled(seq)
+				for _, p := range parts {
+					p.r.settled(p.seq)
+				}
 				return nil
 			}, nil
 		}
-		if h.end != nil {
-			end := h.end
+		if !in.many {
+			if r := in.single; r.end != nil {
+				h.mu.Unlock()
+				return nil, nil, in.finish(r.end)
+			}
+		} else if in.allEnded() {
 			h.mu.Unlock()
-			return nil, nil, in.finish(end)
+			return nil, nil, in.finish(nil)
 		}
-		if !h.open {
+		if h.open == 0 {
 			h.mu.Unlock()
 			return nil, nil, service.ErrNotConnected
 		}
@@ -466,216 +412,101 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 	}
 }
 
-func (in *sseInput) settled(seq uint64) {
-	if in.tracker.settle(seq) && in.ckpt != nil {
-		in.ckpt.changed()
+// part is one stream's share of a batch handed out: its sequence number in
+// the stream's tracker.
+type part struct {
+	r   *reader
+	seq uint64
+}
+
+// take removes the chunks of the next batch from the queue, whole, up to
+// max_batch_size events (always at least one chunk), and tracks each
+// stream's share; h.mu must be held.
+func (in *sseInput) take() (service.MessageBatch, []part) {
+	h := in.h
+	n, k := 0, 0
+	for k < len(h.queue) && (k == 0 || n+len(h.queue[k].msgs) <= in.conf.MaxBatchSize) {
+		n += len(h.queue[k].msgs)
+		k++
 	}
-	in.m.lag.Set(int64(in.tracker.unsettled()))
+	chunks := h.queue[:k]
+	if k == 1 {
+		// The common case, one stream's chunk: no copy.
+		c := chunks[0]
+		h.dequeue(k)
+		return c.msgs, []part{{c.r, c.r.tracker.track(c.id, len(c.msgs))}}
+	}
+	batch := make(service.MessageBatch, 0, n)
+	type share struct {
+		events int
+		id     string
+	}
+	shares := map[*reader]*share{}
+	var order []*reader
+	for _, c := range chunks {
+		batch = append(batch, c.msgs...)
+		s := shares[c.r]
+		if s == nil {
+			s = &share{}
+			shares[c.r] = s
+			order = append(order, c.r)
+		}
+		s.events += len(c.msgs)
+		s.id = c.id
+	}
+	h.dequeue(k)
+	parts := make([]part, len(order))
+	for i, r := range order {
+		parts[i] = part{r, r.tracker.track(shares[r].id, shares[r].events)}
+	}
+	return batch, parts
 }
 
-func (in *sseInput) oversized(es *sse.EventSource) {
-	in.m.oversized.Incr(1)
-	in.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", in.conf.MaxEventSize, logID(es.LastEventID()))
-}
-
-// finish maps why the reader stopped to what Benthos expects, logging it
-// and recording a failure once.
+// finish maps why the input stopped to what Benthos expects, once. With one
+// stream it logs why the stream ended and records a failure; with many,
+// each reader did so as its stream ended, and the input just ends.
 func (in *sseInput) finish(err error) error {
-	in.endOnce.Do(func() { in.endErr = in.ended(err) })
+	in.endOnce.Do(func() {
+		if in.many {
+			in.endErr = service.ErrEndOfInput
+			return
+		}
+		in.endErr = in.single.ended(err)
+	})
 	return in.endErr
 }
 
-func (in *sseInput) ended(err error) error {
-	in.m.readyState.Set(int64(sse.Closed))
-	var re *sse.ResponseError
-	switch {
-	case errors.Is(err, errEndOnData), errors.Is(err, sse.ErrClosed):
-		return service.ErrEndOfInput
-	case errors.Is(err, sse.ErrGaveUp):
-		in.log.Errorf("Giving up on %s (reconnect.max_elapsed_time is %v): %s", logURL(in.source()), in.conf.ReconnectMaxElapsed, logErr(err))
-		recordFailure(fmt.Errorf("%s: %w (reconnect.max_elapsed_time is %v)", logURL(in.source()), boundErr(err), in.conf.ReconnectMaxElapsed))
-		return service.ErrEndOfInput
-	case errors.Is(err, io.EOF):
-		if in.conf.From != "" {
-			in.log.Infof("End of stream %s", in.conf.From)
-		} else {
-			in.log.Infof("Stream %s ended; stream_end is stop", logURL(in.source()))
-		}
-		return service.ErrEndOfInput
-	case errors.As(err, &re) && in.conf.FailOn[re.StatusCode]:
-		in.log.Errorf("%s: %d is listed in fail_on; ending the input", logErr(re), re.StatusCode)
-		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", boundErr(re), re.StatusCode))
-		return service.ErrEndOfInput
-	case errors.As(err, &re):
-		in.log.Infof("%s: the server asks clients to stop; ending the input", logErr(re))
-		return service.ErrEndOfInput
-	}
-	in.log.Errorf("Reading %s failed: %s", logURL(in.source()), logErr(err))
-	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(in.source()), boundErr(err)))
-	return service.ErrEndOfInput
-}
-
-func (in *sseInput) source() string {
-	if in.conf.From != "" {
-		return in.conf.From
-	}
-	return in.conf.URL
-}
-
-// counts holds a batch's metric increments, made once per batch rather
-// than once per event: every increment resolves the input's labels, which
-// allocates.
-type counts struct{ events, bytes, filtered, deduplicated int64 }
-
-func (in *sseInput) count(c counts) {
-	incr(in.m.events, c.events)
-	incr(in.m.bytes, c.bytes)
-	incr(in.m.filtered, c.filtered)
-	incr(in.m.deduplicated, c.deduplicated)
-}
-
-func incr(m *service.MetricCounter, n int64) {
-	if n > 0 {
-		m.Incr(n)
-	}
-}
-
-// add appends ev to batch as a message unless it is filtered out, a replay,
-// or the end sentinel, and counts it in c.
-func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
-	c.events++
-	c.bytes += int64(len(ev.Data))
-	if in.resume != nil {
-		in.resume.advance(ev.LastEventID)
-	}
-	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
-		c.filtered++
-		return batch
-	}
-	if in.conf.EndOnData != "" && string(ev.Data) == in.conf.EndOnData {
-		in.log.Infof("Received end_on_data sentinel %q; ending the input", in.conf.EndOnData)
-		in.ending = true
-		return batch
-	}
-	if in.dedupe != nil && in.dedupe.seen(ev) {
-		c.deduplicated++
-		return batch
-	}
-	msg := in.meta.message(ev)
-	if in.resume != nil {
-		in.resume.set(msg, &in.meta)
-	}
-	for k, v := range in.headers {
-		msg.MetaSetMut(k, v)
-	}
-	if in.conf.MetaRetry && ev.HasRetry {
-		msg.MetaSetMut(benthossse.MetaRetry, strconv.FormatInt(ev.Retry.Milliseconds(), 10))
-	}
-	if in.conf.MetaConnection {
-		msg.MetaSetMut(benthossse.MetaAttempt, strconv.Itoa(in.attempt))
-		msg.MetaSetMut(benthossse.MetaStatus, strconv.Itoa(in.status))
-		msg.MetaSetMut(benthossse.MetaURL, in.finalURL)
-	}
-	return append(batch, msg)
-}
-
-// eventMeta turns events into messages: the data as the payload, with the
-// metadata the input and the scanner both set. It reuses the previous
-// event's metadata values when they repeat, as the type usually does and
-// the ID does on streams without ids: storing a string in an any
-// allocates, and a string, being immutable, can be shared by messages.
-type eventMeta struct {
-	typ, id       string
-	typAny, idAny any
-}
-
-func (m *eventMeta) message(ev sse.Event) *service.Message {
-	if m.typAny == nil || ev.Type != m.typ {
-		m.typ, m.typAny = ev.Type, ev.Type
-	}
-	if m.idAny == nil || ev.LastEventID != m.id {
-		m.id, m.idAny = ev.LastEventID, ev.LastEventID
-	}
-	msg := service.NewMessage(ev.Data)
-	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
-	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
-	return msg
-}
-
-// resumeMeta sets sse_checkpoint_key and sse_resume_point, so that an
-// output committing resume points with its records (a transactional
-// kafka_franz) knows each event's. The resume point follows the event
-// source's rule: an ID that cannot be sent as Last-Event-ID does not move
-// it. Like eventMeta, it stores a value in an any only when it changes, and
-// shares eventMeta's when the resume point is the event's own ID.
-type resumeMeta struct {
-	keyAny   any
-	seen     string // the last event ID seen, sendable or not
-	point    string // the resume point
-	pointAny any    // point, stored in an any; nil when stale
-}
-
-// newResumeMeta starts from the input's starting ID, which is sendable.
-func newResumeMeta(key, lastEventID string) *resumeMeta {
-	return &resumeMeta{keyAny: key, seen: lastEventID, point: lastEventID}
-}
-
-// advance moves past an event, filtered or not.
-func (r *resumeMeta) advance(id string) {
-	if id == r.seen {
-		return
-	}
-	r.seen = id
-	if sse.SendableID(id) && id != r.point {
-		r.point, r.pointAny = id, nil
-	}
-}
-
-// set writes both keys to msg, whose event is the last one advanced past;
-// m is the eventMeta that made msg.
-func (r *resumeMeta) set(msg *service.Message, m *eventMeta) {
-	if r.pointAny == nil {
-		if r.point == m.id && m.idAny != nil {
-			r.pointAny = m.idAny
-		} else {
-			r.pointAny = r.point
-		}
-	}
-	msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyAny)
-	msg.MetaSetMut(benthossse.MetaResumePoint, r.pointAny)
-}
-
-// Close stops the event source and the reader, interrupting a blocked
-// ReadBatch, and writes the final checkpoint, returning that write's error.
-// It gives up waiting when ctx is done.
+// Close stops every stream, interrupting a blocked ReadBatch, and writes
+// each stream's final checkpoint, returning the first write's error. It
+// gives up waiting when ctx is done.
 func (in *sseInput) Close(ctx context.Context) error {
 	in.closeOnce.Do(func() { close(in.closing) })
-	in.mu.Lock()
-	es, readerDone := in.es, in.readerDone
-	in.mu.Unlock()
-	if es != nil {
-		es.Close()
-	}
+	in.startMu.Lock()
+	in.started = true // no reader starts after Close
+	in.startMu.Unlock()
 	if in.from != nil {
 		// Ends an open of a FIFO that no writer opened yet.
 		if err := in.from.close(ctx); err != nil {
 			return err
 		}
 	}
-	if readerDone != nil {
-		select {
-		case <-readerDone:
-		case <-ctx.Done():
+	in.h.mu.Lock()
+	readers := make([]*reader, 0, len(in.h.readers))
+	for _, r := range in.h.readers {
+		readers = append(readers, r)
+	}
+	in.h.mu.Unlock()
+	for _, r := range readers {
+		r.stop()
+	}
+	var first error
+	for _, r := range readers {
+		if err := r.close(ctx); err != nil && first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
-	activity.remove(in)
-	var err error
-	if in.ckpt != nil {
-		err = in.ckpt.close(ctx)
-	}
-	if in.client != nil {
-		in.client.CloseIdleConnections()
-	}
-	return err
+	return first
 }

@@ -3,16 +3,25 @@ package input
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
-// The event source is read by one goroutine of the input's own, the reader,
-// rather than by ReadBatch, for two reasons:
+// Each stream is read by one goroutine of its own, its reader, rather than
+// by ReadBatch, for three reasons:
 //
 //   - Readiness. Benthos reports an input as connected from the moment its
 //     Connect returns nil until ReadBatch returns service.ErrNotConnected,
@@ -22,16 +31,20 @@ import (
 //     reader, Connect waits until the reader's connection attempt opens a
 //     stream (nil) or fails (an error carrying the wait before the next
 //     attempt), and ReadBatch returns ErrNotConnected once a stream is lost.
-//     After a failure the reader waits for the next Connect before it tries
-//     again, so that Benthos' view and the event source's agree.
+//     With one stream, the reader waits after a failure for the next
+//     Connect before it tries again, so that Benthos' view and the event
+//     source's agree; with many, each reader waits out its own backoff.
 //   - Reading ahead. With max_in_flight: 1, ReadBatch is only called once
 //     the previous batch is acknowledged, and an output that batches holds a
-//     batch until it fills or its period ends. The reader goes on reading
+//     batch until it fills or its period ends. The readers go on reading
 //     while a batch is in flight, up to max_batch_size events (and
 //     readAheadBytes), so the next batch is as large as what arrived
 //     meanwhile instead of one read's worth.
+//   - Many streams. One goroutine per stream, blocked in a read, is the
+//     least a stream can cost with net/http; the batches gather what every
+//     stream read, so Benthos' machinery runs per batch, not per stream.
 
-// readAheadBytes bounds the event data read ahead: the reader stops adding
+// readAheadBytes bounds the event data read ahead: the readers stop adding
 // to the next batch once it holds this much, whatever max_batch_size, so
 // that large events cannot make a large batch size a memory problem.
 const readAheadBytes = 4 << 20
@@ -40,29 +53,38 @@ const readAheadBytes = 4 << 20
 // sentinel.
 var errEndOnData = errors.New("end_on_data sentinel received")
 
-// handoff is what the reader and the Benthos-facing methods share. Every
+// errRemoved ends a reader whose stream was removed or replaced.
+var errRemoved = errors.New("stream removed")
+
+// handoff is what the readers and the Benthos-facing methods share. Every
 // change closes and replaces changed, which wakes every waiter.
 type handoff struct {
 	mu      sync.Mutex
 	changed chan struct{}
 
-	batch service.MessageBatch // read ahead, not yet handed out
-	bytes int                  // event data in batch
-	id    string               // the resume point after batch
+	queue  []*chunk // read ahead, not yet handed out, in arrival order
+	events int      // messages in queue
+	bytes  int      // event data in queue
 
-	open  bool // a stream is open: Connect returns nil
-	opens int  // streams opened so far
-	// failed is the last failed connection attempt, for Connect to return,
-	// and wait the time until the next attempt.
-	failed error
-	wait   time.Duration
-	// paused: the reader waits for Connect before its next attempt.
-	paused bool
-	// end is why the reader stopped; nil while it runs.
-	end error
+	readers  map[string]*reader // by name; "" is the one stream of a single-stream input
+	open     int                // readers whose stream is open
+	ended    int                // readers that stopped
+	failures int                // failed connection attempts so far, for connectMany
+	labels   map[string]bool    // the names with a metric label of their own
 }
 
-func newHandoff() *handoff { return &handoff{changed: make(chan struct{})} }
+// chunk is what one reader read in one go: messages of one stream, and the
+// stream's resume point after them.
+type chunk struct {
+	r     *reader
+	msgs  service.MessageBatch
+	bytes int
+	id    string
+}
+
+func newHandoff() *handoff {
+	return &handoff{changed: make(chan struct{}), readers: map[string]*reader{}}
+}
 
 // broadcast wakes every waiter; h.mu must be held.
 func (h *handoff) broadcast() {
@@ -85,41 +107,431 @@ func (h *handoff) await(done <-chan struct{}) bool {
 	}
 }
 
-// read is the reader goroutine: it pulls events from es until the event
-// source ends or Close is called, handing them to ReadBatch through in.h.
-func (in *sseInput) read(es *sse.EventSource) {
-	defer close(in.readerDone)
+// dequeue removes the first k chunks; h.mu must be held.
+func (h *handoff) dequeue(k int) {
+	for _, c := range h.queue[:k] {
+		h.events -= len(c.msgs)
+		h.bytes -= c.bytes
+		if c.r.queued--; c.r.queued == 0 {
+			c.r.last = nil
+		}
+	}
+	clear(h.queue[:k])
+	h.queue = h.queue[k:]
+	if len(h.queue) == 0 {
+		h.queue = nil // let the backing array go
+	}
+}
+
+// locked runs f with h.mu held.
+func (h *handoff) locked(f func() bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return f()
+}
+
+// drop removes r's chunks, which were never handed out; h.mu must be held.
+func (h *handoff) drop(r *reader) {
+	if r.queued == 0 {
+		return
+	}
+	kept := h.queue[:0]
+	for _, c := range h.queue {
+		if c.r == r {
+			h.events -= len(c.msgs)
+			h.bytes -= c.bytes
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(h.queue[len(kept):])
+	h.queue = kept
+	r.queued, r.last = 0, nil
+}
+
+func sortedNames(m map[string]*reader) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// reader owns one stream: its event source, the goroutine that reads it,
+// and everything that goroutine keeps. The fields are grouped by owner.
+type reader struct {
+	// Set by newReader, read-only after.
+	in       *sseInput
+	name     string // "" for the one stream of a single-stream input
+	conf     benthossse.Stream
+	log      *service.Logger
+	labels   []string // metric label values after the fixed ones; nil without
+	gauges   bool     // whether this stream sets its own gauges
+	nameMeta any      // name, stored once as an any for sse_stream
+	keyMeta  any      // the checkpoint key, for sse_checkpoint_key; nil without checkpoint
+	store    *checkpointStore
+	closing  chan struct{} // closed by stop: releases a waiting reader
+	stopOnce sync.Once
+	// resume is where a replaced stream left off, which wins over a
+	// checkpoint and conf.LastEventID.
+	resume    string
+	hasResume bool
+
+	// Set by start, under in.startMu, before the goroutine starts.
+	es         *sse.EventSource
+	readerDone chan struct{} // closed when the reader goroutine returns
+	ckpt       *checkpointer
+
+	// The reader goroutine's own (OnOpen, OnError and OnIDNotSendable run
+	// on it too).
+	attempt       int
+	status        int
+	finalURL      string
+	headers       map[string]string
+	ending        bool   // end_on_data was seen: end after this chunk
+	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	meta          eventMeta
+	dedupe        *deduper
+
+	// Acknowledgements, from any goroutine: the tracker has its own lock.
+	tracker  tracker
+	draining atomic.Bool // Remove waits for the tracker to empty
+
+	// Guarded by in.h.mu: the hand-off with Connect and ReadBatch.
+	open    bool // a stream is open
+	opens   int  // streams opened so far
+	failed  error
+	lastErr error         // the last failed attempt, for readiness errors
+	wait    time.Duration // until the next attempt, after failed
+	paused  bool          // single stream: the reader waits for Connect before its next attempt
+	end     error         // why the reader stopped; nil while it runs
+	queued  int           // chunks of this stream in the queue
+	last    *chunk        // the last of them
+	started bool
+	startID string // the Last-Event-ID the stream started from
+}
+
+// newReader prepares a reader for stream s, which must be valid.
+func (in *sseInput) newReader(s benthossse.Stream) *reader {
+	c := in.conf
+	r := &reader{in: in, name: s.Name, conf: s, log: in.log, closing: make(chan struct{}), gauges: true}
+	if r.conf.Method == "" {
+		r.conf.Method = c.Method
+	}
+	if r.conf.Body == nil {
+		r.conf.Body = c.Body
+	}
+	headers := c.Headers.Clone()
+	if headers == nil {
+		headers = http.Header{}
+	}
+	for k, v := range s.Headers {
+		headers[k] = v
+	}
+	r.conf.Headers = headers
+	if in.many {
+		r.nameMeta = s.Name
+		r.log = in.log.With("stream", s.Name)
+		r.labels, r.gauges = []string{otherStreams}, false
+		if in.labelled(s.Name) {
+			r.labels, r.gauges = []string{s.Name}, true
+		}
+	}
+	if in.store != nil {
+		r.store = in.store
+		if in.many {
+			r.store = &checkpointStore{res: in.res, cache: in.store.cache, key: benthossse.StreamCheckpointKey(in.store.key, s.Name)}
+		}
+		r.keyMeta = r.store.key
+	}
+	if c.DedupeMode != benthossse.DedupeNone {
+		r.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
+	}
+	return r
+}
+
+// labelled reports whether the stream called name has a metric label of
+// its own: the first maxLabelledStreams names do, for good.
+func (in *sseInput) labelled(name string) bool {
+	in.h.mu.Lock()
+	defer in.h.mu.Unlock()
+	if in.h.labels == nil {
+		in.h.labels = map[string]bool{}
+	}
+	if in.h.labels[name] {
+		return true
+	}
+	if len(in.h.labels) >= maxLabelledStreams {
+		return false
+	}
+	in.h.labels[name] = true
+	return true
+}
+
+// start creates the event source (reading src for `from`) and starts the
+// reader goroutine; in.startMu must be held.
+func (r *reader) start(src io.Reader) error {
+	in := r.in
+	opts := r.options()
+	if r.store != nil {
+		gen, id, ok, invalid, unsendable, err := r.store.load(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, k := range invalid {
+			r.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, r.store.cache, maxCheckpointSize)
+		}
+		for _, k := range unsendable {
+			r.incr(in.m.unsendable, 1)
+			r.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, r.store.cache, sse.MaxIDLength)
+		}
+		if ok && !r.hasResume {
+			r.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
+			opts.LastEventID = id
+		}
+		if !in.ownedCheckpoint {
+			r.ckpt = newCheckpointer(r.store, &r.tracker, gen, r.log, in.m.checkpointErrors, r.labels)
+		}
+	}
+	if r.hasResume {
+		// A replaced stream goes on from where the old one's events were
+		// settled, which its final checkpoint also holds.
+		opts.LastEventID = r.resume
+	}
+	if r.dedupe != nil {
+		r.dedupe.seed(opts.LastEventID)
+	}
 	h := in.h
+	h.mu.Lock()
+	if r.end != nil {
+		h.mu.Unlock()
+		return nil // stopped before it started
+	}
+	r.started, r.startID = true, opts.LastEventID
+	h.mu.Unlock()
+	if src != nil {
+		r.es = sse.From(src, opts)
+		r.setGauge(in.m.readyState, int64(sse.Open))
+	} else {
+		es, err := sse.New(r.conf.URL, opts)
+		if err != nil {
+			return err
+		}
+		r.es = es
+		r.setGauge(in.m.readyState, int64(sse.Connecting))
+		if r.gauges {
+			activity.add(r, es)
+		}
+	}
+	r.readerDone = make(chan struct{})
+	go r.read(r.es)
+	return nil
+}
+
+func (r *reader) options() sse.Options {
+	c := r.in.conf
+	return sse.Options{
+		Client:              newHTTPClient(c, r.conf.Headers, r.conf.Body),
+		Method:              r.conf.Method,
+		Body:                r.conf.Body,
+		Header:              r.conf.Headers,
+		PrepareRequest:      r.in.prepare,
+		LastEventID:         r.conf.LastEventID,
+		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
+		MaxReconnectionTime: maxReconnect(c),
+		MaxElapsedTime:      c.ReconnectMaxElapsed,
+		MinReconnectionTime: minReconnect,
+		BackoffFactor:       c.BackoffFactor,
+		Jitter:              c.Jitter,
+		IdleTimeout:         c.IdleTimeout,
+		CloseAtEnd:          c.StopAtStreamEnd,
+		MaxEventSize:        c.MaxEventSize,
+		// The status policy: 204 and the statuses in fail_on end the
+		// stream; anything else is retried (see onError for the waits).
+		RetryResponse: func(re *sse.ResponseError) bool {
+			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
+		},
+		OnOpen:          r.onOpen,
+		OnError:         r.onError,
+		OnIDNotSendable: r.onIDNotSendable,
+	}
+}
+
+// prepare signs each connection's first request.
+func (in *sseInput) prepare(req *http.Request) error {
+	if in.conf.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+	}
+	return in.conf.Sign(in.res.FS(), req)
+}
+
+// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
+// means no cap of the input's own (the event source's default of
+// sse.DefaultMaxReconnectionTime applies), and a cap is never below
+// initial_interval: a zero used to cap every wait at the 100ms floor,
+// overriding initial_interval and a server's Retry-After (49 requests in 5s
+// against "503, Retry-After: 60").
+func maxReconnect(c *benthossse.Config) time.Duration {
+	if c.ReconnectMax <= 0 {
+		return 0
+	}
+	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
+}
+
+// incr adds n to a counter of this stream.
+func (r *reader) incr(m *service.MetricCounter, n int64, labels ...string) {
+	if n > 0 {
+		m.Incr(n, append(labels, r.labels...)...)
+	}
+}
+
+// setGauge sets a gauge of this stream, if it has its own.
+func (r *reader) setGauge(g *service.MetricGauge, v int64) {
+	if r.gauges {
+		g.Set(v, r.labels...)
+	}
+}
+
+// onIDNotSendable counts an event ID that cannot be sent as Last-Event-ID
+// (a control character, or over sse.MaxIDLength bytes): the events keep it
+// in sse_id, but the resume point, and so the checkpoint, stays at the last
+// sendable ID. It warns for the 1st, 2nd, 4th, 8th... such ID, so that a
+// server sending one with every event cannot flood the log.
+func (r *reader) onIDNotSendable(id string) {
+	r.incr(r.in.m.unsendable, 1)
+	r.unsendableIDs++
+	if n := r.unsendableIDs; n&(n-1) == 0 {
+		r.log.Warnf("Event ID %s (%d bytes) cannot be sent as Last-Event-ID; resuming from the last sendable ID %s instead (%d such IDs so far)",
+			logID(id), len(id), logID(r.es.LastEventID()), n)
+	}
+}
+
+func (r *reader) onOpen(resp *http.Response) {
+	r.attempt++
+	r.setGauge(r.in.m.readyState, int64(sse.Open))
+	if r.gauges {
+		r.in.m.backoff.SetFloat64(0, r.labels...)
+	}
+	r.opened()
+	if resp == nil {
+		return
+	}
+	r.status = resp.StatusCode
+	r.finalURL = resp.Request.URL.Redacted()
+	r.headers = nil
+	if c := r.in.conf; !c.ExtractHeaders.IsEmpty() {
+		r.headers = map[string]string{}
+		for k, v := range resp.Header {
+			if k = strings.ToLower(k); len(v) > 0 && c.ExtractHeaders.Match(k) {
+				r.headers[k] = v[0]
+			}
+		}
+	}
+	r.log.Infof("Connected to %s (connection %d)", logURL(r.finalURL), r.attempt)
+}
+
+// reconnectCause is the cause label of sse_reconnects.
+type reconnectCause string
+
+const (
+	causeNetwork     reconnectCause = "network"      // a network error, or a request that could not be made
+	causeEOF         reconnectCause = "eof"          // the server ended the response body
+	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
+	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+)
+
+func causeOf(err error) reconnectCause {
+	var re *sse.ResponseError
+	switch {
+	case errors.Is(err, sse.ErrStreamEnded):
+		return causeEOF
+	case errors.Is(err, sse.ErrIdleTimeout):
+		return causeIdleTimeout
+	case errors.As(err, &re):
+		return causeStatus
+	}
+	return causeNetwork
+}
+
+// slowRetry holds the statuses that retrying soon will not fix: every retry
+// after one waits the longest wait, reconnect.max_interval, so that a wrong
+// credential or URL does not hammer the server.
+var slowRetry = map[int]bool{
+	http.StatusUnauthorized: true,
+	http.StatusForbidden:    true,
+	http.StatusNotFound:     true,
+	http.StatusGone:         true,
+}
+
+// onError runs when a connection attempt fails or an open stream is lost.
+// Unless the event source closed (the reader then reports why), it holds
+// the reader until the next attempt may start: with one stream, until
+// Connect asks for it (Connect returns a failed attempt's error to Benthos,
+// which logs it, reports the input as not connected, and waits before
+// calling Connect again); with many, for the wait, after logging the
+// failure itself.
+func (r *reader) onError(err error) {
+	cause := causeOf(err)
+	es := r.es
+	state := es.ReadyState()
+	r.setGauge(r.in.m.readyState, int64(state))
+	if state == sse.Closed {
+		return
+	}
+	r.incr(r.in.m.reconnects, 1, string(cause))
+	wait := es.ReconnectDelay()
+	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
+		longest := maxReconnect(r.in.conf)
+		if longest == 0 {
+			longest = sse.DefaultMaxReconnectionTime
+		}
+		wait = max(wait, longest)
+	}
+	if r.gauges {
+		r.in.m.backoff.SetFloat64(wait.Seconds(), r.labels...)
+	}
+	if cause == causeEOF || cause == causeIdleTimeout {
+		r.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
+		r.disconnected(nil, wait)
+		return
+	}
+	if r.in.many {
+		r.log.Warnf("Connecting to %s failed: %s; retrying in %v", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond))
+	}
+	r.disconnected(err, wait)
+}
+
+// read is the reader goroutine: it pulls events from es until the event
+// source ends or the reader is stopped, queueing them for ReadBatch.
+func (r *reader) read(es *sse.EventSource) {
+	defer close(r.readerDone)
+	h := r.in.h
 	for {
-		room, ok := in.waitForRoom()
+		room, ok := r.waitForRoom()
 		if !ok {
-			in.stopReader(sse.ErrClosed)
+			r.stopped(sse.ErrClosed)
 			return
 		}
 		ev, err := es.Next(context.Background())
 		if errors.Is(err, sse.ErrEventTooLarge) {
-			in.oversized(es)
+			r.oversized(es)
 			continue
 		}
 		if err != nil {
-			in.stopReader(err)
+			r.stopped(err)
 			return
 		}
-		var chunk service.MessageBatch
+		var msgs service.MessageBatch
 		var c counts
 		size := 0
 		appendEvent := func(ev sse.Event) {
-			n := len(chunk)
-			chunk = in.add(chunk, ev, &c)
-			if len(chunk) > n {
+			n := len(msgs)
+			msgs = r.add(msgs, ev, &c)
+			if len(msgs) > n {
 				size += len(ev.Data)
 			}
 		}
 		appendEvent(ev)
-		for len(chunk) < room && size < readAheadBytes && !in.ending {
+		for len(msgs) < room && size < readAheadBytes && !r.ending {
 			ev, ok, err := es.Buffered()
 			if errors.Is(err, sse.ErrEventTooLarge) {
-				in.oversized(es)
+				r.oversized(es)
 				continue
 			}
 			if !ok {
@@ -127,76 +539,314 @@ func (in *sseInput) read(es *sse.EventSource) {
 			}
 			appendEvent(ev)
 		}
-		in.count(c)
+		r.count(c)
 		id := es.LastEventID()
 		h.mu.Lock()
-		if len(chunk) == 0 && len(h.batch) == 0 {
+		switch {
+		case len(msgs) > 0:
+			ch := &chunk{r: r, msgs: msgs, bytes: size, id: id}
+			h.queue = append(h.queue, ch)
+			h.events += len(msgs)
+			h.bytes += size
+			r.queued++
+			r.last = ch
+		case r.queued > 0:
+			// Everything was filtered out: the resume point after the
+			// stream's last queued chunk moves past it.
+			r.last.id = id
+		default:
 			// Everything was filtered out and nothing waits before it:
 			// settled at once, so the resume point moves past it.
-			in.settled(in.tracker.track(id, 0))
-		} else {
-			h.batch = append(h.batch, chunk...)
-			h.bytes += size
-			h.id = id
+			r.settled(r.tracker.track(id, 0))
 		}
 		h.broadcast()
 		h.mu.Unlock()
-		if in.ending {
-			in.stopReader(errEndOnData)
+		if r.ending {
+			r.stopped(errEndOnData)
 			return
 		}
 	}
 }
 
 // waitForRoom waits until the batch being read ahead has room, and returns
-// how many events it may still take; ok is false once Close was called.
-func (in *sseInput) waitForRoom() (room int, ok bool) {
-	h := in.h
+// how many events it may still take; ok is false once the reader was
+// stopped.
+func (r *reader) waitForRoom() (room int, ok bool) {
+	h := r.in.h
+	limit := r.in.conf.MaxBatchSize
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for len(h.batch) >= in.conf.MaxBatchSize || h.bytes >= readAheadBytes {
-		if !h.await(in.closing) {
+	for h.events >= limit || h.bytes >= readAheadBytes {
+		if !h.await(r.closing) {
 			return 0, false
 		}
 	}
-	return in.conf.MaxBatchSize - len(h.batch), true
+	return limit - h.events, true
 }
 
-// stopReader records why the reader stopped.
-func (in *sseInput) stopReader(err error) {
-	h := in.h
+// stopped records why the reader stopped. With many streams the stream's
+// end is logged now (a failure recorded for the exit code); with one, when
+// the input ends.
+func (r *reader) stopped(err error) {
+	h := r.in.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.open = false
-	h.end = err
+	r.stoppedLocked(err)
+}
+
+func (r *reader) stoppedLocked(err error) {
+	h := r.in.h
+	if r.end != nil {
+		return
+	}
+	if r.open {
+		h.open--
+	}
+	r.open = false
+	r.end = err
+	h.ended++
 	h.broadcast()
+	if r.in.many && !errors.Is(err, errRemoved) && !errors.Is(err, sse.ErrClosed) {
+		_ = r.ended(err)
+	}
 }
 
 // opened records that a stream opened; the reader calls it from OnOpen.
-func (in *sseInput) opened() {
-	h := in.h
+func (r *reader) opened() {
+	h := r.in.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.open, h.failed = true, nil
-	h.opens++
+	if !r.open {
+		h.open++
+	}
+	r.open, r.failed, r.lastErr = true, nil, nil
+	r.opens++
 	h.broadcast()
 }
 
 // disconnected records that a connection attempt failed (failed != nil)
-// or an open stream was lost, and then holds the reader until Connect asks
-// for the next attempt (or Close is called). The reader calls it from
+// or an open stream was lost, and then holds the reader until the next
+// attempt may start (or the reader is stopped). The reader calls it from
 // OnError while the event source is about to reconnect.
-func (in *sseInput) disconnected(failed error, wait time.Duration) {
-	h := in.h
+func (r *reader) disconnected(failed error, wait time.Duration) {
+	h := r.in.h
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.open = false
-	h.failed, h.wait = failed, wait
-	h.paused = true
+	if r.open {
+		h.open--
+	}
+	r.open = false
+	r.failed, r.wait = failed, wait
+	if failed != nil {
+		r.lastErr = failed
+		h.failures++
+	}
 	h.broadcast()
-	for h.paused {
-		if !h.await(in.closing) {
+	if r.in.many {
+		h.mu.Unlock()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.closing:
+		}
+		return
+	}
+	defer h.mu.Unlock()
+	r.paused = true
+	for r.paused {
+		if !h.await(r.closing) {
 			return
 		}
 	}
+}
+
+// settled marks a batch of this stream as acknowledged.
+func (r *reader) settled(seq uint64) {
+	if r.tracker.settle(seq) && r.ckpt != nil {
+		r.ckpt.changed()
+	}
+	r.lagChanged()
+	if r.draining.Load() {
+		h := r.in.h
+		h.mu.Lock()
+		h.broadcast()
+		h.mu.Unlock()
+	}
+}
+
+func (r *reader) lagChanged() {
+	r.setGauge(r.in.m.lag, int64(r.tracker.unsettled()))
+}
+
+func (r *reader) oversized(es *sse.EventSource) {
+	r.incr(r.in.m.oversized, 1)
+	r.log.Warnf("Skipped an event over max_event_size (%d bytes); last event ID %s", r.in.conf.MaxEventSize, logID(es.LastEventID()))
+}
+
+// stop closes the event source and releases a waiting reader, without
+// waiting for it. A reader that has not started never will.
+func (r *reader) stop() {
+	r.stopOnce.Do(func() { close(r.closing) })
+	h := r.in.h
+	h.mu.Lock()
+	if !r.started {
+		r.stoppedLocked(sse.ErrClosed)
+	}
+	h.mu.Unlock()
+	if es := r.esIfStarted(); es != nil {
+		es.Close()
+	}
+}
+
+// esIfStarted returns the event source once start made it.
+func (r *reader) esIfStarted() *sse.EventSource {
+	r.in.startMu.Lock()
+	defer r.in.startMu.Unlock()
+	return r.es
+}
+
+// close waits for the stopped reader to return and writes the stream's
+// final checkpoint, returning that write's error.
+func (r *reader) close(ctx context.Context) error {
+	r.in.startMu.Lock()
+	done := r.readerDone
+	r.in.startMu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	activity.remove(r)
+	var err error
+	if r.ckpt != nil {
+		err = r.ckpt.close(ctx)
+	}
+	return err
+}
+
+// ended maps why the stream stopped to what Benthos expects, logging it
+// and recording a failure for the exit code when it could not go on.
+func (r *reader) ended(err error) error {
+	r.setGauge(r.in.m.readyState, int64(sse.Closed))
+	c := r.in.conf
+	var re *sse.ResponseError
+	switch {
+	case errors.Is(err, errEndOnData), errors.Is(err, sse.ErrClosed), errors.Is(err, errRemoved):
+		return service.ErrEndOfInput
+	case errors.Is(err, sse.ErrGaveUp):
+		r.log.Errorf("Giving up on %s (reconnect.max_elapsed_time is %v): %s", logURL(r.source()), c.ReconnectMaxElapsed, logErr(err))
+		recordFailure(fmt.Errorf("%s: %w (reconnect.max_elapsed_time is %v)", logURL(r.source()), boundErr(err), c.ReconnectMaxElapsed))
+		return service.ErrEndOfInput
+	case errors.Is(err, io.EOF):
+		if c.From != "" {
+			r.log.Infof("End of stream %s", c.From)
+		} else {
+			r.log.Infof("Stream %s ended; stream_end is stop", logURL(r.source()))
+		}
+		return service.ErrEndOfInput
+	case errors.As(err, &re) && c.FailOn[re.StatusCode]:
+		r.log.Errorf("%s: %d is listed in fail_on; ending the %s", logErr(re), re.StatusCode, r.what())
+		recordFailure(fmt.Errorf("%w (%d is listed in fail_on)", boundErr(re), re.StatusCode))
+		return service.ErrEndOfInput
+	case errors.As(err, &re):
+		r.log.Infof("%s: the server asks clients to stop; ending the %s", logErr(re), r.what())
+		return service.ErrEndOfInput
+	}
+	r.log.Errorf("Reading %s failed: %s", logURL(r.source()), logErr(err))
+	recordFailure(fmt.Errorf("reading %s failed: %w", logURL(r.source()), boundErr(err)))
+	return service.ErrEndOfInput
+}
+
+// what names what a stream's end ends: the input, or one of its streams.
+func (r *reader) what() string {
+	if r.in.many {
+		return "stream"
+	}
+	return "input"
+}
+
+func (r *reader) source() string {
+	if r.in.conf.From != "" {
+		return r.in.conf.From
+	}
+	return r.conf.URL
+}
+
+// counts holds a chunk's metric increments, made once per chunk rather
+// than once per event: every increment resolves the input's labels, which
+// allocates.
+type counts struct{ events, bytes, filtered, deduplicated int64 }
+
+func (r *reader) count(c counts) {
+	m := r.in.m
+	r.incr(m.events, c.events)
+	r.incr(m.bytes, c.bytes)
+	r.incr(m.filtered, c.filtered)
+	r.incr(m.deduplicated, c.deduplicated)
+}
+
+// add appends ev to msgs as a message unless it is filtered out, a replay,
+// or the end sentinel, and counts it in c.
+func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
+	in := r.in
+	c.events++
+	c.bytes += int64(len(ev.Data))
+	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
+		c.filtered++
+		return msgs
+	}
+	if in.conf.EndOnData != "" && string(ev.Data) == in.conf.EndOnData {
+		r.log.Infof("Received end_on_data sentinel %q; ending the %s", in.conf.EndOnData, r.what())
+		r.ending = true
+		return msgs
+	}
+	if r.dedupe != nil && r.dedupe.seen(ev) {
+		c.deduplicated++
+		return msgs
+	}
+	msg := r.meta.message(ev)
+	if r.nameMeta != nil {
+		msg.MetaSetMut(benthossse.MetaStream, r.nameMeta)
+	}
+	if r.keyMeta != nil {
+		msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyMeta)
+		msg.MetaSetMut(benthossse.MetaResumePoint, r.es.LastEventID())
+	}
+	for k, v := range r.headers {
+		msg.MetaSetMut(k, v)
+	}
+	if in.conf.MetaRetry && ev.HasRetry {
+		msg.MetaSetMut(benthossse.MetaRetry, strconv.FormatInt(ev.Retry.Milliseconds(), 10))
+	}
+	if in.conf.MetaConnection {
+		msg.MetaSetMut(benthossse.MetaAttempt, strconv.Itoa(r.attempt))
+		msg.MetaSetMut(benthossse.MetaStatus, strconv.Itoa(r.status))
+		msg.MetaSetMut(benthossse.MetaURL, r.finalURL)
+	}
+	return append(msgs, msg)
+}
+
+// eventMeta turns events into messages: the data as the payload, with the
+// metadata the input and the scanner both set. It reuses the previous
+// event's metadata values when they repeat, as the type usually does and
+// the ID does on streams without ids: storing a string in an any
+// allocates, and a string, being immutable, can be shared by messages.
+type eventMeta struct {
+	typ, id       string
+	typAny, idAny any
+}
+
+func (m *eventMeta) message(ev sse.Event) *service.Message {
+	if m.typAny == nil || ev.Type != m.typ {
+		m.typ, m.typAny = ev.Type, ev.Type
+	}
+	if m.idAny == nil || ev.LastEventID != m.id {
+		m.id, m.idAny = ev.LastEventID, ev.LastEventID
+	}
+	msg := service.NewMessage(ev.Data)
+	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
+	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
+	return msg
 }

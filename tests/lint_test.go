@@ -59,6 +59,7 @@ func resourceConfigs(t *testing.T) []string {
 	for _, want := range []string{
 		"quickstart.yaml", "wikimedia.yaml", "openai.yaml", "checkpointed.yaml",
 		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml",
+		"many_streams.yaml",
 	} {
 		require.Contains(t, names, want, "resources/%s is missing", want)
 	}
@@ -366,6 +367,36 @@ var badConfigs = []badConfig{
 		lint:  "bearer_token must not contain CR, LF or other control characters",
 		line:  6,
 		run:   `field "bearer_token": must not contain CR, LF or other control characters`,
+	},
+	{
+		name:  "streams with url",
+		input: "sse:\n    url: http://127.0.0.1:1/events\n    streams:\n      - url: http://127.0.0.1:1/a",
+		lint:  "streams cannot be set with url or from: a streams list replaces them",
+		line:  5,
+		run:   "streams cannot be set with url or from: a streams list replaces them",
+	},
+	{
+		// On the list's first line; the derived names are the URLs
+		// without scheme and query.
+		name:  "streams with duplicate names",
+		input: "sse:\n    streams:\n      - url: http://127.0.0.1:1/a\n      - url: \"http://127.0.0.1:1/a?k=v\"",
+		lint:  `streams: two streams are named "127.0.0.1:1/a"; give each a unique name`,
+		line:  6,
+		run:   `field "streams.1.name": two streams are named "127.0.0.1:1/a"`,
+	},
+	{
+		name:  "a stream's bad url",
+		input: "sse:\n    streams:\n      - url: http://127.0.0.1:1/a\n      - url: ftp://127.0.0.1:1/b",
+		lint:  "streams: url: ftp://127.0.0.1:1/b must start with http:// or https://",
+		line:  7,
+		run:   `streams.1 (127.0.0.1:1/b): field "url"`,
+	},
+	{
+		name:  "a stream's bad header",
+		input: "sse:\n    streams:\n      - url: http://127.0.0.1:1/a\n        headers:\n          X-A: \"a\\nb\"",
+		lint:  "headers: the value on this line holds a control character such as CR or LF, which cannot be sent",
+		line:  8,
+		run:   `field "headers.X-A"`,
 	},
 	{
 		name:  "url without a host",

@@ -1,0 +1,240 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/sse"
+)
+
+// StreamConfig is one stream of a [Streams] input: its name, URL, and the
+// request settings it overrides. See [benthossse.Stream].
+type StreamConfig = benthossse.Stream
+
+// StreamsOptions are the options of [NewStreams]. The zero value is an
+// input that ends once every stream has ended, as the `sse` input with a
+// `streams` list does.
+type StreamsOptions struct {
+	// KeepRunning keeps the input running with no streams, or when every
+	// stream has ended: its streams come and go through Put and Remove,
+	// and only Close ends it. A fleet instance runs until it is stopped.
+	KeepRunning bool
+}
+
+// Streams is an `sse` input that runs a changing set of named streams: the
+// streams list of the `sse` input, driven from Go. Each stream has its own
+// connection, backoff, `retry:`, dedupe state, readiness and resume point
+// (checkpointed under [benthossse.StreamCheckpointKey]); every message
+// carries sse_stream, the stream's name. It implements
+// [service.BatchInput], with auto_replay_nacks and max_in_flight applied as
+// the registered input applies them, so a plugin of the same binary can
+// return it from its constructor.
+//
+// Put and Remove are safe to call from any goroutine, before or after
+// Connect; they are serialised, so a Remove that waits for acknowledgements
+// delays the next Put.
+type Streams struct {
+	service.BatchInput
+	in *sseInput
+}
+
+// NewStreams builds a Streams input from a parsed configuration holding
+// the fields of [benthossse.SharedFields] (and the `streams` list, if the
+// spec has one: those streams are added at once). res is the component's
+// resources: logger, metrics and the checkpoint cache.
+func NewStreams(conf *service.ParsedConfig, res *service.Resources, opts StreamsOptions) (*Streams, error) {
+	c, err := benthossse.ParseSharedConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+	in, err := newInput(c, res, true, opts.KeepRunning)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := wrap(conf, in)
+	if err != nil {
+		return nil, err
+	}
+	return &Streams{BatchInput: wrapped, in: in}, nil
+}
+
+// Put adds the stream sc.Name, or replaces the stream of that name: the old
+// one is stopped, its events not yet handed out are dropped and those in
+// flight settled (acknowledged or rejected), and the new one starts from
+// the old one's resume point, sending it as Last-Event-ID (nothing is lost:
+// the dropped events were never acknowledged, and the server sends them
+// again). A new stream starts from its checkpoint, or else from
+// sc.LastEventID. It returns ctx's error if ctx ends while the old stream
+// settles (the old stream is then gone and the new one not started), and an
+// error naming the field for an invalid sc.
+func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
+	if err := sc.Check(); err != nil {
+		return err
+	}
+	in := s.in
+	in.ops.Lock()
+	defer in.ops.Unlock()
+	select {
+	case <-in.closing:
+		return errors.New("sse: the input is closed")
+	default:
+	}
+	in.h.mu.Lock()
+	old := in.h.readers[sc.Name]
+	in.h.mu.Unlock()
+	r := in.newReader(sc)
+	if old != nil {
+		if err := in.remove(ctx, old); err != nil {
+			return err
+		}
+		if id, ok := old.tracker.watermark(); ok {
+			r.resume, r.hasResume = id, true
+		} else if in.h.locked(func() bool { return old.started }) {
+			// Nothing of the old stream was settled: start where it did.
+			r.resume, r.hasResume = old.startID, true
+		}
+	}
+	in.add(r)
+	return nil
+}
+
+// Remove stops the stream called name and returns once its events in
+// flight are settled (acknowledged or rejected) and its final checkpoint is
+// written; its events not yet handed out are dropped, never acknowledged.
+// Removing a stream that does not exist does nothing. It returns ctx's
+// error if ctx ends first; the stream is gone either way.
+func (s *Streams) Remove(ctx context.Context, name string) error {
+	in := s.in
+	in.ops.Lock()
+	defer in.ops.Unlock()
+	in.h.mu.Lock()
+	r := in.h.readers[name]
+	in.h.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return in.remove(ctx, r)
+}
+
+// remove takes r out of the input and waits until its handed-out events
+// are settled; in.ops must be held.
+func (in *sseInput) remove(ctx context.Context, r *reader) error {
+	r.draining.Store(true)
+	r.stop()
+	// The reader returns promptly: its event source is closed and its
+	// waits end with r.closing.
+	if err := r.waitDone(ctx); err != nil {
+		in.forget(r)
+		return err
+	}
+	h := in.h
+	h.mu.Lock()
+	h.drop(r)
+	r.stoppedLocked(errRemoved)
+	h.broadcast()
+	for r.tracker.unsettled() > 0 {
+		if !h.await(ctx.Done()) {
+			h.mu.Unlock()
+			in.forget(r)
+			return fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
+		}
+	}
+	h.mu.Unlock()
+	in.forget(r)
+	return r.close(ctx)
+}
+
+// forget removes r from the readers, and from the counts of open and ended
+// readers.
+func (in *sseInput) forget(r *reader) {
+	h := in.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.readers[r.name] != r {
+		return
+	}
+	h.drop(r)
+	if r.open {
+		h.open--
+		r.open = false
+	}
+	if r.end != nil {
+		h.ended--
+	}
+	delete(h.readers, r.name)
+	h.broadcast()
+	r.setGauge(in.m.readyState, int64(sse.Closed))
+	r.setGauge(in.m.lag, 0)
+}
+
+// waitDone waits for the stopped reader goroutine to return.
+func (r *reader) waitDone(ctx context.Context) error {
+	r.in.startMu.Lock()
+	done := r.readerDone
+	r.in.startMu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// StreamStatus is what [Streams.List] reports of one stream.
+type StreamStatus struct {
+	Name string
+	// State is sse.Open while the stream is open, sse.Connecting while it
+	// (re)connects or waits to, and sse.Closed once it ended.
+	State sse.ReadyState
+	// Err is why the stream ended, or its last failed connection attempt
+	// while it is not open; nil otherwise.
+	Err error
+	// Lag is the number of its events handed to the pipeline and not yet
+	// acknowledged.
+	Lag int
+	// ResumePoint is the ID up to which its events are acknowledged, or
+	// before the first acknowledgement the ID it started from: the
+	// Last-Event-ID a restart would send. HasResumePoint is false when
+	// there is none.
+	ResumePoint    string
+	HasResumePoint bool
+}
+
+// List returns the status of every stream, sorted by name: for a fleet's
+// HTTP endpoint, or a readiness check of its own.
+func (s *Streams) List() []StreamStatus {
+	h := s.in.h
+	h.mu.Lock()
+	names := sortedNames(h.readers)
+	out := make([]StreamStatus, len(names))
+	for i, name := range names {
+		r := h.readers[name]
+		st := StreamStatus{Name: name, State: sse.Connecting, Err: r.lastErr, ResumePoint: r.startID, HasResumePoint: r.startID != ""}
+		switch {
+		case r.end != nil:
+			st.State, st.Err = sse.Closed, r.end
+		case r.open:
+			st.State, st.Err = sse.Open, nil
+		}
+		out[i] = st
+	}
+	readers := make([]*reader, len(names))
+	for i, name := range names {
+		readers[i] = h.readers[name]
+	}
+	h.mu.Unlock()
+	for i, r := range readers {
+		out[i].Lag = r.tracker.unsettled()
+		if id, ok := r.tracker.watermark(); ok {
+			out[i].ResumePoint, out[i].HasResumePoint = id, true
+		}
+	}
+	return out
+}

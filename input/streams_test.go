@@ -1,0 +1,322 @@
+package input
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/sse"
+)
+
+// streamsServer serves /s/<name>: three events `<name>-<n>` with id n,
+// resuming after the request's Last-Event-ID, then holds the connection
+// until the client leaves. It records every request's Last-Event-ID by
+// path ("-" when absent).
+type streamsServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen map[string][]string
+	open map[string]int // connections being served, by path
+}
+
+func newStreamsServer(t *testing.T) *streamsServer {
+	s := &streamsServer{seen: map[string][]string{}, open: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/s/")
+		lei, has := r.Header["Last-Event-Id"]
+		s.mu.Lock()
+		if has {
+			s.seen[name] = append(s.seen[name], lei[0])
+		} else {
+			s.seen[name] = append(s.seen[name], "-")
+		}
+		s.open[name]++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.open[name]--
+			s.mu.Unlock()
+		}()
+		from := 1
+		if has {
+			n, err := strconv.Atoi(lei[0])
+			if err != nil {
+				http.Error(w, "bad id", http.StatusBadRequest)
+				return
+			}
+			from = n + 1
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := from; i < from+3; i++ {
+			fmt.Fprintf(w, "id: %d\ndata: %s-%d\n\n", i, name, i)
+		}
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *streamsServer) requests(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen[name]...)
+}
+
+func (s *streamsServer) connections(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[name]
+}
+
+// newTestStreams builds a Streams input with the shared fields of yaml and
+// a memory cache "ck".
+func newTestStreams(t *testing.T, yaml string, opts StreamsOptions) (*Streams, *service.Resources) {
+	t.Helper()
+	spec := service.NewConfigSpec().Fields(benthossse.SharedFields()...)
+	conf, err := spec.ParseYAML(yaml, nil)
+	require.NoError(t, err)
+	res := service.MockResources(service.MockResourcesOptAddCache("ck"))
+	s, err := NewStreams(conf, res, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, s.Close(ctx))
+	})
+	return s, res
+}
+
+// held is a batch read and not yet acknowledged.
+type held struct {
+	msgs []string // sse_stream|sse_id|data|sse_checkpoint_key|sse_resume_point
+	ack  service.AckFunc
+}
+
+// readUntil reads batches until want holds for all messages read so far.
+func readUntil(t *testing.T, s *Streams, all *[]held, want func(msgs []string) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		var msgs []string
+		for _, h := range *all {
+			msgs = append(msgs, h.msgs...)
+		}
+		if want(msgs) {
+			return
+		}
+		b, ack, err := s.ReadBatch(ctx)
+		if err == service.ErrNotConnected {
+			require.NoError(t, s.Connect(ctx))
+			continue
+		}
+		require.NoError(t, err, "read so far: %v", msgs)
+		var h held
+		for _, m := range b {
+			data, _ := m.AsBytes()
+			name, _ := m.MetaGet(benthossse.MetaStream)
+			id, _ := m.MetaGet(benthossse.MetaLastEventID)
+			key, _ := m.MetaGet(benthossse.MetaCheckpointKey)
+			resume, _ := m.MetaGet(benthossse.MetaResumePoint)
+			h.msgs = append(h.msgs, strings.Join([]string{name, id, string(data), key, resume}, "|"))
+		}
+		h.ack = ack
+		*all = append(*all, h)
+	}
+}
+
+func countPrefix(msgs []string, prefix string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStreams_PutReplaceRemove drives the Go API while events are in
+// flight: Remove and a replacing Put return only once the stream's events
+// handed out are acknowledged; a replaced stream resumes from what was
+// acknowledged; a removed stream's connection closes; the input keeps
+// running with no stream.
+func TestStreams_PutReplaceRemove(t *testing.T) {
+	srv := newStreamsServer(t)
+	s, res := newTestStreams(t, `
+max_in_flight: 0
+reconnect: {initial_interval: 10ms, max_interval: 100ms}
+checkpoint: {cache: ck, key: fleet}
+`, StreamsOptions{KeepRunning: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b", LastEventID: "10"}))
+	require.NoError(t, s.Connect(ctx))
+
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 && countPrefix(m, "b|") == 3 })
+	var msgs []string
+	for _, h := range all {
+		msgs = append(msgs, h.msgs...)
+	}
+	// Each stream's events in order, with its name and its own checkpoint
+	// key and resume point.
+	var a, b []string
+	for _, m := range msgs {
+		switch {
+		case strings.HasPrefix(m, "a|"):
+			a = append(a, m)
+		case strings.HasPrefix(m, "b|"):
+			b = append(b, m)
+		}
+	}
+	assert.Equal(t, []string{"a|1|a-1|fleet.a|1", "a|2|a-2|fleet.a|2", "a|3|a-3|fleet.a|3"}, a)
+	assert.Equal(t, []string{"b|11|b-11|fleet.b|11", "b|12|b-12|fleet.b|12", "b|13|b-13|fleet.b|13"}, b)
+
+	// Remove waits for a's events in flight.
+	removed := make(chan error, 1)
+	go func() { removed <- s.Remove(ctx, "a") }()
+	select {
+	case err := <-removed:
+		t.Fatalf("Remove returned (%v) with a's events unacknowledged", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// A replacing Put waits for b's too.
+	replaced := make(chan error, 1)
+	go func() {
+		replaced <- s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b", Headers: http.Header{"X-New": {"1"}}})
+	}()
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	select {
+	case err := <-removed:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("Remove did not return once a's events were acknowledged")
+	}
+	select {
+	case err := <-replaced:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("Put did not return once b's events were acknowledged")
+	}
+
+	// a's final checkpoint holds its watermark; b resumed from its own.
+	store := &checkpointStore{res: res, cache: "ck", key: "fleet.a"}
+	_, id, ok, _, _, err := store.load(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "3", id)
+	all = nil
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "b|") == 3 })
+	assert.Equal(t, []string{"10", "13"}, srv.requests("b"), "the new b resumes from the old one's watermark")
+	assert.Equal(t, []string{"-"}, srv.requests("a"))
+	require.Eventually(t, func() bool { return srv.connections("a") == 0 }, 5*time.Second, 10*time.Millisecond, "a's connection stays open")
+
+	list := s.List()
+	require.Len(t, list, 1)
+	assert.Equal(t, "b", list[0].Name)
+	assert.Equal(t, sse.Open, list[0].State)
+	assert.Equal(t, 3, list[0].Lag)
+	assert.Equal(t, "13", list[0].ResumePoint)
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+
+	// With no stream left, the input keeps running: ReadBatch waits.
+	require.NoError(t, s.Remove(ctx, "b"))
+	assert.Empty(t, s.List())
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	_, _, err = s.ReadBatch(short)
+	assert.ErrorIs(t, err, service.ErrNotConnected)
+}
+
+// TestStreams_EndsWhenEveryStreamEnded checks that an input without
+// KeepRunning ends once its last stream ended, and that a stream that ends
+// ends alone.
+func TestStreams_EndsWhenEveryStreamEnded(t *testing.T) {
+	var mu sync.Mutex
+	done := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ended := done[r.URL.Path]
+		done[r.URL.Path] = true
+		mu.Unlock()
+		if ended {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "id: 1\ndata: %s\n\n", r.URL.Path)
+	}))
+	defer srv.Close()
+	s, _ := newTestStreams(t, "reconnect: {initial_interval: 10ms, max_interval: 100ms}", StreamsOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "x", URL: srv.URL + "/x"}))
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "y", URL: srv.URL + "/y"}))
+	require.NoError(t, s.Connect(ctx))
+	var datas []string
+	for {
+		b, ack, err := s.ReadBatch(ctx)
+		if err == service.ErrEndOfInput {
+			break
+		}
+		if err == service.ErrNotConnected {
+			if err := s.Connect(ctx); err == service.ErrEndOfInput {
+				break
+			} else {
+				require.NoError(t, err)
+			}
+			continue
+		}
+		require.NoError(t, err)
+		for _, m := range b {
+			d, _ := m.AsBytes()
+			datas = append(datas, string(d))
+		}
+		require.NoError(t, ack(ctx, nil))
+	}
+	assert.ElementsMatch(t, []string{"/x", "/y"}, datas)
+	for _, st := range s.List() {
+		assert.Equal(t, sse.Closed, st.State, st.Name)
+	}
+}
+
+// TestStreams_PutRefusesBadStreams checks that Put validates as the YAML
+// does, naming the field.
+func TestStreams_PutRefusesBadStreams(t *testing.T) {
+	s, _ := newTestStreams(t, "", StreamsOptions{KeepRunning: true})
+	ctx := context.Background()
+	for _, tt := range []struct {
+		sc   StreamConfig
+		want string
+	}{
+		{StreamConfig{URL: "http://a/"}, `field "name": must not be empty`},
+		{StreamConfig{Name: "n", URL: "ftp://a/"}, `field "url"`},
+		{StreamConfig{Name: "n\x01", URL: "http://a/"}, `field "name"`},
+		{StreamConfig{Name: "n", URL: "http://a/", LastEventID: "a\nb"}, `field "last_event_id"`},
+		{StreamConfig{Name: "n", URL: "http://a/", Headers: http.Header{"X": {"a\rb"}}}, `field "headers.X"`},
+		{StreamConfig{Name: "n", URL: "http://a/", Method: "get"}, `field "method"`},
+	} {
+		err := s.Put(ctx, tt.sc)
+		require.Error(t, err, "%+v", tt.sc)
+		assert.Contains(t, err.Error(), tt.want)
+	}
+	assert.Empty(t, s.List())
+}
