@@ -14,6 +14,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/fleet"
 	"github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/kafka"
 	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/prommetrics"
 	_ "github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/rediscache"
