@@ -478,4 +478,3 @@ func TestFleet(t *testing.T) {
 	sink.check(t, liveNames, last)
 	sink.check(t, removed, 0)
 }
-
