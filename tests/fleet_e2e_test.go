@@ -9,8 +9,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +52,10 @@ func newFleetServer(t *testing.T, interval time.Duration) *fleetServer {
 }
 
 func (s *fleetServer) serve(w *sseWriter, r *http.Request, _ int) {
+	if strings.HasPrefix(r.URL.Path, "/end/") {
+		w.w.WriteHeader(http.StatusNoContent) // the stream is over
+		return
+	}
 	name, ok := strings.CutPrefix(r.URL.Path, "/s/")
 	if !ok {
 		w.Fail("unexpected path %q", r.URL.Path)
@@ -248,10 +254,58 @@ type fleetInstance struct {
 	proc *binProc
 }
 
+// fleetEnv is a broker with the fleet's topics, created before any
+// instance starts, a fleetServer, and an editor of the stream list.
 type fleetEnv struct {
 	t       *testing.T
 	brokers string
 	srv     *fleetServer
+	editor  *kgo.Client
+}
+
+func newFleetEnv(t *testing.T, streamPartitions int32) *fleetEnv {
+	t.Helper()
+	broker := startMemoryKafkaBroker(t, "")
+	env := &fleetEnv{t: t, brokers: broker.addr, srv: newFleetServer(t, 200*time.Millisecond)}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.addr), kgo.DefaultProduceTopic(fleetStreamsTopic))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	env.editor = cl
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	compact := map[string]*string{"cleanup.policy": new("compact")}
+	for topic, parts := range map[string]int32{fleetStreamsTopic: streamPartitions, fleetEventsTopic: 6, fleetOffsetsTopic: 1} {
+		conf := compact
+		if topic == fleetEventsTopic {
+			conf = nil
+		}
+		resp, err := kadm.NewClient(cl).CreateTopic(ctx, parts, 1, conf, topic)
+		require.NoError(t, err)
+		require.NoError(t, resp.Err)
+	}
+	return env
+}
+
+// put adds or replaces the stream name, served at path /s/<name>; an empty
+// path removes it.
+func (e *fleetEnv) put(name string, tombstone bool) {
+	e.t.Helper()
+	path := ""
+	if !tombstone {
+		path = "/s/" + name
+	}
+	e.putPath(name, path)
+}
+
+func (e *fleetEnv) putPath(name, path string) {
+	e.t.Helper()
+	rec := &kgo.Record{Key: []byte(name)}
+	if path != "" {
+		rec.Value = []byte(`{"url":"` + e.srv.URL() + path + `"}`)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	require.NoError(e.t, e.editor.ProduceSync(ctx, rec).FirstErr())
 }
 
 const (
@@ -311,6 +365,42 @@ func (in *fleetInstance) streams() map[string]bool {
 	return out
 }
 
+// checkObservable checks /ready, and that /metrics and /sse_fleet agree
+// on the streams the instance runs.
+func (in *fleetInstance) checkObservable(t *testing.T) {
+	t.Helper()
+	within(t, 30*time.Second, in.id+" is ready", func() bool {
+		resp, err := http.Get("http://" + in.http + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	l, ok := in.listing()
+	require.True(t, ok, "GET /sse_fleet of %s", in.id)
+	assert.Equal(t, in.id, l.Instance)
+	var members []string
+	for _, m := range l.Members {
+		members = append(members, m.ClientID)
+	}
+	assert.Contains(t, members, in.id, "the group's members, at /sse_fleet")
+	resp, err := http.Get("http://" + in.http + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	metric := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? ([0-9.e+]+)$`).FindSubmatch(body)
+		require.NotNil(t, m, "no %s in /metrics of %s", name, in.id)
+		v, err := strconv.ParseFloat(string(m[2]), 64)
+		require.NoError(t, err)
+		return v
+	}
+	assert.Equal(t, float64(len(l.Streams)), metric("sse_fleet_streams"), in.id)
+	assert.GreaterOrEqual(t, metric("sse_fleet_rebalances"), 1.0, in.id)
+}
+
 // within polls cond every 100 ms until it holds, failing after limit.
 func within(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
@@ -331,43 +421,14 @@ func within(t *testing.T, limit time.Duration, what string, cond func() bool) ti
 func TestFleet(t *testing.T) {
 	t.Parallel()
 	const streamCount = 300
-	broker := startMemoryKafkaBroker(t, "")
-	srv := newFleetServer(t, 200*time.Millisecond)
-	env := &fleetEnv{t: t, brokers: broker.addr, srv: srv}
-
-	// The topics exist before the fleet starts.
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(broker.addr))
-	require.NoError(t, err)
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	compact := map[string]*string{"cleanup.policy": new("compact")}
-	for topic, parts := range map[string]int32{fleetStreamsTopic: 30, fleetEventsTopic: 6, fleetOffsetsTopic: 1} {
-		conf := compact
-		if topic == fleetEventsTopic {
-			conf = nil
-		}
-		resp, err := adm.CreateTopic(ctx, parts, 1, conf, topic)
-		require.NoError(t, err)
-		require.NoError(t, resp.Err)
-	}
-	editor, err := kgo.NewClient(kgo.SeedBrokers(broker.addr), kgo.DefaultProduceTopic(fleetStreamsTopic))
-	require.NoError(t, err)
-	defer editor.Close()
-	put := func(name string, tombstone bool) {
-		rec := &kgo.Record{Key: []byte(name)}
-		if !tombstone {
-			rec.Value = []byte(`{"url":"` + srv.URL() + `/s/` + name + `"}`)
-		}
-		require.NoError(t, editor.ProduceSync(ctx, rec).FirstErr())
-	}
+	env := newFleetEnv(t, 30)
+	srv, put := env.srv, env.put
 	var names []string
 	for i := range streamCount {
 		names = append(names, fmt.Sprintf("s%03d", i))
 		put(names[i], false)
 	}
-	sink := startFleetSink(t, broker.addr, fleetEventsTopic)
+	sink := startFleetSink(t, env.brokers, fleetEventsTopic)
 	allProduce := func(names []string, after map[string]int) func() bool {
 		return func() bool {
 			for _, n := range names {
@@ -402,6 +463,9 @@ func TestFleet(t *testing.T) {
 	t.Logf("join: fair share after %v", d)
 	overlap, of := srv.longestOverlap()
 	assert.Less(t, overlap, 2*time.Second, "stream %s had two connections open during the clean rebalance", of)
+	for _, in := range []*fleetInstance{a, b, c} {
+		in.checkObservable(t)
+	}
 
 	// Churn: 20 streams added, 20 removed.
 	var added, removed []string
@@ -477,4 +541,73 @@ func TestFleet(t *testing.T) {
 	})
 	sink.check(t, liveNames, last)
 	sink.check(t, removed, 0)
+}
+
+// TestFleetStandby runs two instances on a stream list of one partition:
+// one runs every stream, the other is a ready standby, and takes over when
+// the first is killed. A stream that ended (204) stays ended, without
+// ending its instance, until its record changes.
+func TestFleetStandby(t *testing.T) {
+	t.Parallel()
+	env := newFleetEnv(t, 1)
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		env.put(n, false)
+	}
+	env.putPath("ended", "/end/ended")
+	sink := startFleetSink(t, env.brokers, fleetEventsTopic)
+	produced := func(names []string, after map[string]int) func() bool {
+		return func() bool {
+			for _, n := range names {
+				if c, _ := sink.count(n); c <= after[n] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	one := env.start("fleet-1")
+	within(t, 30*time.Second, "fleet-1 runs the streams", produced(names, nil))
+	two := env.start("fleet-2")
+	within(t, 30*time.Second, "fleet-2 joins", func() bool {
+		l, ok := one.listing()
+		return ok && len(l.Members) == 2
+	})
+	active, standby := one, two
+	if len(one.streams()) == 0 {
+		active, standby = two, one
+	}
+	assert.Len(t, active.streams(), 4, "the ended stream is listed, ended")
+	assert.Empty(t, standby.streams())
+	standby.checkObservable(t)
+	active.checkObservable(t)
+
+	at := map[string]int{}
+	for _, n := range names {
+		at[n], _ = sink.count(n)
+	}
+	require.Equal(t, -1, active.proc.Signal(syscall.SIGKILL))
+	d := within(t, 30*time.Second, "the standby resumes the streams", produced(names, at))
+	t.Logf("standby took over after %v", d)
+	assert.False(t, standby.proc.Exited(), "the ended stream does not end its instance")
+
+	// A new record for the ended stream starts it again.
+	env.put("ended", false)
+	within(t, 30*time.Second, "the ended stream, changed, produces", produced([]string{"ended"}, nil))
+	last := 0
+	for _, n := range names {
+		_, l := sink.count(n)
+		last = max(last, l)
+	}
+	env.srv.finish(last + 5)
+	all := append(names, "ended")
+	within(t, 30*time.Second, "every stream reaches its last event", func() bool {
+		for _, n := range all {
+			if _, l := sink.count(n); l < last+5 {
+				return false
+			}
+		}
+		return true
+	})
+	sink.check(t, all, last+5)
 }

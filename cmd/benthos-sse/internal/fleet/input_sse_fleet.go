@@ -127,6 +127,10 @@ type fleetInput struct {
 	gauge      *service.MetricGauge
 	rebalances *service.MetricCounter
 
+	// changed is closed and replaced at every change of the assignment or
+	// of the running streams, under mu.
+	changed chan struct{}
+
 	mu         sync.Mutex
 	reader     *Reader
 	unregister func()
@@ -174,6 +178,7 @@ func newFleetInput(conf *service.ParsedConfig, res *service.Resources) (service.
 		log:        res.Logger(),
 		gauge:      res.Metrics().NewGauge("sse_fleet_streams"),
 		rebalances: res.Metrics().NewCounter("sse_fleet_rebalances"),
+		changed:    make(chan struct{}),
 	}
 	f.cfg.OnChange = f.observe
 	registerEndpoint(res, f.serveHTTP)
@@ -206,52 +211,112 @@ func (f *fleetInput) observe(running int64, rebalanced bool) {
 	if rebalanced {
 		f.rebalances.Incr(1)
 	}
+	f.mu.Lock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
 }
 
-// Connect joins the group (once) and connects the streams input.
-func (f *fleetInput) Connect(ctx context.Context) error {
+// state is the reader and the channel closed at its next change.
+func (f *fleetInput) state() (*Reader, chan struct{}) {
 	f.mu.Lock()
-	if f.reader == nil {
-		r, err := NewReader(f.cfg, runner{f.streams, f.cfg.RebalanceTimeout})
-		if err != nil {
-			f.mu.Unlock()
-			return err
+	defer f.mu.Unlock()
+	return f.reader, f.changed
+}
+
+// Connect joins the group (once), then returns once this instance is ready:
+// a member of the group that runs no stream (a standby), or whose streams
+// input is connected (at least one stream open). Benthos' /ready follows
+// it.
+func (f *fleetInput) Connect(ctx context.Context) error {
+	if err := f.join(); err != nil {
+		return err
+	}
+	for {
+		r, changed := f.state()
+		if !r.Member() {
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		unregister, err := Register(r)
-		if err != nil {
-			r.Close()
-			f.mu.Unlock()
-			return err
+		if r.Running() == 0 {
+			return nil
 		}
-		rctx, cancel := context.WithCancel(context.Background())
-		f.reader, f.unregister, f.stop, f.done = r, unregister, cancel, make(chan struct{})
+		// Connecting waits for a stream to open; a change of the
+		// assignment (the streams revoked, say) asks again.
+		cctx, cancel := context.WithCancel(ctx)
 		go func() {
-			defer close(f.done)
-			if err := r.Run(rctx); err != nil {
-				f.log.Errorf("fleet: %v", err)
+			select {
+			case <-changed:
+				cancel()
+			case <-cctx.Done():
 			}
 		}()
-	}
-	f.mu.Unlock()
-	return f.streams.Connect(ctx)
-}
-
-// ReadBatch tags each message with its stream's lease.
-func (f *fleetInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	b, ack, err := f.streams.ReadBatch(ctx)
-	if err != nil {
-		return b, ack, err
-	}
-	f.mu.Lock()
-	r := f.reader
-	f.mu.Unlock()
-	for _, m := range b {
-		name, _ := m.MetaGet(benthossse.MetaStream)
-		if r != nil {
-			r.Tag(m, name)
+		err := f.streams.Connect(cctx)
+		again := cctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if !again {
+			return err
 		}
 	}
-	return b, ack, nil
+}
+
+// join creates the reader and joins the group, once.
+func (f *fleetInput) join() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reader != nil {
+		return nil
+	}
+	r, err := NewReader(f.cfg, runner{f.streams, f.cfg.RebalanceTimeout})
+	if err != nil {
+		return err
+	}
+	unregister, err := Register(r)
+	if err != nil {
+		r.Close()
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	f.reader, f.unregister, f.stop, f.done = r, unregister, cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		if err := r.Run(rctx); err != nil {
+			f.log.Errorf("fleet: %v", err)
+		}
+	}()
+	return nil
+}
+
+// ReadBatch hands out the streams' events, each tagged with its stream's
+// lease. With no stream to run it waits for one, rather than report the
+// input disconnected: a standby instance is healthy.
+func (f *fleetInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	for {
+		r, changed := f.state()
+		if r != nil && r.Member() && r.Running() == 0 {
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		b, ack, err := f.streams.ReadBatch(ctx)
+		if err != nil {
+			return b, ack, err
+		}
+		for _, m := range b {
+			name, _ := m.MetaGet(benthossse.MetaStream)
+			if r != nil {
+				r.Tag(m, name)
+			}
+		}
+		return b, ack, nil
+	}
 }
 
 // Close leaves the group, which settles every stream, then closes the

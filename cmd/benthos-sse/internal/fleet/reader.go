@@ -91,6 +91,7 @@ type Reader struct {
 
 	rebalances atomic.Int64
 	running    atomic.Int64
+	member     atomic.Bool // an assignment completed since the last loss
 	badRecords atomic.Int64
 
 	closeOnce sync.Once
@@ -353,6 +354,7 @@ func (r *Reader) stop(ctx context.Context, name string, p int32, lost bool) {
 // loading from their first record.
 func (r *Reader) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.rebalances.Add(1)
+	r.member.Store(true)
 	r.changed(true)
 	ps := assigned[r.cfg.Topic]
 	if len(ps) == 0 {
@@ -404,7 +406,9 @@ func (r *Reader) revoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 // partitions to others, so their leases end before anything else and no
 // in-flight event of theirs can commit.
 func (r *Reader) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.member.Store(false)
 	r.drop(ctx, lost[r.cfg.Topic], true)
+	r.changed(false)
 }
 
 func (r *Reader) drop(ctx context.Context, ps []int32, lost bool) {
@@ -523,6 +527,10 @@ func (r *Reader) Streams() []Stream {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Member reports whether this instance is in the group: an assignment
+// completed (possibly of no partition) and nothing was lost since.
+func (r *Reader) Member() bool { return r.member.Load() }
 
 // Running is the number of streams this instance runs now.
 func (r *Reader) Running() int64 { return r.running.Load() }
