@@ -263,10 +263,10 @@ type fleetEnv struct {
 	editor  *kgo.Client
 }
 
-func newFleetEnv(t *testing.T, streamPartitions int32) *fleetEnv {
+func newFleetEnv(t *testing.T, streamPartitions int32, interval time.Duration) *fleetEnv {
 	t.Helper()
 	broker := startMemoryKafkaBroker(t, "")
-	env := &fleetEnv{t: t, brokers: broker.addr, srv: newFleetServer(t, 200*time.Millisecond)}
+	env := &fleetEnv{t: t, brokers: broker.addr, srv: newFleetServer(t, interval)}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.addr), kgo.DefaultProduceTopic(fleetStreamsTopic))
 	require.NoError(t, err)
 	t.Cleanup(cl.Close)
@@ -421,7 +421,7 @@ func within(t *testing.T, limit time.Duration, what string, cond func() bool) ti
 func TestFleet(t *testing.T) {
 	t.Parallel()
 	const streamCount = 300
-	env := newFleetEnv(t, 30)
+	env := newFleetEnv(t, 30, 200*time.Millisecond)
 	srv, put := env.srv, env.put
 	var names []string
 	for i := range streamCount {
@@ -549,7 +549,7 @@ func TestFleet(t *testing.T) {
 // ending its instance, until its record changes.
 func TestFleetStandby(t *testing.T) {
 	t.Parallel()
-	env := newFleetEnv(t, 1)
+	env := newFleetEnv(t, 1, 200*time.Millisecond)
 	names := []string{"a", "b", "c"}
 	for _, n := range names {
 		env.put(n, false)
