@@ -120,6 +120,60 @@ func (s *Streams) Remove(ctx context.Context, name string) error {
 	return in.remove(ctx, r)
 }
 
+// RemoveAll is Remove for several streams at once: it stops them all, then
+// waits until the events in flight of every one are settled, so that it
+// takes as long as the slowest stream rather than the sum of all. A fleet
+// instance giving up a partition of thousands of streams must be done
+// within the group's rebalance timeout. It returns the first error; every
+// stream is gone either way.
+func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
+	in := s.in
+	in.ops.Lock()
+	defer in.ops.Unlock()
+	h := in.h
+	h.mu.Lock()
+	var rs []*reader
+	for _, name := range names {
+		if r := h.readers[name]; r != nil {
+			rs = append(rs, r)
+		}
+	}
+	h.mu.Unlock()
+	for _, r := range rs {
+		r.draining.Store(true)
+		r.stop()
+	}
+	var first error
+	for _, r := range rs {
+		if err := r.waitDone(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	h.mu.Lock()
+	for _, r := range rs {
+		h.drop(r)
+		r.stoppedLocked(errRemoved)
+	}
+	h.broadcast()
+	for i := 0; i < len(rs) && first == nil; {
+		if rs[i].tracker.unsettled() == 0 {
+			i++
+			continue
+		}
+		if !h.await(ctx.Done()) {
+			first = fmt.Errorf("waiting for the events in flight of %d streams: %w", len(rs), ctx.Err())
+		}
+	}
+	h.mu.Unlock()
+	for _, r := range rs {
+		in.forget(r)
+		if err := r.close(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // remove takes r out of the input and waits until its handed-out events
 // are settled; in.ops must be held.
 func (in *sseInput) remove(ctx context.Context, r *reader) error {

@@ -320,3 +320,53 @@ func TestStreams_PutRefusesBadStreams(t *testing.T) {
 	}
 	assert.Empty(t, s.List())
 }
+
+// TestStreams_RemoveAll removes several streams at once: it returns only
+// once the events in flight of every one are acknowledged, writes each
+// one's final checkpoint and closes each connection, and leaves the others
+// running.
+func TestStreams_RemoveAll(t *testing.T) {
+	srv := newStreamsServer(t)
+	s, res := newTestStreams(t, `
+max_in_flight: 0
+reconnect: {initial_interval: 10ms, max_interval: 100ms}
+checkpoint: {cache: ck, key: fleet}
+`, StreamsOptions{KeepRunning: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range []string{"a", "b", "c"} {
+		require.NoError(t, s.Put(ctx, StreamConfig{Name: n, URL: srv.URL + "/s/" + n}))
+	}
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool {
+		return countPrefix(m, "a|") >= 2 && countPrefix(m, "b|") >= 2 && countPrefix(m, "c|") >= 1
+	})
+
+	removed := make(chan error, 1)
+	go func() { removed <- s.RemoveAll(ctx, []string{"a", "b", "missing"}) }()
+	select {
+	case err := <-removed:
+		t.Fatalf("RemoveAll returned (%v) with events unacknowledged", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	select {
+	case err := <-removed:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("RemoveAll did not return once the events were acknowledged")
+	}
+	for _, n := range []string{"a", "b"} {
+		store := &checkpointStore{res: res, cache: "ck", key: "fleet." + n}
+		_, _, ok, _, _, err := store.load(ctx)
+		require.NoError(t, err)
+		assert.True(t, ok, "%s's final checkpoint", n)
+		require.Eventually(t, func() bool { return srv.connections(n) == 0 }, 5*time.Second, 10*time.Millisecond, "%s's connection stays open", n)
+	}
+	list := s.List()
+	require.Len(t, list, 1)
+	assert.Equal(t, "c", list[0].Name)
+}

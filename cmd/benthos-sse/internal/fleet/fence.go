@@ -50,21 +50,27 @@ func ParseLease(stream, id string) (Lease, error) {
 type leases struct {
 	mu   sync.RWMutex
 	m    map[string]uint64
+	part map[string]int32 // the partition of each leased stream
 	next uint64
 	pos  map[int32]int64 // partition → table position, the offset Commit sends
 }
 
-func (l *leases) grant(name string) {
+func (l *leases) grant(name string, p int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.next++
 	l.m[name] = l.next
+	if l.part == nil {
+		l.part = map[string]int32{}
+	}
+	l.part[name] = p
 }
 
 func (l *leases) revoke(name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.m, name)
+	delete(l.part, name)
 }
 
 func (l *leases) setPos(p int32, next int64, owned bool) {

@@ -363,6 +363,10 @@ func (r runner) Remove(ctx context.Context, name string) error {
 	return r.streams.Remove(ctx, name)
 }
 
+func (r runner) RemoveAll(ctx context.Context, names []string) error {
+	return r.streams.RemoveAll(ctx, names)
+}
+
 // endpointStream is one stream in the endpoint's listing.
 type endpointStream struct {
 	Name        string `json:"name"`

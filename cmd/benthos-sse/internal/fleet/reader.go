@@ -34,6 +34,14 @@ type Runner interface {
 	Remove(ctx context.Context, name string) error
 }
 
+// BulkRemover is a Runner that can remove many streams at once, settling
+// them together: a revocation then takes as long as the slowest stream,
+// not the sum of all, and fits in the rebalance timeout with thousands of
+// streams.
+type BulkRemover interface {
+	RemoveAll(ctx context.Context, names []string) error
+}
+
 // Config is what a Reader needs; zero durations take the defaults below.
 type Config struct {
 	// Brokers are the seed brokers, host:port.
@@ -309,7 +317,7 @@ func (r *Reader) start(name string, p int32, spec Spec) {
 		return
 	}
 	if _, ok := r.owner[name]; !ok {
-		r.leases.grant(name)
+		r.leases.grant(name, p)
 	}
 	if err := r.run.Put(name, spec); err != nil {
 		r.log.Errorf("fleet: starting stream %q: %v", name, err)
@@ -432,18 +440,26 @@ func (r *Reader) drop(ctx context.Context, ps []int32, lost bool) {
 			}
 		}
 	}
-	// Streams settle independently, so they are removed in parallel: the
+	// Streams settle independently, so they are removed together: the
 	// revocation takes as long as the slowest stream, not the sum.
-	var wg sync.WaitGroup
-	errs := make([]error, len(names))
-	for i, name := range names {
-		wg.Go(func() { errs[i] = r.run.Remove(ctx, name) })
-	}
-	wg.Wait()
-	for i, name := range names {
-		if errs[i] != nil {
-			r.log.Errorf("fleet: stopping stream %q: %v", name, errs[i])
+	if br, ok := r.run.(BulkRemover); ok {
+		if err := br.RemoveAll(ctx, names); err != nil {
+			r.log.Errorf("fleet: stopping %d streams: %v", len(names), err)
 		}
+	} else {
+		var wg sync.WaitGroup
+		errs := make([]error, len(names))
+		for i, name := range names {
+			wg.Go(func() { errs[i] = r.run.Remove(ctx, name) })
+		}
+		wg.Wait()
+		for i, name := range names {
+			if errs[i] != nil {
+				r.log.Errorf("fleet: stopping stream %q: %v", name, errs[i])
+			}
+		}
+	}
+	for _, name := range names {
 		r.leases.revoke(name)
 		delete(r.owner, name)
 	}
@@ -516,14 +532,15 @@ type Stream struct {
 	Partition int32  `json:"partition"`
 }
 
-// Streams lists the streams this instance runs now, by name.
+// Streams lists the streams this instance runs now, by name. It does not
+// wait for a revocation in progress: the streams being settled are listed.
 func (r *Reader) Streams() []Stream {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Stream, 0, len(r.owner))
-	for name, p := range r.owner {
+	r.leases.mu.RLock()
+	out := make([]Stream, 0, len(r.leases.part))
+	for name, p := range r.leases.part {
 		out = append(out, Stream{Name: name, Partition: p})
 	}
+	r.leases.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

@@ -22,15 +22,15 @@ func TestSplit(t *testing.T) {
 	_, err = Register(&Reader{cfg: Config{Group: "g"}})
 	require.Error(t, err, "a second fleet of one group")
 
-	r.leases.grant("a")
-	r.leases.grant("b")
+	r.leases.grant("a", 0)
+	r.leases.grant("b", 0)
 	a1, b1, gone := msg("a"), msg("b"), msg("gone")
 	r.Tag(a1, "a")
 	r.Tag(b1, "b")
 	r.Tag(gone, "gone") // not this instance's: lease 0
 	a2 := msg("a")
 	r.Tag(a2, "a")
-	r.leases.grant("b") // b moved away and came back: b1's lease ended
+	r.leases.grant("b", 0) // b moved away and came back: b1's lease ended
 	b2 := msg("b")
 	r.Tag(b2, "b")
 
