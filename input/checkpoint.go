@@ -155,6 +155,25 @@ func newerGeneration(a, b uint64) bool { return int64(a-b) > 0 }
 // an ID that cannot be sent as Last-Event-ID (written by hand, or by a
 // version that checkpointed any ID): they are ignored, since resuming from
 // them would fail every request.
+// loaded is what load returns, kept for a reader that starts later.
+type loaded struct {
+	gen                 uint64
+	id                  string
+	ok                  bool
+	invalid, unsendable []string
+}
+
+// loaded is load, returning a loaded.
+func (s *checkpointStore) loaded(ctx context.Context) (*loaded, error) {
+	var l loaded
+	var err error
+	l.gen, l.id, l.ok, l.invalid, l.unsendable, err = s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
 func (s *checkpointStore) load(ctx context.Context) (gen uint64, id string, ok bool, invalid, unsendable []string, err error) {
 	for _, k := range []string{s.key + ".a", s.key + ".b"} {
 		var v []byte

@@ -173,6 +173,10 @@ type reader struct {
 	resume    string
 	hasResume bool
 
+	// pre is the checkpoint read ahead by PutAll, which start then uses
+	// instead of reading it; nil: start reads it.
+	pre *loaded
+
 	// Set by start, under in.startMu, before the goroutine starts.
 	es         *sse.EventSource
 	readerDone chan struct{} // closed when the reader goroutine returns
@@ -270,10 +274,14 @@ func (r *reader) start(src io.Reader) error {
 	in := r.in
 	opts := r.options()
 	if r.store != nil {
-		gen, id, ok, invalid, unsendable, err := r.store.load(context.Background())
-		if err != nil {
-			return err
+		l := r.pre
+		if l == nil {
+			var err error
+			if l, err = r.store.loaded(context.Background()); err != nil {
+				return err
+			}
 		}
+		gen, id, ok, invalid, unsendable := l.gen, l.id, l.ok, l.invalid, l.unsendable
 		for _, k := range invalid {
 			r.log.Warnf("Ignoring checkpoint key %q of cache %q: not a checkpoint this input wrote (or over %d bytes), or a write torn by a crash", k, r.store.cache, maxCheckpointSize)
 		}

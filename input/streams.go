@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -101,6 +102,69 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 	in.add(r)
 	return nil
 }
+
+// PutAll is Put for many streams: the new ones have their checkpoints read
+// concurrently, then all start; those that replace a stream are put one by
+// one as Put does. A fleet instance given a partition of thousands of
+// streams starts them in the time of a few checkpoint reads rather than one
+// after another. It checks every sc first and puts none if one is invalid.
+func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
+	for _, sc := range scs {
+		if err := sc.Check(); err != nil {
+			return fmt.Errorf("stream %q: %w", sc.Name, err)
+		}
+	}
+	in := s.in
+	in.ops.Lock()
+	select {
+	case <-in.closing:
+		in.ops.Unlock()
+		return errors.New("sse: the input is closed")
+	default:
+	}
+	var fresh, replacing []StreamConfig
+	in.h.mu.Lock()
+	for _, sc := range scs {
+		if in.h.readers[sc.Name] != nil {
+			replacing = append(replacing, sc)
+		} else {
+			fresh = append(fresh, sc)
+		}
+	}
+	in.h.mu.Unlock()
+	readers := make([]*reader, len(fresh))
+	for i, sc := range fresh {
+		readers[i] = in.newReader(sc)
+	}
+	if in.store != nil {
+		// A failed read is left to start, which reads again.
+		sem := make(chan struct{}, maxConcurrentLoads)
+		var wg sync.WaitGroup
+		for _, r := range readers {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if l, err := r.store.loaded(ctx); err == nil {
+					r.pre = l
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, r := range readers {
+		in.add(r)
+	}
+	in.ops.Unlock()
+	for _, sc := range replacing {
+		if err := s.Put(ctx, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxConcurrentLoads bounds the checkpoint reads PutAll makes at once.
+const maxConcurrentLoads = 64
 
 // Remove stops the stream called name and returns once its events in
 // flight are settled (acknowledged or rejected) and its final checkpoint is

@@ -370,3 +370,41 @@ checkpoint: {cache: ck, key: fleet}
 	require.Len(t, list, 1)
 	assert.Equal(t, "c", list[0].Name)
 }
+
+// TestStreams_PutAll puts several streams at once: new ones start from
+// their checkpoints, read ahead, and one that exists is replaced.
+func TestStreams_PutAll(t *testing.T) {
+	srv := newStreamsServer(t)
+	s, _ := newTestStreams(t, `
+max_in_flight: 0
+reconnect: {initial_interval: 10ms, max_interval: 100ms}
+checkpoint: {cache: ck, key: fleet}
+`, StreamsOptions{KeepRunning: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.Error(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/a"}, {Name: "bad", URL: "ftp://x"}}), "an invalid stream")
+	assert.Empty(t, s.List(), "nothing is put when one stream is invalid")
+	require.NoError(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/a"}, {Name: "b", URL: srv.URL + "/s/b"}}))
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") >= 2 && countPrefix(m, "b|") >= 2 })
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	require.NoError(t, s.Remove(ctx, "a")) // its final checkpoint
+	acked := srv.requests("a")
+	require.NoError(t, s.PutAll(ctx, []StreamConfig{
+		{Name: "a", URL: srv.URL + "/s/a"},
+		{Name: "b", URL: srv.URL + "/s/b", Headers: http.Header{"X-New": {"1"}}},
+	}))
+	all = nil
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") >= 1 && countPrefix(m, "b|") >= 1 })
+	a := srv.requests("a")
+	require.Len(t, a, len(acked)+1)
+	assert.NotEqual(t, "-", a[len(a)-1], "a resumes from its checkpoint, read ahead")
+	assert.Len(t, srv.requests("b"), 2, "b was replaced")
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	require.NoError(t, s.RemoveAll(ctx, []string{"a", "b"}))
+}

@@ -344,6 +344,23 @@ type runner struct {
 }
 
 func (r runner) Put(name string, spec Spec) error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	return r.streams.Put(ctx, streamConfig(name, spec))
+}
+
+func (r runner) PutAll(streams []Named) error {
+	scs := make([]input.StreamConfig, len(streams))
+	for i, st := range streams {
+		scs[i] = streamConfig(st.Name, st.Spec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	return r.streams.PutAll(ctx, scs)
+}
+
+// streamConfig is the sse input's stream of a spec.
+func streamConfig(name string, spec Spec) input.StreamConfig {
 	sc := input.StreamConfig{Name: name, URL: spec.URL, Method: spec.Method, LastEventID: spec.LastEventID}
 	if spec.Body != "" {
 		sc.Body = []byte(spec.Body)
@@ -354,9 +371,7 @@ func (r runner) Put(name string, spec Spec) error {
 			sc.Headers.Set(k, v)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	defer cancel()
-	return r.streams.Put(ctx, sc)
+	return sc
 }
 
 func (r runner) Remove(ctx context.Context, name string) error {

@@ -34,6 +34,19 @@ type Runner interface {
 	Remove(ctx context.Context, name string) error
 }
 
+// Named is a stream with its name.
+type Named struct {
+	Name string
+	Spec Spec
+}
+
+// BulkPutter is a Runner that can start many streams at once: a partition
+// of thousands of streams then starts in the time of a few checkpoint
+// reads, not one after another, and within the rebalance timeout.
+type BulkPutter interface {
+	PutAll(streams []Named) error
+}
+
 // BulkRemover is a Runner that can remove many streams at once, settling
 // them together: a revocation then takes as long as the slowest stream,
 // not the sum of all, and fits in the rebalance timeout with thousands of
@@ -303,10 +316,47 @@ func (r *Reader) maybeLoaded(ctx context.Context, adm *kadm.Client, p int32, pt 
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		r.start(name, p, pt.entries[name].spec)
-	}
+	r.startAll(p, names, pt)
 	r.log.Infof("fleet: partition %d of %s loaded, %d streams", p, r.cfg.Topic, len(names))
+}
+
+// startAll starts a loaded partition's streams, at once when the runner
+// can (see BulkPutter).
+func (r *Reader) startAll(p int32, names []string, pt *partition) {
+	bp, ok := r.run.(BulkPutter)
+	if !ok || len(names) < 2 {
+		for _, name := range names {
+			r.start(name, p, pt.entries[name].spec)
+		}
+		return
+	}
+	var streams []Named
+	for _, name := range names {
+		if q, ok := r.owner[name]; ok && q != p {
+			r.badRecords.Add(1)
+			r.log.Errorf("fleet: stream %q is keyed in partitions %d and %d of %s; it runs from partition %d only (produce every record with the same partitioner)", name, q, p, r.cfg.Topic, q)
+			continue
+		}
+		if _, ok := r.owner[name]; !ok {
+			r.leases.grant(name, p)
+		}
+		streams = append(streams, Named{name, pt.entries[name].spec})
+	}
+	if err := bp.PutAll(streams); err != nil {
+		// One by one, each failure logged for its own stream.
+		r.log.Warnf("fleet: starting %d streams of partition %d at once: %v; starting them one by one", len(streams), p, err)
+		for _, st := range streams {
+			r.start(st.Name, p, st.Spec)
+		}
+		return
+	}
+	for _, st := range streams {
+		if _, ok := r.owner[st.Name]; !ok {
+			r.owner[st.Name] = p
+			r.running.Add(1)
+		}
+	}
+	r.changed(false)
 }
 
 // start puts a stream and gives it a lease if it was not running.
