@@ -60,7 +60,7 @@ func TestFleetScale(t *testing.T) {
 
 	start := time.Now()
 	a, b := env.start("fleet-a"), env.start("fleet-b")
-	within(t, 10*time.Minute, "every stream produces on a fleet of 2", producedSince(names, nil))
+	within(t, 4*time.Minute, "every stream produces on a fleet of 2", producedSince(names, nil))
 	t.Logf("%d streams on 2 instances: all produced %v after the start", n, time.Since(start).Round(time.Millisecond))
 
 	// Join: from the third instance's start until every stream it took
@@ -69,7 +69,7 @@ func TestFleetScale(t *testing.T) {
 	at := counts(names)
 	c := env.start("fleet-c")
 	var moved []string
-	within(t, 10*time.Minute, "c takes a fair share", func() bool {
+	within(t, 4*time.Minute, "c takes a fair share", func() bool {
 		total, lo, hi := 0, n, 0
 		for _, in := range []*fleetInstance{a, b, c} {
 			k := len(in.streams())
@@ -78,7 +78,7 @@ func TestFleetScale(t *testing.T) {
 		return total == n && lo > 0 && float64(hi) <= 1.3*float64(lo)
 	})
 	moved = keys(c.streams())
-	within(t, 10*time.Minute, "the moved streams produce again", producedSince(moved, at))
+	within(t, 4*time.Minute, "the moved streams produce again", producedSince(moved, at))
 	t.Logf("join: %d streams moved to the new instance and produced again %v after it started", len(moved), time.Since(joined).Round(time.Millisecond))
 
 	// Memory per stream, once settled.
@@ -95,6 +95,6 @@ func TestFleetScale(t *testing.T) {
 	at = counts(lost)
 	killed := time.Now()
 	require.Equal(t, -1, c.proc.Signal(syscall.SIGKILL))
-	within(t, 10*time.Minute, "the killed instance's streams produce again", producedSince(lost, at))
+	within(t, 4*time.Minute, "the killed instance's streams produce again", producedSince(lost, at))
 	t.Logf("kill: %d streams of the killed instance produced again %v after the SIGKILL", len(lost), time.Since(killed).Round(time.Millisecond))
 }

@@ -25,14 +25,16 @@
 //     its session timeout): the partitions already belong to someone else.
 //     The streams' leases end first, so that none of their in-flight events
 //     can commit, then the streams are removed.
-//   - Start: before a newly assigned partition's streams start, the Reader
-//     waits until the last stable offset of every partition of the offsets
-//     topic has reached the high watermark it had at assignment. Every
-//     transaction the previous owner had open (with the resume points it
-//     wrote) has then committed or aborted, and the checkpoint cache reads the
-//     resume point that really holds. A dead owner's transaction ends at its
-//     transaction timeout, so fail-over takes at most the session timeout
-//     plus the transaction timeout, plus a reconnect.
+//   - Start: a newly assigned stream resumes from a resume point read after
+//     every transaction the previous owner had open (with the resume points
+//     it wrote) has committed or aborted. The kafka_offsets cache does this
+//     for each read: it waits until its read_committed tail of the offsets
+//     topic has passed the high watermark listed at the read, which comes
+//     after the assignment. Config.StableTopic makes the Reader itself wait
+//     so, once per assignment, for a checkpoint store that does not. A dead
+//     owner's transaction ends at its transaction timeout, so fail-over takes
+//     at most the session timeout plus the transaction timeout, plus a
+//     reconnect.
 //
 // # Fencing zombies (KIP-447)
 //
@@ -54,8 +56,8 @@
 // owner revoked it, which waits for these very events, or after the owner was
 // removed, which bumps the generation). The batch's records were produced
 // before that moment, so they lie below the high watermark the next owner
-// snapshots at assignment, and the next owner waits for this transaction to
-// end before it reads the resume point. Two windows remain, both closed by
+// snapshots when it reads the resume point, and it waits for this
+// transaction to end before it reads it. Two windows remain, both closed by
 // leases (an ownership token per stream, carried by each message in the
 // sse_fleet_lease metadata):
 //

@@ -61,7 +61,8 @@ partition up. A new owner waits for the previous owner's open transactions on th
 their transaction timeout) before it resumes each stream from its committed resume point. The input never ends on
 its own: a stream that ended (204, `+"`stream_end: stop`"+`) stays ended until its record changes.
 
-`+"`GET "+EndpointPath+"`"+` on the HTTP server lists this instance's streams (partition, ready state, lag, resume
+`+"`/ready`"+` is 200 while the instance is a member of the group and runs no stream (a standby) or has one of its
+streams open. `+"`GET "+EndpointPath+"`"+` on the HTTP server lists this instance's streams (partition, ready state, lag, resume
 point) and the group's assignment (which instance holds which partition).`).
 		Fields(
 			service.NewStringListField(fieldBrokers).
