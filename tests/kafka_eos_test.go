@@ -309,3 +309,49 @@ func TestKafkaEOS_Fencing(t *testing.T) {
 	requireExactlyOnce(t, recordNumbers(t, readCommitted(t, broker.addr, topic)), last, all)
 	t.Logf("A paused at resume point %d; its last line: %s", paused, lastLine)
 }
+
+// TestKafkaEOS_Refusals: lint refuses a transactional output that cannot
+// be exactly once, naming the line and the field; the input's max_in_flight
+// with a kafka_offsets checkpoint cache, which lint cannot see together
+// (a component's lint rule sees only its own fields, not the resources it
+// names), is refused when the binary starts, naming both fields.
+func TestKafkaEOS_Refusals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, conf string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(conf), 0o644))
+	}
+	write("idempotent.yaml", `http: {enabled: false}
+input:
+  generate: {count: 1, mapping: 'root = "x"'}
+output:
+  kafka_franz:
+    seed_brokers: [ 127.0.0.1:1 ]
+    topic: t
+    max_in_flight: 1
+    idempotent_write: false
+    transactional_id: a
+    offsets_topic: o
+`)
+	res := runBin(t, dir, nil, nil, "lint", "idempotent.yaml")
+	assert.Equal(t, 1, res.code, "%s", res.output())
+	assert.Contains(t, res.stderr, "idempotent.yaml(6,1) idempotent_write: false cannot be exactly once")
+
+	write("inflight.yaml", `http: {enabled: false}
+input:
+  sse:
+    url: http://127.0.0.1:1/events
+    max_in_flight: 4
+    checkpoint: {cache: offsets, key: k}
+cache_resources:
+  - label: offsets
+    kafka_offsets: {seed_brokers: [ 127.0.0.1:1 ], topic: o}
+output:
+  kafka_franz: {seed_brokers: [ 127.0.0.1:1 ], topic: t, max_in_flight: 1, transactional_id: a, offsets_topic: o}
+`)
+	res = runBin(t, dir, nil, nil, "lint", "inflight.yaml")
+	assert.Equal(t, 0, res.code, "lint cannot see the cache's type: %s", res.output())
+	res = runBin(t, dir, nil, nil, "run", "inflight.yaml")
+	assert.NotEqual(t, 0, res.code, "%s", res.output())
+	assert.Contains(t, res.output(), `field "max_in_flight": 4 cannot be exactly once with checkpoint.cache "offsets"`)
+}
