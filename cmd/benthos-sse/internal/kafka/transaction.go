@@ -181,8 +181,9 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		}
 	}
 	records := make([]*kgo.Record, 0, len(batch)+1)
+	x := o.executors(batch)
 	for i := range batch {
-		r, err := o.record(batch, i)
+		r, err := o.record(x, batch, i)
 		if err != nil {
 			return fmt.Errorf("kafka_franz: message %d of %d: %w; nothing of the batch is written", i+1, len(batch), err)
 		}
