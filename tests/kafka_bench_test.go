@@ -60,6 +60,7 @@ type kafkaBenchConfig struct {
 //	go test -run '^$' -bench KafkaExactlyOnce -benchtime 1x ./tests/
 var kafkaEOSBenchConfigs = []kafkaBenchConfig{
 	{name: "at-least-once/kafka.yaml", input: "max_batch_size: 256\n    max_in_flight: 1", output: "max_in_flight: 1"},
+	{name: "exactly-once/batch-256", input: "max_batch_size: 256\n    max_in_flight: 1", output: "max_in_flight: 1", exactlyOnce: true},
 	{name: "at-least-once/batch-1024", input: "max_batch_size: 1024\n    max_in_flight: 1", output: "max_in_flight: 1"},
 	{name: "exactly-once/batch-1024", input: "max_batch_size: 1024\n    max_in_flight: 1", output: "max_in_flight: 1", exactlyOnce: true},
 	{name: "at-least-once/batch-8192", input: "max_batch_size: 8192\n    max_in_flight: 1", output: "max_in_flight: 1\n    compression: lz4"},
