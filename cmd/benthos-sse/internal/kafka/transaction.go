@@ -126,10 +126,12 @@ func (o *output) connectTransaction(ctx context.Context, cl *kgo.Client) error {
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		switch {
+		case err == nil:
+			o.log.Infof("Created the offsets topic %q (compacted)", t.offsetsTopic)
+		case !errors.Is(err, kerr.TopicAlreadyExists): // another instance's creation won
 			return fmt.Errorf("creating offsets_topic %q: %w", t.offsetsTopic, err)
 		}
-		o.log.Infof("Created the offsets topic %q (compacted)", t.offsetsTopic)
 	}
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fmt.Errorf("initialising transactional_id %q: %w", t.id, err)
