@@ -143,9 +143,12 @@ func TestTransaction_UnknownCommitOutcome(t *testing.T) {
 	c := newCluster(t, 1)
 	o := newOut(t, c, txnYAML("unknown-1", "offsets-unknown"))
 	require.NoError(t, write(o, service.MessageBatch{event("a", "1")}))
-	var failing atomic.Bool
+	var failing, dropping atomic.Bool
 	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
+		if dropping.Load() {
+			return nil, errors.New("connection dropped"), true
+		}
 		if !failing.Load() {
 			return nil, nil, false
 		}
@@ -160,6 +163,13 @@ func TestTransaction_UnknownCommitOutcome(t *testing.T) {
 	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the commit did not happen`)
 	require.NoError(t, write(o, service.MessageBatch{event("a", "3")}))
 	assert.Equal(t, []string{"1", "3"}, values(readCommitted(t, c, "t")))
+
+	// The connection drops under the commit: a transport error.
+	dropping.Store(true)
+	err = write(o, service.MessageBatch{event("a", "4")})
+	dropping.Store(false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the commit did not happen`)
 	assert.Equal(t, map[string]string{"a": "3"}, kafkaread.Newest(readCommitted(t, c, "offsets-unknown")))
 
 	failing.Store(true)
