@@ -619,8 +619,9 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 
 	errs := make([]error, len(batch))
 	records := make([]*kgo.Record, len(batch))
+	x := o.executors(batch)
 	for i := range batch {
-		records[i], errs[i] = o.record(batch, i)
+		records[i], errs[i] = o.record(x, batch, i)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -667,27 +668,50 @@ func countErrs(errs []error) int {
 	return n
 }
 
-// record builds the record of message i.
-func (o *output) record(batch service.MessageBatch, i int) (*kgo.Record, error) {
+// executors resolve the output's interpolations on one batch. Building
+// one converts the batch once, where MessageBatch.TryInterpolatedString
+// converts it on every call: quadratic in the batch size, which made a
+// batch of 8192 events take 2,942 events/s.
+type executors struct {
+	topic, key, partition, timestamp *service.MessageBatchInterpolationExecutor
+}
+
+func (o *output) executors(batch service.MessageBatch) *executors {
+	x := &executors{topic: batch.InterpolationExecutor(o.topic)}
+	if o.key != nil {
+		x.key = batch.InterpolationExecutor(o.key)
+	}
+	if o.partition != nil {
+		x.partition = batch.InterpolationExecutor(o.partition)
+	}
+	if o.timestamp != nil {
+		x.timestamp = batch.InterpolationExecutor(o.timestamp)
+	}
+	return x
+}
+
+// record builds the record of message i of batch, resolving the
+// interpolations with x.
+func (o *output) record(x *executors, batch service.MessageBatch, i int) (*kgo.Record, error) {
 	msg := batch[i]
 	value, err := msg.AsBytes()
 	if err != nil {
 		return nil, err
 	}
 	r := &kgo.Record{Value: value}
-	if r.Topic, err = batch.TryInterpolatedString(i, o.topic); err != nil {
+	if r.Topic, err = x.topic.TryString(i); err != nil {
 		return nil, fmt.Errorf("topic: %w", err)
 	}
 	if r.Topic == "" {
 		return nil, errors.New("topic: the interpolation gave an empty topic")
 	}
 	if o.key != nil {
-		if r.Key, err = batch.TryInterpolatedBytes(i, o.key); err != nil {
+		if r.Key, err = x.key.TryBytes(i); err != nil {
 			return nil, fmt.Errorf("key: %w", err)
 		}
 	}
 	if o.partition != nil {
-		s, err := batch.TryInterpolatedString(i, o.partition)
+		s, err := x.partition.TryString(i)
 		if err != nil {
 			return nil, fmt.Errorf("partition: %w", err)
 		}
@@ -698,7 +722,7 @@ func (o *output) record(batch service.MessageBatch, i int) (*kgo.Record, error) 
 		r.Partition = int32(p)
 	}
 	if o.timestamp != nil {
-		s, err := batch.TryInterpolatedString(i, o.timestamp)
+		s, err := x.timestamp.TryString(i)
 		if err != nil {
 			return nil, fmt.Errorf("timestamp_ms: %w", err)
 		}

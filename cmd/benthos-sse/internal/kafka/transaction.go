@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/cmd/benthos-sse/internal/fleet"
+	"github.com/benthos-sse/benthos-sse/internal/kafkaread"
 )
 
 // The transactional mode of kafka_franz: each batch is one Kafka
@@ -62,8 +64,9 @@ type transaction struct {
 	conn         []kgo.Opt     // connection options, for reading the offsets topic
 
 	// Owned by WriteBatch, which max_in_flight: 1 serialises.
-	open   bool  // a transaction is open in the client
-	failed error // set once the process must stop: every later write fails with it
+	open      bool              // a transaction is open in the client
+	failed    error             // set once the process must stop: every later write fails with it
+	committed map[string]string // the resume point committed last, per checkpoint key (absent: none)
 }
 
 func (o *output) parseTransaction(conf *service.ParsedConfig, idempotent bool, conn []kgo.Opt) error {
@@ -82,7 +85,7 @@ func (o *output) parseTransaction(conf *service.ParsedConfig, idempotent bool, c
 	case offsets == "":
 		return errors.New("offsets_topic must be set with transactional_id: the resume points are committed there")
 	}
-	t := &transaction{id: id, offsetsTopic: offsets, conn: conn}
+	t := &transaction{id: id, offsetsTopic: offsets, conn: conn, committed: map[string]string{}}
 	if !idempotent {
 		return errors.New("idempotent_write: false cannot be exactly once: transactional_id needs idempotent writes")
 	}
@@ -127,14 +130,25 @@ func (o *output) connectTransaction(ctx context.Context, cl *kgo.Client) error {
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		switch {
+		case err == nil:
+			o.log.Infof("Created the offsets topic %q (compacted)", t.offsetsTopic)
+		case !errors.Is(err, kerr.TopicAlreadyExists): // another instance's creation won
 			return fmt.Errorf("creating offsets_topic %q: %w", t.offsetsTopic, err)
 		}
-		o.log.Infof("Created the offsets topic %q (compacted)", t.offsetsTopic)
 	}
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fmt.Errorf("initialising transactional_id %q: %w", t.id, err)
 	}
+	// The resume points committed so far, to settle a commit whose outcome
+	// will be unknown (see settleUnknown). The initialisation has just
+	// ended what an earlier instance left open, so this read waits for
+	// nobody.
+	recs, err := kafkaread.ToEnd(ctx, t.conn, t.offsetsTopic)
+	if err != nil {
+		return fmt.Errorf("offsets_topic %q: %w", t.offsetsTopic, err)
+	}
+	t.committed = kafkaread.Newest(recs)
 	return nil
 }
 
@@ -168,9 +182,9 @@ func resumePoints(batch service.MessageBatch) []resumePoint {
 // writeTransaction writes the batch and its resume points in one
 // transaction. It returns nil once the transaction is committed; an error
 // when it is not (aborted: the input writes the batch again); and stops
-// the process when this instance was fenced or the outcome of the commit
-// is unknown, since resolving either needs an initialisation of the
-// transactional ID, which only a new instance may make (see [Stop]).
+// the process (see [Stop]) when this instance was fenced, which only a new
+// instance may resolve, or when the outcome of a commit is unknown and the
+// offsets topic cannot tell it (see settleUnknown).
 func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch service.MessageBatch) error {
 	t := o.txn
 	if t.failed != nil {
@@ -201,14 +215,16 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		batch = live
 	}
 	records := make([]*kgo.Record, 0, len(batch)+1)
+	x := o.executors(batch)
 	for i := range batch {
-		r, err := o.record(batch, i)
+		r, err := o.record(x, batch, i)
 		if err != nil {
 			return fmt.Errorf("kafka_franz: message %d of %d: %w; nothing of the batch is written", i+1, len(batch), err)
 		}
 		records = append(records, r)
 	}
-	for _, p := range resumePoints(batch) {
+	points := resumePoints(batch)
+	for _, p := range points {
 		records = append(records, &kgo.Record{Topic: t.offsetsTopic, Key: []byte(p.key), Value: []byte(p.value)})
 	}
 
@@ -260,6 +276,9 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 	cancel()
 	if err == nil {
 		t.open = false
+		for _, p := range points {
+			t.committed[p.key] = p.value
+		}
 		return nil
 	}
 	if f := o.fenced(err); f != nil {
@@ -273,43 +292,129 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		}
 		return cerr
 	}
-	// Committed or not, nobody can tell now: franz-go allows only an abort
-	// by re-initialising the transactional ID, which a fenced instance must
-	// not do. A new instance's initialisation settles the transaction, and
-	// it resumes from the resume point committed with the records.
-	return o.stop(fmt.Errorf("kafka_franz: transactional_id %q: the outcome of a commit is unknown (%w); stopping, so that a restart settles it and resumes from the resume point Kafka committed", t.id, err))
+	return o.settleUnknown(ctx, cl, points, err)
+}
+
+// settleUnknown decides a commit whose outcome is unknown (the brokers went
+// away mid-commit, or answered an unknown error). franz-go allows only an
+// abort now, made by re-initialising the transactional ID: that ends the
+// transaction if the commit never arrived, and leaves it committed if it
+// did. Once the brokers answer, the offsets topic is read to its end as a
+// read_committed consumer sees it, and for the batch's streams the
+// committed resume point:
+//   - is the batch's: the commit happened; the batch is acknowledged;
+//   - is the one committed before: it did not; the batch is nacked, and
+//     the input writes it again;
+//   - is anything else: another instance committed, so this one is a
+//     zombie, and stops.
+//
+// Against Kafka, a zombie's re-initialisation is refused as fenced. kfake
+// accepts it and fences the other instance instead, which then stops: one
+// instance survives either way, and no transaction commits twice.
+//
+// A batch without resume points, or whose resume points equal the previous
+// ones (events without new IDs), cannot be decided this way: the process
+// stops, and a restart resumes from what Kafka committed.
+func (o *output) settleUnknown(ctx context.Context, cl *kgo.Client, points []resumePoint, cause error) error {
+	t := o.txn
+	unknown := func(why string) error {
+		return o.stop(fmt.Errorf("kafka_franz: transactional_id %q: the outcome of a commit is unknown (%w) and %s; stopping, so that a restart settles it and resumes from the resume point Kafka committed", t.id, cause, why))
+	}
+	decidable := len(points) > 0
+	for _, p := range points {
+		if t.committed[p.key] == p.value {
+			decidable = false
+		}
+	}
+	if !decidable {
+		return unknown("the batch's resume points cannot tell")
+	}
+	o.log.Warnf("The outcome of a commit of transactional_id %q is unknown (%v); aborting and reading the offsets topic %q to settle it", t.id, cause, t.offsetsTopic)
+	if err := o.abort(ctx, cl); err != nil {
+		return err
+	}
+	var newest map[string]string
+	if err := o.retry(ctx, "Settling the unknown commit", func() error {
+		// The abort re-initialises the ID lazily: now, so that a
+		// transaction whose commit never arrived is ended before the read.
+		pctx, cancel := context.WithTimeout(ctx, o.timeout)
+		_, _, err := cl.ProducerID(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, t.timeout)
+		recs, err := kafkaread.ToEnd(rctx, t.conn, t.offsetsTopic)
+		cancel()
+		newest = kafkaread.Newest(recs)
+		return err
+	}); err != nil {
+		return err
+	}
+	committed, aborted := 0, 0
+	for _, p := range points {
+		switch newest[p.key] {
+		case p.value:
+			committed++
+		case t.committed[p.key]:
+			aborted++
+		}
+	}
+	switch {
+	case committed == len(points):
+		for _, p := range points {
+			t.committed[p.key] = p.value
+		}
+		o.log.Infof("The commit of transactional_id %q had succeeded", t.id)
+		return nil
+	case aborted == len(points):
+		return fmt.Errorf("kafka_franz: transactional_id %q: the commit did not happen (%w); aborted, the batch is written again", t.id, cause)
+	}
+	return o.stop(fmt.Errorf("kafka_franz: transactional_id %q was fenced: another instance committed resume points %v while the outcome of this one's commit was unknown (%w); stopping without re-initialising", t.id, newest, cause))
+}
+
+// retry runs fn until it succeeds, backing off up to 5s and logging the
+// 1st, 2nd, 4th... failure, so that a broker outage holds the batch and
+// back-pressures the pipeline. It gives up when ctx ends or fn's error
+// says this instance was fenced.
+func (o *output) retry(ctx context.Context, what string, fn func() error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if f := o.fenced(err); f != nil {
+			return f
+		}
+		if attempt&(attempt-1) == 0 {
+			o.log.Warnf("%s for transactional_id %q failed (attempt %d), retrying in %v: %v", what, o.txn.id, attempt, wait, err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("kafka_franz: %s: %w (last: %v)", strings.ToLower(what[:1])+what[1:], ctx.Err(), err)
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // abort ends the open transaction with an abort, retrying until that
 // succeeds, so that a broker outage holds the batch and back-pressures the
 // pipeline; it gives up when ctx ends or the instance was fenced.
 func (o *output) abort(ctx context.Context, cl *kgo.Client) error {
-	t := o.txn
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	err := o.retry(ctx, "Aborting a transaction", func() error {
 		actx, cancel := context.WithTimeout(context.Background(), o.timeout)
-		err := cl.AbortBufferedRecords(actx)
-		if err == nil {
-			err = cl.EndTransaction(actx, kgo.TryAbort)
+		defer cancel()
+		if err := cl.AbortBufferedRecords(actx); err != nil {
+			return err
 		}
-		cancel()
-		if err == nil {
-			t.open = false
-			return nil
-		}
-		if f := o.fenced(err); f != nil {
-			return f
-		}
-		if attempt&(attempt-1) == 0 { // 1st, 2nd, 4th... attempt: bounded logging
-			o.log.Warnf("Aborting a transaction of transactional_id %q failed (attempt %d), retrying in %v: %v", t.id, attempt, wait, err)
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return fmt.Errorf("kafka_franz: aborting a transaction: %w (last: %v)", ctx.Err(), err)
-		}
-		wait = min(2*wait, 5*time.Second)
+		return cl.EndTransaction(actx, kgo.TryAbort)
+	})
+	if err == nil {
+		o.txn.open = false
 	}
+	return err
 }
 
 // fenced returns the error that stops the process when err says that

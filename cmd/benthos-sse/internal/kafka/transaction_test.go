@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -131,22 +132,51 @@ func TestTransaction_FencedInstanceStops(t *testing.T) {
 	assert.Equal(t, []string{"1", "4"}, values(readCommitted(t, c, "t")))
 }
 
-// TestTransaction_UnknownCommitOutcomeStops: when the brokers' answer to a
-// commit leaves its outcome unknown, the output stops the process rather
-// than guess (a restart settles it).
-func TestTransaction_UnknownCommitOutcomeStops(t *testing.T) {
+// TestTransaction_UnknownCommitOutcome: the brokers answer a commit with an
+// unknown error, leaving its outcome unknown. The output reads the offsets
+// topic until the transaction is settled (here, aborted by the brokers
+// after transaction_timeout), finds its previous resume point there, and
+// nacks the batch; the next batch commits. A batch whose resume point
+// cannot tell (the same as the one committed before) stops the process
+// instead of guessing.
+func TestTransaction_UnknownCommitOutcome(t *testing.T) {
 	c := newCluster(t, 1)
 	o := newOut(t, c, txnYAML("unknown-1", "offsets-unknown"))
+	require.NoError(t, write(o, service.MessageBatch{event("a", "1")}))
+	var failing, dropping atomic.Bool
 	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
+		if dropping.Load() {
+			return nil, errors.New("connection dropped"), true
+		}
+		if !failing.Load() {
+			return nil, nil, false
+		}
 		resp := kr.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ErrorCode = kerr.UnknownServerError.Code
 		return resp, nil, true
 	})
-	err := write(o, service.MessageBatch{event("a", "1")})
+	failing.Store(true)
+	err := write(o, service.MessageBatch{event("a", "2")})
+	failing.Store(false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the commit did not happen`)
+	require.NoError(t, write(o, service.MessageBatch{event("a", "3")}))
+	assert.Equal(t, []string{"1", "3"}, values(readCommitted(t, c, "t")))
+
+	// The connection drops under the commit: a transport error.
+	dropping.Store(true)
+	err = write(o, service.MessageBatch{event("a", "4")})
+	dropping.Store(false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the commit did not happen`)
+	assert.Equal(t, map[string]string{"a": "3"}, kafkaread.Newest(readCommitted(t, c, "offsets-unknown")))
+
+	failing.Store(true)
+	err = write(o, service.MessageBatch{event("a", "3")})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the outcome of a commit is unknown`)
-	assert.True(t, errors.Is(Failure(), err) || strings.Contains(Failure().Error(), "the outcome of a commit is unknown"))
+	assert.Contains(t, Failure().Error(), "the batch's resume points cannot tell")
 }
 
 // TestOffsetsCache_RefusesWithoutWriter: a kafka_offsets cache whose topic
