@@ -162,11 +162,12 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 	}
 	if !many {
 		in.single = in.newReader(benthossse.Stream{URL: c.URL, LastEventID: c.LastEventID})
-		in.add(in.single)
-		return in, nil
+		return in, in.add(in.single)
 	}
 	for _, s := range c.Streams {
-		in.add(in.newReader(s))
+		if err := in.add(in.newReader(s)); err != nil {
+			return nil, err
+		}
 	}
 	return in, nil
 }
@@ -183,17 +184,23 @@ func toSet(list []string) map[string]bool {
 }
 
 // add registers r with the hand-off, and starts it if the input started.
-func (in *sseInput) add(r *reader) {
+// A stream that cannot start (its checkpoint cannot be read) is not added.
+func (in *sseInput) add(r *reader) error {
+	in.startMu.Lock()
+	defer in.startMu.Unlock()
 	h := in.h
 	h.mu.Lock()
 	h.readers[r.name] = r
 	h.broadcast()
 	h.mu.Unlock()
-	in.startMu.Lock()
-	defer in.startMu.Unlock()
-	if in.started {
-		r.start(nil)
+	if !in.started {
+		return nil
 	}
+	if err := r.start(nil); err != nil {
+		in.forget(r)
+		return err
+	}
+	return nil
 }
 
 // Connect starts the readers on the first call. With one stream it returns

@@ -69,8 +69,9 @@ func NewStreams(conf *service.ParsedConfig, res *service.Resources, opts Streams
 // the dropped events were never acknowledged, and the server sends them
 // again). A new stream starts from its checkpoint, or else from
 // sc.LastEventID. It returns ctx's error if ctx ends while the old stream
-// settles (the old stream is then gone and the new one not started), and an
-// error naming the field for an invalid sc.
+// settles (the old stream is then gone and the new one not started), an
+// error naming the field for an invalid sc, and the error of a checkpoint
+// that cannot be read (the stream is then not added).
 func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 	if err := sc.Check(); err != nil {
 		return err
@@ -98,8 +99,7 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 			r.resume, r.hasResume = old.startID, true
 		}
 	}
-	in.add(r)
-	return nil
+	return in.add(r)
 }
 
 // Remove stops the stream called name and returns once its events in
