@@ -384,3 +384,41 @@ func TestStreams_MetricLabels(t *testing.T) {
 		require.Contains(t, []string{"a", "b"}, e.Data)
 	}
 }
+
+// TestStreams_ExitCode: the input ends once every stream has ended, and the
+// binary exits 1 when any of them failed (a status in fail_on), 0 when all
+// ended normally.
+func TestStreams_ExitCode(t *testing.T) {
+	t.Parallel()
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, _ int) {
+		switch {
+		case r.URL.Path == "/bad":
+			w.w.WriteHeader(http.StatusUnauthorized)
+		case w.ResumeAfter() == 0:
+			w.Event(1, "one")
+		default:
+			w.w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		paths []string
+		code  int
+	}{
+		{"one failed", []string{"/ok", "/bad"}, 1},
+		{"all ended normally", []string{"/ok", "/ok2"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var list strings.Builder
+			for _, p := range tt.paths {
+				fmt.Fprintf(&list, "    - {url: %q}\n", srv.URL()+p)
+			}
+			config := writeConfig(t, "sse:\n  reconnect: {initial_interval: 50ms, max_interval: 200ms}\n  fail_on: [401]\n  streams:\n"+list.String(), "output:\n  drop: {}\nlogger: {level: info}\n")
+			p := startBinary(t, config)
+			assert.Equal(t, tt.code, p.Wait(waitLimit), "output:\n%s", p.Output())
+			if tt.code == 1 {
+				assert.Contains(t, p.Output(), "401 is listed in fail_on; ending the stream")
+			}
+		})
+	}
+}
