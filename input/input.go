@@ -223,9 +223,13 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	defer h.mu.Unlock()
 	r := in.single
 	opens := r.opens
-	if r.paused {
-		// The reader waits for this call to make its next attempt.
-		r.paused, r.failed = false, nil
+	if r.paused && r.failed == nil {
+		// The reader waits for this call to make its next attempt. A
+		// failure not yet returned is returned first, with its wait: the
+		// first call could otherwise find the first attempt already failed
+		// and let the reader retry at once (a 404 retried after 100ms
+		// instead of max_interval).
+		r.paused = false
 		h.broadcast()
 	}
 	for {
