@@ -197,12 +197,12 @@ input:
 func sourceFields() []*service.ConfigField {
 	return []*service.ConfigField{
 		service.NewURLField(fieldURL).
-			Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
+			Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url`, `from` and `streams` must be set.").
 			Example("https://stream.wikimedia.org/v2/stream/recentchange").
 			Optional().
 			LintRule(urlRule(fieldURL)),
 		service.NewStringField(fieldFrom).
-			Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
+			Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url`, `from` and `streams` must be set.").
 			Examples("-", "./resources/sample.sse").
 			Default(""),
 		streamsField(),
@@ -306,7 +306,7 @@ func SharedFields() []*service.ConfigField {
 				Example("sse_checkpoint").
 				Default(""),
 			service.NewStringField(fieldCheckpointKey).
-				Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
+				Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`. With `streams`, each stream has its own key: this key (`sse_streams` when empty), a dot and the stream's name, or, for a name that is not 1 to 64 letters, digits, `_` or `-`, `.~` and 16 hex digits of the SHA-256 of the name; give each input with `streams` its own key when several share a cache.").
 				Example("wikimedia_recentchange").
 				Default(""),
 		).
@@ -408,6 +408,9 @@ comments, multi-line data, ` + "`retry`" + `, ` + "`Last-Event-ID`" + ` and reco
 
 - ` + "`sse_event`" + `: the event type (` + "`message`" + ` when the event has no ` + "`event:`" + ` field).
 - ` + "`sse_id`" + `: the last event ID at dispatch (empty when the stream has sent none).
+- ` + "`sse_stream`" + `: with ` + "`streams`" + `, the stream's name.
+- ` + "`sse_checkpoint_key`" + ` and ` + "`sse_resume_point`" + `: with ` + "`checkpoint.cache`" + `, the stream's checkpoint key and its
+  resume point once this event is settled (what a transactional output can store beside the events).
 - Response headers selected by ` + "`extract_headers`" + `, and the optional keys of ` + "`metadata`" + `.
 - With ` + "`checkpoint.cache`" + ` set: ` + "`sse_checkpoint_key`" + `, the checkpoint key, and ` + "`sse_resume_point`" + `, the resume point
   after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `): what the
@@ -444,7 +447,7 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 
 ### Metrics
 
-` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
+` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`. With `streams`, every one also has the label `stream`: the stream's name for the first 100 streams of the input, and `_other` for the rest, which count in the counters but set no gauge (so the series stay bounded; `/ready` and the logs name every stream)."
 
 // The errors of an input with no source or with two.
 const (

@@ -172,13 +172,16 @@ func streamsField() *service.ConfigField {
 }
 
 // streamsRule refuses two entries with the same name, given or derived
-// from the URL; lint reports it on the list's first line. Benthos also
+// from the URL; lint reports it on the list's first line. It sorts the
+// names and compares neighbours: comparing every pair took minutes for
+// 10,000 streams. Benthos also
 // runs a list's rule on each entry, which this one ignores.
 var streamsRule = `root = if this.type() == "array" { this.apply("duplicate_names") }
 
 map duplicate_names {
   let names = this.map_each(s -> if s.name.or("") != "" { s.name } else { s.url.or("").re_replace_all("` + strings.ReplaceAll(defaultNamePattern, `\`, `\\`) + `", "") })
-  root = $names.filter(n -> $names.filter(m -> m == n).length() > 1).unique().map_each(n -> "streams: two streams are named %q; give each a unique name".format(n))
+  let sorted = $names.sort()
+  root = $sorted.enumerated().filter(e -> e.index > 0 && e.value == $sorted.index(e.index - 1)).map_each(e -> e.value).unique().map_each(n -> "streams: two streams are named %q; give each a unique name".format(n))
 }`
 
 // parseStreams reads `streams`, validating every entry with Stream.Check

@@ -17,7 +17,7 @@ import (
 )
 
 // TestClient_SmallBuffersCarryLargeHeadersAndEvents checks that the
-// transport's small read and write buffers (1 KiB, kept per connection for
+// transport's small read and write buffers (1 KiB and 256 bytes, kept per connection for
 // its whole life) limit nothing: a request header, a response header and
 // events each several times their size go through intact.
 func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {

@@ -172,11 +172,12 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 	}
 	if !many {
 		in.single = in.newReader(benthossse.Stream{URL: c.URL, LastEventID: c.LastEventID})
-		in.add(in.single)
-		return in, nil
+		return in, in.add(in.single)
 	}
 	for _, s := range c.Streams {
-		in.add(in.newReader(s))
+		if err := in.add(in.newReader(s)); err != nil {
+			return nil, err
+		}
 	}
 	return in, nil
 }
@@ -193,17 +194,23 @@ func toSet(list []string) map[string]bool {
 }
 
 // add registers r with the hand-off, and starts it if the input started.
-func (in *sseInput) add(r *reader) {
+// A stream that cannot start (its checkpoint cannot be read) is not added.
+func (in *sseInput) add(r *reader) error {
+	in.startMu.Lock()
+	defer in.startMu.Unlock()
 	h := in.h
 	h.mu.Lock()
 	h.readers[r.name] = r
 	h.broadcast()
 	h.mu.Unlock()
-	in.startMu.Lock()
-	defer in.startMu.Unlock()
-	if in.started {
-		r.start(nil)
+	if !in.started {
+		return nil
 	}
+	if err := r.start(nil); err != nil {
+		in.forget(r)
+		return err
+	}
+	return nil
 }
 
 // Connect starts the readers on the first call. With one stream it returns
@@ -226,9 +233,13 @@ func (in *sseInput) Connect(ctx context.Context) error {
 	defer h.mu.Unlock()
 	r := in.single
 	opens := r.opens
-	if r.paused {
-		// The reader waits for this call to make its next attempt.
-		r.paused, r.failed = false, nil
+	if r.paused && r.failed == nil {
+		// The reader waits for this call to make its next attempt. A
+		// failure not yet returned is returned first, with its wait: the
+		// first call could otherwise find the first attempt already failed
+		// and let the reader retry at once (a 404 retried after 100ms
+		// instead of max_interval).
+		r.paused = false
 		h.broadcast()
 	}
 	for {

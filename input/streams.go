@@ -70,8 +70,9 @@ func NewStreams(conf *service.ParsedConfig, res *service.Resources, opts Streams
 // the dropped events were never acknowledged, and the server sends them
 // again). A new stream starts from its checkpoint, or else from
 // sc.LastEventID. It returns ctx's error if ctx ends while the old stream
-// settles (the old stream is then gone and the new one not started), and an
-// error naming the field for an invalid sc.
+// settles (the old stream is then gone and the new one not started), an
+// error naming the field for an invalid sc, and the error of a checkpoint
+// that cannot be read (the stream is then not added).
 func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 	if err := sc.Check(); err != nil {
 		return err
@@ -99,15 +100,16 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 			r.resume, r.hasResume = old.startID, true
 		}
 	}
-	in.add(r)
-	return nil
+	return in.add(r)
 }
 
 // PutAll is Put for many streams: the new ones have their checkpoints read
 // concurrently, then all start; those that replace a stream are put one by
 // one as Put does. A fleet instance given a partition of thousands of
 // streams starts them in the time of a few checkpoint reads rather than one
-// after another. It checks every sc first and puts none if one is invalid.
+// after another. It checks every sc first and puts none if one is invalid;
+// a stream that cannot start is not kept, as with Put, and the first such
+// error is returned once the others are put.
 func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 	for _, sc := range scs {
 		if err := sc.Check(); err != nil {
@@ -151,16 +153,19 @@ func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 		}
 		wg.Wait()
 	}
+	var first error
 	for _, r := range readers {
-		in.add(r)
+		if err := in.add(r); err != nil && first == nil {
+			first = fmt.Errorf("stream %q: %w", r.name, err)
+		}
 	}
 	in.ops.Unlock()
 	for _, sc := range replacing {
-		if err := s.Put(ctx, sc); err != nil {
-			return err
+		if err := s.Put(ctx, sc); err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // maxConcurrentLoads bounds the checkpoint reads PutAll makes at once.

@@ -118,3 +118,44 @@ output:
 	waitReady(t, p, api, "became ready again", ready)
 	assert.Equal(t, 0, p.Signal(os.Interrupt))
 }
+
+// TestReady_ManyStreams: with a streams list, /ready answers 200 while at
+// least one stream is open; once none is, 503 with an error naming the
+// streams that are not open and why; 200 again once one reopens.
+func TestReady_ManyStreams(t *testing.T) {
+	t.Parallel()
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		w.Event(n, fmt.Sprintf("e%d", n))
+		w.Hold()
+	})
+	down := "http://" + freePort(t) // nothing listens there
+	api := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "ready.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+http: {address: %q}
+logger: {level: info}
+input:
+  sse:
+    reconnect: {initial_interval: 50ms, max_interval: 200ms}
+    streams:
+      - {name: up, url: %s/up}
+      - {name: down, url: %s/down}
+output:
+  drop: {}
+`, api, srv.URL(), down)), 0o600))
+	p := startBinary(t, cfg)
+
+	ready := func(r readiness) bool { return r.Code == http.StatusOK && r.Input }
+	waitReady(t, p, api, "became ready with one of two streams open", ready)
+	srv.Close()
+	r := waitReady(t, p, api, "said which streams are not open", func(r readiness) bool {
+		return r.Code == http.StatusServiceUnavailable && strings.Contains(r.InputErr, "2 of 2 streams not open")
+	})
+	assert.False(t, r.Input)
+	assert.Contains(t, r.InputErr, `"down": `)
+	assert.Contains(t, r.InputErr, `"up": `)
+	assert.Contains(t, r.InputErr, "connection refused")
+	srv.Relisten()
+	waitReady(t, p, api, "became ready again", ready)
+	assert.Equal(t, 0, p.Signal(os.Interrupt))
+}

@@ -356,3 +356,69 @@ input:
 	t.Logf("%d streams × %d events, 2 SIGKILLs: lost 0, %d duplicates", streams, last, dups)
 	assert.Less(t, dups, streams*last/2, "duplicates are what was in flight at the kills")
 }
+
+// TestStreams_MetricLabels: with a streams list the metrics keep their
+// names and gain a `stream` label for the first 100 streams; the others
+// count under stream="_other" and set no gauge of their own.
+func TestStreams_MetricLabels(t *testing.T) {
+	t.Parallel()
+	const n = 102
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, _ int) {
+		w.Write("id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
+		w.Hold()
+	})
+	var list strings.Builder
+	for i := range n {
+		fmt.Fprintf(&list, "    - {name: s%d, url: %q}\n", i, fmt.Sprintf("%s/s%d", srv.URL(), i))
+	}
+	h := runInput(t, runOpts{Input: "sse:\n  streams:\n" + list.String(), Metrics: true})
+	h.WaitEvents(2 * n)
+	assert.Equal(t, int64(2*n), h.Metrics.Get("sse_events_received"))
+	assert.Equal(t, int64(2), h.Metrics.Get("sse_events_received", "stream=s0"))
+	assert.Equal(t, int64(2), h.Metrics.Get("sse_events_received", "stream=s99"))
+	assert.Equal(t, int64(0), h.Metrics.Get("sse_events_received", "stream=s100"))
+	assert.Equal(t, int64(4), h.Metrics.Get("sse_events_received", "stream=_other"))
+	assert.Equal(t, int64(1), h.Metrics.Get("sse_ready_state", "stream=s42"))
+	assert.Equal(t, int64(0), h.Metrics.Get("sse_ready_state", "stream=_other"))
+	for _, e := range h.Events() {
+		require.Contains(t, []string{"a", "b"}, e.Data)
+	}
+}
+
+// TestStreams_ExitCode: the input ends once every stream has ended, and the
+// binary exits 1 when any of them failed (a status in fail_on), 0 when all
+// ended normally.
+func TestStreams_ExitCode(t *testing.T) {
+	t.Parallel()
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, _ int) {
+		switch {
+		case r.URL.Path == "/bad":
+			w.w.WriteHeader(http.StatusUnauthorized)
+		case w.ResumeAfter() == 0:
+			w.Event(1, "one")
+		default:
+			w.w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		paths []string
+		code  int
+	}{
+		{"one failed", []string{"/ok", "/bad"}, 1},
+		{"all ended normally", []string{"/ok", "/ok2"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var list strings.Builder
+			for _, p := range tt.paths {
+				fmt.Fprintf(&list, "    - {url: %q}\n", srv.URL()+p)
+			}
+			config := writeConfig(t, "sse:\n  reconnect: {initial_interval: 50ms, max_interval: 200ms}\n  fail_on: [401]\n  streams:\n"+list.String(), "output:\n  drop: {}\nlogger: {level: info}\n")
+			p := startBinary(t, config)
+			assert.Equal(t, tt.code, p.Wait(waitLimit), "output:\n%s", p.Output())
+			if tt.code == 1 {
+				assert.Contains(t, p.Output(), "401 is listed in fail_on; ending the stream")
+			}
+		})
+	}
+}

@@ -3,12 +3,14 @@
 # and 10,000 concurrent streams in one client process against a local server
 # (a separate process, on several ports of 127.0.0.1) emitting one event per
 # second per stream. For each N it reports the client process's resident
-# memory, goroutines and CPU per event, for a Benthos broker of N sse inputs,
-# a broker of N generate inputs (Benthos' own per-input cost) and N
-# tmaxmax/go-sse connections, in the same run. See cmd/streams.
+# memory, goroutines and CPU per event, for one sse input with a `streams`
+# list of N streams, a Benthos broker of N sse inputs, a broker of N generate
+# inputs (Benthos' own per-input cost) and N tmaxmax/go-sse connections, in
+# the same run. See cmd/streams.
 #
 # Usage: tests/bench/streams.sh [-n 100,1000,10000] [-window 10s] [-rounds 1]
-#        [-heap DIR] (flags of cmd/streams). About three minutes per round.
+#        [-clients list,sse,generate,go-sse] [-heap DIR] (flags of
+#        cmd/streams). About four minutes per round.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Every stream is a socket in the client and one in the server: raise the

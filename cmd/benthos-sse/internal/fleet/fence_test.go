@@ -112,7 +112,7 @@ func TestCommitFencesZombie(t *testing.T) {
 	}
 	clk := newClock()
 	a, b := newFakeRunner(clk), newFakeRunner(clk)
-	ra := startReader(t, c, "a", a, "", kgo.RequestTimeoutOverhead(5*time.Second))
+	ra := startReader(t, c, "a", a, "", kgo.RequestTimeoutOverhead(10*time.Second))
 	clk.waitFor(t, "a runs all", func() bool { return len(a.snapshot()) == 8 })
 	pa, pb := newProducer(t, c, "txn-a"), newProducer(t, c, "txn-b")
 

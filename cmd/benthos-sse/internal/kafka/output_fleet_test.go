@@ -89,7 +89,7 @@ func TestOutput_FleetFencing(t *testing.T) {
 		require.NoError(t, ed.ProduceSync(context.Background(), &kgo.Record{Key: []byte(s), Value: []byte(`{"url":"http://127.0.0.1:1/` + s + `"}`)}).FirstErr())
 	}
 
-	ra, a := startFleet(t, c, "a", kgo.RequestTimeoutOverhead(5*time.Second))
+	ra, a := startFleet(t, c, "a", kgo.RequestTimeoutOverhead(10*time.Second))
 	eventually(t, "a runs every stream", func() bool { return a.len() == 4 })
 	unregister, err := fleet.Register(ra)
 	require.NoError(t, err)

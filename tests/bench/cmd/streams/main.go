@@ -5,6 +5,8 @@
 // Three clients, each in its own process so that this server's memory is
 // never counted:
 //
+//   - list: the benthos-sse binary with one sse input whose `streams` list
+//     holds the N streams;
 //   - sse: the benthos-sse binary with a broker of N sse inputs;
 //   - generate: the same binary with a broker of N generate inputs, one
 //     message per second each: Benthos' own cost per input, which the sse
@@ -61,7 +63,7 @@ func main() {
 	flag.StringVar(&c.benthos, "benthos", "", "path of the benthos-sse binary")
 	flag.StringVar(&c.gosse, "gosse", "", "path of the gossestreams binary")
 	flag.StringVar(&ns, "n", "100,1000,10000", "comma-separated stream counts")
-	flag.StringVar(&clients, "clients", "sse,generate,go-sse", "comma-separated clients to run")
+	flag.StringVar(&clients, "clients", "list,sse,generate,go-sse", "comma-separated clients to run")
 	flag.IntVar(&c.ports, "ports", 8, "listening ports the streams are spread over")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "wait after every stream is open, before measuring")
 	flag.DurationVar(&c.window, "window", 10*time.Second, "how long CPU and events are measured")
@@ -79,7 +81,7 @@ func main() {
 	}
 	c.clients = strings.Split(clients, ",")
 	for _, cl := range c.clients {
-		if !slices.Contains([]string{"sse", "generate", "go-sse"}, cl) {
+		if !slices.Contains([]string{"list", "sse", "generate", "go-sse"}, cl) {
 			log.Fatalf("-clients: unknown client %q", cl)
 		}
 	}
@@ -183,7 +185,7 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	var cmd *exec.Cmd
 	var debugAddr string
 	switch client {
-	case "sse", "generate":
+	case "list", "sse", "generate":
 		debugAddr, err = freeAddr()
 		if err != nil {
 			return r, err
@@ -299,8 +301,8 @@ func stop(cmd *exec.Cmd, exited <-chan error) {
 	}
 }
 
-// benthosConfig renders a broker of one input per URL (sse), or as many
-// generate inputs, into a drop output, with the debug endpoints on addr.
+// benthosConfig renders one sse input with a streams list of the URLs
+// (list), a broker of one input per URL (sse), or as many generate inputs, into a drop output, with the debug endpoints on addr.
 // Metrics are as the binary's default (none) has them, except the output's
 // output_sent counter, which counts the events, and input_connection_up,
 // set once per input, which tells when every generate input runs: every
@@ -311,6 +313,14 @@ func benthosConfig(client, addr string, urls []string) []byte {
 	fmt.Fprintf(&b, "http:\n  address: %s\n  debug_endpoints: true\n", addr)
 	b.WriteString("logger:\n  level: warn\n")
 	b.WriteString("metrics:\n  json_api: {}\n  mapping: 'root = if ![\"output_sent\", \"input_connection_up\"].contains(this) { deleted() }'\n")
+	if client == "list" {
+		b.WriteString("input:\n  sse:\n    streams:\n")
+		for i, u := range urls {
+			fmt.Fprintf(&b, "      - {name: s%d, url: %s}\n", i, u)
+		}
+		b.WriteString("output:\n  drop: {}\n")
+		return b.Bytes()
+	}
 	b.WriteString("input:\n  broker:\n    inputs:\n")
 	for _, u := range urls {
 		if client == "sse" {
@@ -592,6 +602,26 @@ func printTable(w io.Writer, c config, all []result) {
 			up, _ := med(k, func(r result) float64 { return r.startup.Seconds() })
 			fmt.Fprintf(w, "| %s | %d | %.1f (%.1f) | %.1f | %.2f | %.1f | %.0f | %.1f |\n", cl, n, rss, hwm, per, gor, cpu, eps, up)
 		}
+	}
+	fmt.Fprintf(w, "\nOne input with a streams list against go-sse holding the same connections (targets: memory ≤ 1.0×, CPU per event ≤ 1.5×), and what the list saves over a broker of single inputs.\n\n")
+	fmt.Fprintf(w, "| N | list RSS MiB | go-sse RSS MiB | memory ratio | list CPU µs/event | go-sse CPU µs/event | CPU ratio | broker RSS MiB | broker CPU µs/event |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, n := range c.ns {
+		rss := func(r result) float64 { return float64(r.rssKiB) / 1024 }
+		lr, ok1 := med(key{"list", n}, rss)
+		gr, ok2 := med(key{"go-sse", n}, rss)
+		if !ok1 || !ok2 {
+			continue
+		}
+		lc, _ := med(key{"list", n}, cpuPerEvent)
+		gc, _ := med(key{"go-sse", n}, cpuPerEvent)
+		br, okb := med(key{"sse", n}, rss)
+		bc, _ := med(key{"sse", n}, cpuPerEvent)
+		broker := "| - | - |"
+		if okb {
+			broker = fmt.Sprintf("| %.1f | %.1f |", br, bc)
+		}
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f %s\n", n, lr, gr, lr/gr, lc, gc, lc/gc, broker)
 	}
 	fmt.Fprintf(w, "\nThe SSE part of a stream: sse minus generate, per stream; go-sse per connection; the target is half of go-sse.\n\n")
 	fmt.Fprintf(w, "| N | SSE part KiB/stream | go-sse KiB/conn | ratio | SSE part goroutines/stream | go-sse goroutines/conn |\n")
