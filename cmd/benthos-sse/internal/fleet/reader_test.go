@@ -158,7 +158,7 @@ func startReader(t *testing.T, c *kfake.Cluster, id string, run Runner, stable s
 		Topic:            "streams",
 		Group:            "fleet",
 		ClientID:         id,
-		SessionTimeout:   time.Second,
+		SessionTimeout:   3 * time.Second, // room for a loaded machine
 		RebalanceTimeout: 10 * time.Second,
 		StableTopic:      stable,
 		Logger:           testLogger{t, id},

@@ -50,7 +50,7 @@ func startFleet(t *testing.T, c *kfake.Cluster, id string, opts ...kgo.Opt) (*fl
 	set := &streamSet{running: map[string]bool{}}
 	r, err := fleet.NewReader(fleet.Config{
 		Brokers: c.ListenAddrs(), Topic: "streams", Group: "fleet", ClientID: id,
-		SessionTimeout: time.Second, Opts: opts,
+		SessionTimeout: 3 * time.Second, Opts: opts, // room for a loaded machine
 	}, set)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
