@@ -1,13 +1,11 @@
 package input
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -123,17 +121,7 @@ func (s *tokenSource) accepted() {
 func tokenError(tokenURL string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
-		body := bytes.TrimSpace(re.Body)
-		cut := len(body) > sse.MaxBodyExcerpt
-		if cut {
-			body = body[:sse.MaxBodyExcerpt]
-		}
-		text := strconv.Quote(string(body))
-		text = text[1 : len(text)-1]
-		if cut {
-			text += "..."
-		}
-		return &boundedErr{msg: fmt.Sprintf("token endpoint %s answered %s; body: %s", logURL(tokenURL), re.Response.Status, text), err: err}
+		return &boundedErr{msg: fmt.Sprintf("token endpoint %s answered %s; body: %s", logURL(tokenURL), re.Response.Status, sse.Excerpt(re.Body)), err: err}
 	}
 	return &boundedErr{msg: fmt.Sprintf("token endpoint %s: %s", logURL(tokenURL), logErr(err)), err: err}
 }

@@ -477,6 +477,11 @@ input:
       X-Api-Key: hunter2
       X-From-Env: "${SSE_TEST_SECRET}"
       X-Unset-Env: "${SSE_TEST_UNSET:}"
+      X-Interpolated: '${! env("SSE_TEST_SECRET") + "hunter2" }'
+    oauth2:
+      enabled: false
+      client_key: bob
+      client_secret: hunter2
     basic_auth:
       enabled: true
       username: bob
@@ -493,6 +498,8 @@ output:
 	assert.Contains(t, res.stdout, "X-Api-Key: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "X-From-Env: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, `X-Unset-Env: ""`)
+	assert.Contains(t, res.stdout, "X-Interpolated: '!!!SECRET_SCRUBBED!!!'", "an interpolation is scrubbed as written")
+	assert.Contains(t, res.stdout, "client_secret: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "proxy_url: '!!!SECRET_SCRUBBED!!!'")
 	// The fields are still there, scrubbed, and the rest is intact.
 	assert.Contains(t, res.stdout, "bearer_token: '!!!SECRET_SCRUBBED!!!'")
