@@ -422,7 +422,7 @@ type Config struct {
 	OAuth2 *OAuth2Config
 	// ResumeCursor extracts the resume cursor from an event's data; nil
 	// resumes from the event ID.
-	ResumeCursor *bloblang.Executor
+	ResumeCursor   *bloblang.Executor
 	LastEventID    string
 	Events         []string
 	ExcludeEvents  []string

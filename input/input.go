@@ -102,8 +102,8 @@ type sseInput struct {
 	finalURL      string
 	headers       map[string]string
 	resume        resumer // the resume point: the event ID, or resume.cursor
-	ending        bool   // end_on_data was seen: end after this batch
-	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	ending        bool    // end_on_data was seen: end after this batch
+	unsendableIDs uint64  // event IDs that could not be sent, for onIDNotSendable
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {

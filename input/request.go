@@ -25,7 +25,7 @@ import (
 // Evaluated values are secrets: no error it returns quotes one.
 type requestTemplate struct {
 	url     *service.InterpolatedString // nil: the url is static
-	headers []headerTemplate           // sorted by name
+	headers []headerTemplate            // sorted by name
 	bearer  *service.InterpolatedString // nil: no bearer token
 	tokens  *tokenSource                // nil: oauth2 is off
 	sign    func(fs.FS, *http.Request) error
@@ -59,7 +59,7 @@ type requestError struct {
 	err   error
 }
 
-func (e *requestError) Error() string  { return e.field + ": " + e.err.Error() }
+func (e *requestError) Error() string   { return e.field + ": " + e.err.Error() }
 func (e *requestError) Unwrap() []error { return []error{errRequest, e.err} }
 
 func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *requestTemplate {
