@@ -493,3 +493,41 @@ output:
 	assert.Equal(t, strconv.Itoa(last), final)
 	t.Logf("killed after writing %d events, checkpoint %d: %d duplicates", len(first), ck, dups)
 }
+
+// TestCreds_OpenAIResumeExample runs the shipped resources/openai_resume.yaml
+// through the binary against a server that resumes like OpenAI's background
+// responses and cuts the first connection mid-event: the reply is printed
+// whole, in order, once; the reconnection asks for starting_after = the last
+// event received; the key is read from its file; and the stream's end ends
+// the run.
+func TestCreds_OpenAIResumeExample(t *testing.T) {
+	const last, cutAt = 20, 8
+	srv := newCursorServer(t, last, cutAt)
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "checkpoints"), 0o755))
+	keyFile := filepath.Join(dir, "openai.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("sk-SECRET\n"), 0o600))
+	res := runBin(t, dir, []string{
+		"OPENAI_BASE_URL=" + srv.URL(),
+		"RESPONSE_ID=resp_1",
+		"OPENAI_API_KEY_FILE=" + keyFile,
+	}, nil, "-c", filepath.Join(repoRoot, "resources", "openai_resume.yaml"))
+	require.Equal(t, 0, res.code, "stderr:\n%s", res.output())
+	var want strings.Builder
+	for i := 0; i <= last; i++ {
+		want.WriteString(strconv.Itoa(i))
+	}
+	assert.Equal(t, want.String(), res.stdout)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "/v1/responses/resp_1", reqs[0].Path)
+	assert.Empty(t, reqs[0].Query.Get("starting_after"))
+	assert.Equal(t, strconv.Itoa(cutAt-1), reqs[1].Query.Get("starting_after"))
+	for _, r := range reqs {
+		assert.Equal(t, "Bearer sk-SECRET", r.Header.Get("Authorization"))
+	}
+	ckpt, ok := readCheckpoint(t, filepath.Join(dir, "checkpoints"), "openai_resp_1")
+	assert.True(t, ok)
+	assert.Equal(t, strconv.Itoa(last), ckpt, "the checkpoint holds the last cursor")
+	assert.NotContains(t, res.output(), "SECRET")
+}
