@@ -175,7 +175,7 @@ func ConfigSpec() *service.ConfigSpec {
 				LintRule(headersRule),
 			service.NewInterpolatedStringField(fieldBearerToken).
 				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. "+interpolatedDoc+" It is a secret, scrubbed by `echo` and never logged, and it is not sent after a redirect to another origin (scheme, host or port). Empty (the default) sends none; a token that evaluates to an empty string fails the attempt instead of sending none.").
-				Examples("${OPENAI_API_KEY}", `${! file(path: "/var/run/secrets/token", no_cache: true).string().trim() }`, `${! env("API_TOKEN") }`).
+				Examples("${OPENAI_API_KEY}", `${! file(path: "/var/run/secrets/token", no_cache: true).string().trim() }`, `${! env(name: "API_TOKEN", no_cache: true) }`).
 				Default("").Secret().
 				LintRule(`root = if this.re_match("`+controlCharsPattern+`") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
 			service.NewStringField(fieldLastEventID).
@@ -259,9 +259,9 @@ func ConfigSpec() *service.ConfigSpec {
 				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
 			service.NewObjectField(fieldResume,
 				service.NewBloblangField(fieldResumeCursor).
-					Description("A Bloblang mapping that extracts a resume cursor from each event's data, for APIs that resume from a field of the payload rather than from the SSE `id:` (OpenAI's background responses: `starting_after=<sequence_number>`). An event for which it yields nothing (null, an error, data that is not JSON) keeps the previous cursor. The cursor then replaces the event ID as the resume point: it is what the checkpoint holds, `last_event_id` gives the first one, and `url`, `headers` and `bearer_token` see it as the metadata `@sse_cursor` (empty before the first) at every connection attempt. `Last-Event-ID` is then not sent. A cursor that could not be sent in a header (over 4096 bytes, or holding a control character) is ignored and counted in `sse_ids_unsendable`.").
+					Description("A Bloblang mapping that extracts a resume cursor from each event's data, for APIs that resume from a field of the payload rather than from the SSE `id:` (OpenAI's background responses: `starting_after=<sequence_number>`). An event for which it yields nothing (null, an error, data that is not JSON) keeps the previous cursor. The cursor then replaces the event ID as the resume point: it is what the checkpoint holds, `last_event_id` gives the first one, and `url`, `headers` and `bearer_token` see the newest cursor received as the metadata `@sse_cursor` at every connection attempt (absent before the first). `Last-Event-ID` is then not sent. Empty (the default) resumes from the event ID. Wherever the input reports the resume point, it reports the cursor. A cursor that could not be sent in a header (over 4096 bytes, or holding a control character) is ignored and counted in `sse_ids_unsendable`.").
 					Examples("this.sequence_number", `root = this.sequence_number.string()`).
-					Optional(),
+					Default(""),
 			).
 				Description("Resume from a cursor carried in the events' data instead of the SSE event ID.").
 				Example(map[string]any{"cursor": "this.sequence_number"}).
@@ -392,13 +392,16 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 - Every failed attempt is logged once, with the URL, the status, the wait before the next attempt and, for a non-200
   answer, up to 512 bytes of the response body (control characters escaped), which is where APIs explain a refusal
   ("Incorrect API key provided"); it is counted in ` + "`sse_reconnects`" + `.
+- A request that cannot be made (an interpolation of ` + "`url`" + `, ` + "`headers`" + ` or ` + "`bearer_token`" + ` fails, or the ` + "`oauth2`" + `
+  token endpoint refuses): retried after the ` + "`reconnect`" + ` backoff, logged with the reason (the token endpoint's
+  answer, up to 512 bytes), never sent with a missing secret.
 - The end of a response body: reconnect (or end, with ` + "`stream_end: stop`" + `).
 - With ` + "`reconnect.max_elapsed_time`" + ` above zero, failing to connect for that long ends the input with an error:
   exit 1, like ` + "`fail_on`" + `.
 
 ### Metrics
 
-` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
+` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`, `request`: an interpolation of `url`, `headers` or `bearer_token`, or the `oauth2` token endpoint, failed), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
 
 // Config is the parsed configuration of one `sse` input.
 type Config struct {
