@@ -531,3 +531,27 @@ func TestCreds_OpenAIResumeExample(t *testing.T) {
 	assert.Equal(t, strconv.Itoa(last), ckpt, "the checkpoint holds the last cursor")
 	assert.NotContains(t, res.output(), "SECRET")
 }
+
+// TestCreds_LintInterpolations: a malformed interpolation in url, headers
+// or bearer_token fails lint at its line and column, and `run --chilled`,
+// which skips lint, refuses it naming the field.
+func TestCreds_LintInterpolations(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(`input:
+  sse:
+    url: 'http://127.0.0.1:1/events?after=${! @sse_cursor.or( }'
+    headers:
+      X-Key: '${! file(path: "/x", no_cache: true).string( }'
+    bearer_token: '${! env("T" }'
+output:
+  drop: {}
+`), 0o644))
+	res := runBin(t, dir, nil, nil, "lint", "bad.yaml")
+	assert.Equal(t, 1, res.code)
+	for _, line := range []string{"bad.yaml(3,", "bad.yaml(5,", "bad.yaml(6,"} {
+		assert.Contains(t, res.output(), line, "a lint at the malformed interpolation's line")
+	}
+	res = runBin(t, dir, nil, nil, "run", "--chilled", "bad.yaml")
+	assert.Contains(t, res.output(), `field "url": failed to parse interpolated field`)
+}
