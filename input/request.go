@@ -75,16 +75,6 @@ func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *
 // attempt.
 func (t *requestTemplate) dynamicURL() bool { return t.url != nil }
 
-// headerNames returns the names of the headers the template sets, which a
-// redirect to another origin must drop.
-func (t *requestTemplate) headerNames() []string {
-	names := make([]string, len(t.headers))
-	for i, h := range t.headers {
-		names[i] = h.name
-	}
-	return names
-}
-
 // resolveURL evaluates the url for one attempt.
 func (t *requestTemplate) resolveURL(v attemptVars) (string, error) {
 	u, err := t.url.TryString(v.message())
