@@ -86,7 +86,6 @@ const (
 // run time (with [FieldError]).
 const (
 	FieldFrom            = fieldFrom
-	FieldLastEventID     = fieldLastEventID
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
 )
 
@@ -131,9 +130,25 @@ const (
 // Defaults shared by the spec and the parsing code.
 const (
 	defaultTimeout      = 10 * time.Second
+	defaultReconnectMax = time.Minute
 	defaultMaxBatchSize = 1024
 	defaultDedupeWindow = 1000
 	defaultMaxInFlight  = 1
+)
+
+// Bounds of the numeric fields. Each is documented in its field's
+// description and checked by lint and again by the parsing code.
+const (
+	// maxMaxEventSize bounds max_event_size: the parser may buffer this much
+	// for one event, and a value near the int limit once overflowed it.
+	maxMaxEventSize = 1 << 30 // 1GiB
+	// maxMaxBatchSize bounds max_batch_size.
+	maxMaxBatchSize = 100_000
+	// maxMaxInFlight bounds max_in_flight.
+	maxMaxInFlight = 100_000
+	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
+	// took 1.79 GB at start, and a full one holds that many IDs.
+	maxDedupeWindow = 1_000_000
 )
 
 // ConfigSpec returns the specification of the `sse` input.
@@ -354,8 +369,24 @@ var headersRule = `root = if this.type() == "object" {
   [ "` + fieldHeaders + `: the value on this line holds a control character such as CR or LF, which cannot be sent" ]
 }`
 
-// defaultReconnectMax is the default of reconnect.max_interval.
-const defaultReconnectMax = time.Minute
+// lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
+// as a Last-Event-ID header value would fail every connection.
+var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
+  [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
+} else if this.re_match("%[3]s") {
+  [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
+}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
+
+// maxEventSizeField is `max_event_size` of the input and the scanner,
+// without its description, which each gives in its own words.
+func maxEventSizeField() *service.ConfigField {
+	return service.NewAnyField(fieldMaxEventSize).
+		Default(sse.DefaultMaxEventSize).Examples(1048576, "16MiB").
+		LintRule(byteSizeRule(fieldMaxEventSize, maxMaxEventSize))
+}
+
+// maxEventSizeDoc is what both descriptions of max_event_size end with.
+var maxEventSizeDoc = fmt.Sprintf("A number of bytes, or a byte size such as `1MiB` or `64KB` (units B, KB, MB, GB, KiB, MiB, GiB, in any case), at most %s.", formatByteSize(maxMaxEventSize))
 
 const inputDescription = `
 Connects to an event stream (or reads one from a file or stdin with ` + "`from`" + `) and turns every event into one
@@ -402,6 +433,29 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 ### Metrics
 
 ` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`, `request`: an interpolation of `url`, `headers` or `bearer_token`, or the `oauth2` token endpoint, failed), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
+
+// documentedTypes maps the path of every field of the input and the scanner
+// that is declared `any` only so that lint can check its value (see
+// intRule) to the type its documentation shows.
+var documentedTypes = map[string]string{
+	fieldMaxEventSize:                     "int or string",
+	fieldMaxBatchSize:                     "int",
+	fieldMaxInFlight:                      "int",
+	fieldDedupe + "." + fieldDedupeWindow: "int",
+}
+
+// DocumentedType returns the type that the documentation shows for the
+// field at path (dotted, as in TemplateData's FullName) of the `sse` input
+// or scanner, when it differs from the declared one. Integer fields are
+// declared `any` because Benthos' lint runs no rule on a field declared int
+// whose value is not an integer (and reads 1.5 as 1); their rules check
+// that they hold integers, or byte sizes, within bounds. Benthos' own
+// `list --format jsonschema` still shows them untyped: it has no way to say
+// "an int, checked by a rule".
+func DocumentedType(path string) (string, bool) {
+	t, ok := documentedTypes[path]
+	return t, ok
+}
 
 // Config is the parsed configuration of one `sse` input.
 type Config struct {
@@ -508,6 +562,8 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
 	}
+	// Refused here, the one place it is checked, rather than by every
+	// Connect, which would retry it for ever.
 	if err := checkSendableID(c.LastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
 	}
@@ -640,4 +696,21 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 		c.FailOn[code] = true
 	}
 	return c, nil
+}
+
+// maxEventSize reads the field that maxEventSizeField declares.
+func maxEventSize(conf *service.ParsedConfig) (int, error) {
+	return byteSize(conf, maxMaxEventSize, fieldMaxEventSize)
+}
+
+// checkSendableID is lastEventIDRule for the parsing code.
+func checkSendableID(id string) error {
+	switch {
+	case sse.SendableID(id):
+		return nil
+	case len(id) > sse.MaxIDLength:
+		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), sse.MaxIDLength)
+	default:
+		return fmt.Errorf("%q holds a control character, which cannot be sent in a Last-Event-ID header", id)
+	}
 }

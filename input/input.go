@@ -115,11 +115,6 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	if err := checkFrom(c.From); err != nil {
 		return nil, err
 	}
-	if !sse.SendableID(c.LastEventID) {
-		// Refused here rather than by every Connect, which would retry it
-		// forever.
-		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
-	}
 	if c.From != "" && c.From != "-" {
 		in.from = newFromOpener(c.From)
 	}
