@@ -77,6 +77,7 @@ func oauth2Field() *service.ConfigField {
 // (null when there is none).
 const oauth2ExclusiveExpr = `if this.oauth2.enabled.or(false) == true {
   [
+    if this.oauth2.token_url.or("") == "" { "oauth2.token_url must be set when oauth2 is enabled" },
     if this.bearer_token.or("") != "" { "oauth2 and bearer_token both set the Authorization header: keep one" },
     if this.headers.or({}).keys().any(k -> k.lowercase() == "authorization") { "oauth2 and headers.Authorization both set the Authorization header: keep one" },
     if this.basic_auth.enabled.or(false) == true { "oauth2 and basic_auth both set the Authorization header: keep one" },

@@ -197,6 +197,7 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"oauth2 and bearer", "sse: {url: http://a/x, bearer_token: t, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and bearer_token both set the Authorization header"},
 		{"oauth2 and header", "sse: {url: http://a/x, headers: {authorization: t}, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and headers.Authorization both set"},
 		{"oauth2 and basic_auth", "sse: {url: http://a/x, basic_auth: {enabled: true, username: u}, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and basic_auth both set"},
+		{"oauth2 without token_url", "sse: {url: http://a/x, oauth2: {enabled: true, client_key: k}}", "oauth2.token_url must be set when oauth2 is enabled"},
 		{"oauth2 disabled and bearer", "sse: {url: http://a/x, bearer_token: t, oauth2: {enabled: false}}", ""},
 		{"oauth2 token_url", "sse: {url: http://a/x, oauth2: {enabled: true, token_url: ftp://a}}", "oauth2.token_url: ftp://a must start with http:// or https://"},
 		{"oauth2 endpoint_params", "sse: {url: http://a/x, oauth2: {enabled: true, token_url: http://a/t, endpoint_params: {audience: x}}}", "oauth2.endpoint_params: values must be arrays of strings"},
