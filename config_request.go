@@ -120,7 +120,7 @@ func parseRequest(conf *service.ParsedConfig, c *Config) error {
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 			return FieldError(fieldURL, fmt.Errorf("%s must be an http:// or https:// URL with a host", u.Redacted()))
 		}
-		c.URLBase = u.String()
+		c.URLBase = base
 	}
 	headers, err := conf.FieldInterpolatedStringMap(fieldHeaders)
 	if err != nil {
@@ -222,8 +222,11 @@ func parseResume(conf *service.ParsedConfig, c *Config) error {
 		return nil
 	}
 	raw, err := conf.FieldString(fieldResume, fieldResumeCursor)
-	if err != nil || strings.TrimSpace(raw) == "" {
-		return nil //nolint:nilerr // an empty mapping means no cursor
+	if err != nil {
+		return FieldError(fieldResume+"."+fieldResumeCursor, err)
+	}
+	if strings.TrimSpace(raw) == "" {
+		return nil // the default: resume from the event ID
 	}
 	if c.ResumeCursor, err = conf.FieldBloblang(fieldResume, fieldResumeCursor); err != nil {
 		return FieldError(fieldResume+"."+fieldResumeCursor, err)
