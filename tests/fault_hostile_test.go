@@ -192,7 +192,7 @@ func TestHostile_Redirects(t *testing.T) {
 		w.Event(1, "moved")
 		w.Hold()
 	})
-	_, port, _ := strings.Cut(target.addr, ":")
+	_, port, _ := strings.Cut(target.Addr(), ":")
 	other := "http://localhost:" + port + "/events" // another origin: another host
 
 	t.Run("referer", func(t *testing.T) {

@@ -66,7 +66,7 @@ func TestSecurity_NoCredentialsAcrossOrigins(t *testing.T) {
 		w.Event(1, "moved")
 		w.Hold()
 	})
-	_, port, _ := strings.Cut(target.addr, ":")
+	_, port, _ := strings.Cut(target.Addr(), ":")
 	creds := []struct{ name, yaml, header string }{
 		{"bearer_token", `bearer_token: "tok-SECRET"`, "Authorization"},
 		{"basic_auth", `basic_auth: {enabled: true, username: u, password: "pw-SECRET"}`, "Authorization"},
