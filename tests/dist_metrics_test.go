@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -118,8 +116,7 @@ func TestDist_PrometheusScrape(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	addr := freePort(t)
 	dir := t.TempDir()
-	config := filepath.Join(dir, "metrics.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+	config := writeConfigFile(t, dir, "metrics.yaml", fmt.Sprintf(`
 http: {address: %q}
 logger: {level: warn}
 metrics:
@@ -131,7 +128,7 @@ input:
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
 output:
   drop: {}
-`, addr, srv.URL()+"/events")), 0o644))
+`, addr, srv.URL()+"/events"))
 	p := startBinaryIn(t, dir, config)
 
 	var samples []promSample

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -160,15 +159,14 @@ func TestSecurity_SecretsNotLogged(t *testing.T) {
 	}
 	t.Run("binary", func(t *testing.T) {
 		srv, url := servers(t)
-		config := filepath.Join(t.TempDir(), "secrets.yaml")
-		require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+		config := writeConfigFile(t, "", "secrets.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: trace}
 input:
   %s
 output:
   drop: {}
-`, strings.ReplaceAll(sseYAML(url, header, `bearer_token: "bearer-SECRET"`), "\n", "\n  "))), 0o644))
+`, strings.ReplaceAll(sseYAML(url, header, `bearer_token: "bearer-SECRET"`), "\n", "\n  ")))
 		p := startBinary(t, config)
 		srv.WaitRequests(4)
 		p.Signal(os.Interrupt)
