@@ -329,6 +329,18 @@ func (w *Writer) Event(id int, data string) bool {
 	return w.Write(fmt.Sprintf("id: %d\ndata: %s\n\n", id, data))
 }
 
+// Events sends the events from to to (inclusive), each with its integer id
+// and the data prefix followed by the id, one write each, as seq in tests
+// names them; it stops, reporting false, once the client is gone.
+func (w *Writer) Events(prefix string, from, to int) bool {
+	for i := from; i <= to; i++ {
+		if !w.Event(i, prefix+strconv.Itoa(i)) {
+			return false
+		}
+	}
+	return true
+}
+
 // Hold blocks until the client goes away or the test ends: a stalled
 // connection.
 func (w *Writer) Hold() {
