@@ -25,38 +25,35 @@ var (
 // the `fault_spy` cache.
 var faultEnv = sync.OnceValue(func() *service.Environment {
 	env := service.NewEnvironment()
-	if err := env.RegisterMetricsExporter("fault_metrics",
-		service.NewConfigSpec().Field(service.NewStringField("id")),
+	idSpec := service.NewConfigSpec().Field(service.NewStringField("id"))
+	if err := env.RegisterMetricsExporter("fault_metrics", idSpec,
 		func(conf *service.ParsedConfig, _ *service.Logger) (service.MetricsExporter, error) {
-			id, err := conf.FieldString("id")
-			if err != nil {
-				return nil, err
-			}
-			s, ok := metricStores.Load(id)
-			if !ok {
-				return nil, fmt.Errorf("no metric store %q", id)
-			}
-			return s.(*metricStore), nil
+			return byID[*metricStore](&metricStores, conf, "metric store")
 		}); err != nil {
 		panic(err)
 	}
-	if err := env.RegisterCache("fault_spy",
-		service.NewConfigSpec().Field(service.NewStringField("id")),
+	if err := env.RegisterCache("fault_spy", idSpec,
 		func(conf *service.ParsedConfig, _ *service.Resources) (service.Cache, error) {
-			id, err := conf.FieldString("id")
-			if err != nil {
-				return nil, err
-			}
-			c, ok := spyCaches.Load(id)
-			if !ok {
-				return nil, fmt.Errorf("no spy cache %q", id)
-			}
-			return c.(*spyCache), nil
+			return byID[*spyCache](&spyCaches, conf, "spy cache")
 		}); err != nil {
 		panic(err)
 	}
 	return env
 })
+
+// byID returns the plugin of a test that the config's `id` names in reg.
+func byID[T any](reg *sync.Map, conf *service.ParsedConfig, what string) (T, error) {
+	var zero T
+	id, err := conf.FieldString("id")
+	if err != nil {
+		return zero, err
+	}
+	v, ok := reg.Load(id)
+	if !ok {
+		return zero, fmt.Errorf("no %s %q", what, id)
+	}
+	return v.(T), nil
+}
 
 // metricStore is a metrics exporter that keeps every counter and gauge in
 // memory, keyed `name` or `name{key=value,...}`.
