@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +71,7 @@ type Request struct {
 	HasLEI      bool
 	Header      http.Header
 	Path        string
+	Query       url.Values
 	At          time.Time
 }
 
@@ -181,7 +183,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lei, has := r.Header["Last-Event-Id"]
 	s.mu.Lock()
 	n := len(s.reqs) + 1
-	rq := Request{N: n, HasLEI: has, Header: r.Header.Clone(), Path: r.URL.Path, At: time.Now()}
+	rq := Request{N: n, HasLEI: has, Header: r.Header.Clone(), Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()}
 	if has {
 		rq.LastEventID = lei[0]
 	}
