@@ -105,16 +105,23 @@ func (s *stream) wait(t *testing.T) error {
 // script is a test server: each request gets the next body, sent with
 // text/event-stream. After the last body the server answers 204, which
 // ends the input.
-type script struct{ *ssetest.Server }
+type script struct {
+	*ssetest.Server
+	// srv.URL is URL(), for tests written when the server was an
+	// httptest.Server.
+	srv struct{ URL string }
+}
 
 func newScript(t *testing.T, bodies ...string) *script {
-	return &script{ssetest.NewServer(t, func(w *ssetest.Writer, _ *http.Request, n int) {
+	s := &script{Server: ssetest.NewServer(t, func(w *ssetest.Writer, _ *http.Request, n int) {
 		if n > len(bodies) {
 			w.ResponseWriter().WriteHeader(http.StatusNoContent)
 			return
 		}
 		w.Write(bodies[n-1])
 	})}
+	s.srv.URL = s.URL()
+	return s
 }
 
 // requests returns the Last-Event-ID of each request so far ("" when it
