@@ -166,12 +166,13 @@ type reader struct {
 	nameMeta any      // name, stored once as an any for sse_stream
 	keyMeta  any      // the checkpoint key, for sse_checkpoint_key; nil without checkpoint
 	store    *checkpointStore
-	closing  chan struct{} // closed by stop: releases a waiting reader
+	req      *requestTemplate // what each connection attempt sends; nil for `from`
+	closing  chan struct{}    // closed by stop: releases a waiting reader
 	stopOnce sync.Once
-	// resume is where a replaced stream left off, which wins over a
+	// handover is where a replaced stream left off, which wins over a
 	// checkpoint and conf.LastEventID.
-	resume    string
-	hasResume bool
+	handover    string
+	hasHandover bool
 
 	// Set by start, under in.startMu, before the goroutine starts.
 	es         *sse.EventSource
@@ -188,6 +189,7 @@ type reader struct {
 	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
 	meta          eventMeta
 	dedupe        *deduper
+	resume        resumer // the resume point: the event ID, or resume.cursor
 
 	// Acknowledgements, from any goroutine: the tracker has its own lock.
 	tracker  tracker
@@ -208,7 +210,7 @@ type reader struct {
 }
 
 // newReader prepares a reader for stream s, which must be valid.
-func (in *sseInput) newReader(s benthossse.Stream) *reader {
+func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 	c := in.conf
 	r := &reader{in: in, name: s.Name, conf: s, log: in.log, closing: make(chan struct{}), gauges: true}
 	if r.conf.Method == "" {
@@ -217,18 +219,17 @@ func (in *sseInput) newReader(s benthossse.Stream) *reader {
 	if r.conf.Body == nil {
 		r.conf.Body = c.Body
 	}
-	// The input's headers are shared, read-only, by the streams that add
-	// none of their own: a copy per stream cost 10,000 streams 4 MiB.
-	r.conf.Headers = c.Headers
-	if len(s.Headers) > 0 {
-		r.conf.Headers = c.Headers.Clone()
-		if r.conf.Headers == nil {
-			r.conf.Headers = http.Header{}
-		}
-		for k, v := range s.Headers {
-			r.conf.Headers[k] = v
+	// The input's request template is shared, read-only, by the streams
+	// that add no header of their own: a copy per stream cost 10,000
+	// streams 4 MiB.
+	r.req = in.req
+	if len(s.Headers) > 0 && in.req != nil {
+		var err error
+		if r.req, err = in.req.withHeaders(s.Headers); err != nil {
+			return nil, err
 		}
 	}
+	r.resume = resumer{mapping: c.ResumeCursor, unsendable: r.onCursorNotSendable}
 	if in.many {
 		r.nameMeta = s.Name
 		r.log = in.log.With("stream", s.Name)
@@ -247,7 +248,7 @@ func (in *sseInput) newReader(s benthossse.Stream) *reader {
 	if c.DedupeMode != benthossse.DedupeNone {
 		r.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
 	}
-	return r
+	return r, nil
 }
 
 // labelled reports whether the stream called name has a metric label of
@@ -285,16 +286,27 @@ func (r *reader) start(src io.Reader) error {
 			r.incr(in.m.unsendable, 1)
 			r.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, r.store.cache, sse.MaxIDLength)
 		}
-		if ok && !r.hasResume {
+		switch {
+		case ok && r.hasHandover:
+		case ok && r.resume.cursorMode():
+			r.log.Infof("Resuming from checkpoint: cursor %s", logID(id))
+			opts.LastEventID = id
+		case ok:
 			r.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
 		r.ckpt = newCheckpointer(r.store, &r.tracker, gen, r.log, in.m.checkpointErrors, r.labels)
 	}
-	if r.hasResume {
+	if r.hasHandover {
 		// A replaced stream goes on from where the old one's events were
 		// settled, which its final checkpoint also holds.
-		opts.LastEventID = r.resume
+		opts.LastEventID = r.handover
+	}
+	if r.resume.cursorMode() {
+		// The cursor is the resume point; the event source starts with no
+		// ID of its own.
+		r.resume.start(opts.LastEventID)
+		opts.LastEventID = ""
 	}
 	if r.dedupe != nil {
 		r.dedupe.seed(opts.LastEventID)
@@ -329,11 +341,11 @@ func (r *reader) start(src io.Reader) error {
 func (r *reader) options() sse.Options {
 	c := r.in.conf
 	return sse.Options{
-		Client:              newHTTPClient(c, r.conf.Headers, r.conf.Body),
+		Client:              newHTTPClient(c, r.in.tokens, r.conf.Headers, r.conf.Body),
 		Method:              r.conf.Method,
 		Body:                r.conf.Body,
-		Header:              r.conf.Headers,
-		PrepareRequest:      r.in.prepare,
+		PrepareRequest:      r.prepare,
+		ResolveURL:          r.resolveURL(),
 		LastEventID:         r.conf.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: maxReconnect(c),
@@ -355,12 +367,35 @@ func (r *reader) options() sse.Options {
 	}
 }
 
-// prepare signs each connection's first request.
-func (in *sseInput) prepare(req *http.Request) error {
-	if in.conf.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+// prepare completes each connection's first request: the headers, the
+// token and the signatures, evaluated for this attempt. It runs on the
+// reader goroutine, inside Next.
+func (r *reader) prepare(req *http.Request) error {
+	if r.req == nil {
+		return nil
 	}
-	return in.conf.Sign(in.res.FS(), req)
+	return r.req.prepare(req, r.resume.vars(r.es))
+}
+
+// resolveURL is the event source's ResolveURL when the url has
+// interpolations (a single stream's); it runs on the reader goroutine,
+// inside Next.
+func (r *reader) resolveURL() func() (string, error) {
+	if r.req == nil || !r.req.dynamicURL() || r.in.many {
+		return nil
+	}
+	return func() (string, error) { return r.req.resolveURL(r.resume.vars(r.es)) }
+}
+
+// onCursorNotSendable counts a cursor that could not be sent in a header,
+// warning as onIDNotSendable does.
+func (r *reader) onCursorNotSendable(cursor string) {
+	r.incr(r.in.m.unsendable, 1)
+	r.unsendableIDs++
+	if n := r.unsendableIDs; n&(n-1) == 0 {
+		r.log.Warnf("Cursor %s (%d bytes) cannot be sent in a header; keeping the cursor %s instead (%d such so far)",
+			logID(cursor), len(cursor), logID(r.resume.cursor), n)
+	}
 }
 
 // maxReconnect is the cap on every reconnection wait. A max_interval of 0s
@@ -436,6 +471,7 @@ const (
 	causeEOF         reconnectCause = "eof"          // the server ended the response body
 	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
 	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+	causeRequest     reconnectCause = "request"      // the request could not be made: an interpolation or the OAuth 2 token endpoint failed
 )
 
 func causeOf(err error) reconnectCause {
@@ -447,6 +483,8 @@ func causeOf(err error) reconnectCause {
 		return causeIdleTimeout
 	case errors.As(err, &re):
 		return causeStatus
+	case errors.Is(err, errRequest):
+		return causeRequest
 	}
 	return causeNetwork
 }
@@ -542,7 +580,7 @@ func (r *reader) read(es *sse.EventSource) {
 			appendEvent(ev)
 		}
 		r.count(c)
-		id := es.LastEventID()
+		id := r.resume.point(es)
 		h.mu.Lock()
 		switch {
 		case len(msgs) > 0:
@@ -793,6 +831,7 @@ func (r *reader) count(c counts) {
 // or the end sentinel, and counts it in c.
 func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
 	in := r.in
+	r.resume.observe(ev) // filtered and replayed events move the resume point too
 	c.events++
 	c.bytes += int64(len(ev.Data))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {

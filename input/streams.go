@@ -87,16 +87,19 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 	in.h.mu.Lock()
 	old := in.h.readers[sc.Name]
 	in.h.mu.Unlock()
-	r := in.newReader(sc)
+	r, err := in.newReader(sc)
+	if err != nil {
+		return err
+	}
 	if old != nil {
 		if err := in.remove(ctx, old); err != nil {
 			return err
 		}
 		if id, ok := old.tracker.watermark(); ok {
-			r.resume, r.hasResume = id, true
+			r.handover, r.hasHandover = id, true
 		} else if in.h.locked(func() bool { return old.started }) {
 			// Nothing of the old stream was settled: start where it did.
-			r.resume, r.hasResume = old.startID, true
+			r.handover, r.hasHandover = old.startID, true
 		}
 	}
 	return in.add(r)
