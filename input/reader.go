@@ -224,10 +224,7 @@ func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 	// streams 4 MiB.
 	r.req = in.req
 	if len(s.Headers) > 0 && in.req != nil {
-		var err error
-		if r.req, err = in.req.withHeaders(s.Headers); err != nil {
-			return nil, err
-		}
+		r.req = in.req.withHeaders(s.Headers)
 	}
 	r.resume = resumer{mapping: c.ResumeCursor, unsendable: r.onCursorNotSendable}
 	if in.many {

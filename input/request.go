@@ -37,8 +37,11 @@ type requestTemplate struct {
 
 type headerTemplate struct {
 	name   string
-	value  *service.InterpolatedString
+	value  *service.InterpolatedString // nil: literal
 	static bool
+	// literal is the value of a stream's own header (streams entries are
+	// not interpolated), when value is nil.
+	literal string
 }
 
 // attemptVars is what url, headers and bearer_token see of the stream, as
@@ -73,7 +76,7 @@ func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *
 
 // withHeaders returns a copy of t with headers added, replacing those of
 // the same name: a stream's own headers (static) over the input's.
-func (t *requestTemplate) withHeaders(headers http.Header) (*requestTemplate, error) {
+func (t *requestTemplate) withHeaders(headers http.Header) *requestTemplate {
 	c := *t
 	c.headers = nil
 	for _, h := range t.headers {
@@ -82,16 +85,10 @@ func (t *requestTemplate) withHeaders(headers http.Header) (*requestTemplate, er
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(headers)) {
-		// Benthos reads "${{!" as a literal "${!": the value is sent as
-		// it is written.
-		v, err := service.NewInterpolatedString(strings.ReplaceAll(headers.Get(k), "${!", "${{!"))
-		if err != nil {
-			return nil, &requestError{field: "headers." + k, err: err}
-		}
-		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), value: v, static: true})
+		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: headers.Get(k)})
 	}
 	slices.SortFunc(c.headers, func(a, b headerTemplate) int { return strings.Compare(a.name, b.name) })
-	return &c, nil
+	return &c
 }
 
 // dynamicURL reports whether the url has to be evaluated for every
@@ -118,6 +115,10 @@ func (t *requestTemplate) prepare(req *http.Request, v attemptVars) error {
 	var msg *service.Message
 	for _, h := range t.headers {
 		if reserved(h.name, t.cursor) {
+			continue
+		}
+		if h.value == nil {
+			req.Header.Set(h.name, h.literal)
 			continue
 		}
 		if msg == nil {
