@@ -283,6 +283,10 @@ func (in *sseInput) options() sse.Options {
 		RetryResponse: func(re *sse.ResponseError) bool {
 			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
 		},
+		// Statuses that retrying soon will not fix: every retry after one
+		// waits the longest wait, reconnect.max_interval, so that a wrong
+		// credential or URL does not hammer the server.
+		SlowRetryStatuses: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone},
 		OnOpen:          in.onOpen,
 		OnError:         in.onError,
 		OnIDNotSendable: in.onIDNotSendable,
@@ -303,16 +307,11 @@ func (in *sseInput) onIDNotSendable(id string) {
 	}
 }
 
-// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
-// means no cap of the input's own (the event source's default of
-// sse.DefaultMaxReconnectionTime applies), and a cap is never below
-// initial_interval: a zero used to cap every wait at the 100ms floor,
-// overriding initial_interval and a server's Retry-After (49 requests in 5s
-// against "503, Retry-After: 60").
+// maxReconnect is the cap on every reconnection wait. It is never below
+// initial_interval or the floor, which it would otherwise override, along
+// with a server's Retry-After (a cap at the 100ms floor once made 49
+// requests in 5s against "503, Retry-After: 60").
 func maxReconnect(c *benthossse.Config) time.Duration {
-	if c.ReconnectMax <= 0 {
-		return 0
-	}
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
@@ -369,16 +368,6 @@ func causeOf(err error) reconnectCause {
 	return causeNetwork
 }
 
-// slowRetry holds the statuses that retrying soon will not fix: every retry
-// after one waits the longest wait, reconnect.max_interval, so that a wrong
-// credential or URL does not hammer the server.
-var slowRetry = map[int]bool{
-	http.StatusUnauthorized: true,
-	http.StatusForbidden:    true,
-	http.StatusNotFound:     true,
-	http.StatusGone:         true,
-}
-
 // onError runs when a connection attempt fails or an open stream is lost.
 // Unless the event source closed (the reader then reports why), it holds
 // the reader until Connect asks for the next attempt: Connect returns a
@@ -394,13 +383,6 @@ func (in *sseInput) onError(err error) {
 	}
 	in.m.reconnects.Incr(1, string(cause))
 	wait := es.ReconnectDelay()
-	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		longest := maxReconnect(in.conf)
-		if longest == 0 {
-			longest = sse.DefaultMaxReconnectionTime
-		}
-		wait = max(wait, longest)
-	}
 	in.m.backoff.SetFloat64(wait.Seconds())
 	if cause == causeEOF || cause == causeIdleTimeout {
 		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
