@@ -46,7 +46,7 @@ func TestParser_BufferFollowsTheStream(t *testing.T) {
 	}
 	r := &chunkReader{chunks: append([][]byte{busy}, quiet...)}
 	p := NewParser(r, ParserOptions{})
-	if got := len(p.buf); got != minBufferSize {
+	if got := len(p.lines.buf); got != minBufferSize {
 		t.Fatalf("initial buffer: got %d bytes, want %d", got, minBufferSize)
 	}
 	largest := 0
@@ -59,13 +59,13 @@ func TestParser_BufferFollowsTheStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		largest = max(largest, len(p.buf))
+		largest = max(largest, len(p.lines.buf))
 		fmt.Fprintf(&got, "id: %s\ndata: %s\n\n", ev.LastEventID, ev.Data)
 	}
 	if largest != readBufferSize {
 		t.Errorf("a busy stream's buffer grew to %d bytes, want %d", largest, readBufferSize)
 	}
-	if got := len(p.buf); got != minBufferSize {
+	if got := len(p.lines.buf); got != minBufferSize {
 		t.Errorf("after %d quiet reads the buffer holds %d bytes, want %d", len(quiet), got, minBufferSize)
 	}
 	if want := append(busy, bytes.Join(quiet, nil)...); !bytes.Equal(got.Bytes(), want) {

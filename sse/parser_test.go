@@ -184,7 +184,7 @@ func TestIndexCR(t *testing.T) {
 // next sixteen bytes, against bytes.IndexAny: a CR or LF at every position,
 // behind every byte value that could confuse its flags (other control bytes,
 // 0x80 and above), with the line starting at several offsets.
-func TestParser_LineEnd(t *testing.T) {
+func TestLineReader_LineEnd(t *testing.T) {
 	fills := []byte{'a', 0x00, '\t', 0x0b, 0x0c, 0x0e, 0x7f, 0x80, 0xff}
 	for _, start := range []int{0, 1, 7} {
 		for n := 0; n <= 40; n++ {
@@ -195,12 +195,12 @@ func TestParser_LineEnd(t *testing.T) {
 						if pos >= 0 {
 							buf[start+pos] = eol
 						}
-						p := &Parser{buf: buf, start: start, end: len(buf), lfPos: -1, crPos: -1}
+						l := &lineReader{buf: buf, start: start, end: len(buf), lfPos: -1, crPos: -1}
 						want := bytes.IndexAny(buf[start:], "\r\n")
 						if want >= 0 {
 							want += start
 						}
-						if got := p.lineEnd(); got != want {
+						if got := l.lineEnd(); got != want {
 							t.Fatalf("start %d, % x: lineEnd() = %d, want %d", start, buf, got, want)
 						}
 					}
