@@ -51,17 +51,10 @@ func TestParser_BufferFollowsTheStream(t *testing.T) {
 	}
 	largest := 0
 	var got bytes.Buffer
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, p, 1<<20, func(ev Event) {
 		largest = max(largest, len(p.lines.buf))
 		fmt.Fprintf(&got, "id: %s\ndata: %s\n\n", ev.LastEventID, ev.Data)
-	}
+	})
 	if largest != readBufferSize {
 		t.Errorf("a busy stream's buffer grew to %d bytes, want %d", largest, readBufferSize)
 	}
@@ -89,18 +82,11 @@ func TestParser_NoBlockWhileWaiting(t *testing.T) {
 		}
 	}
 	p = NewParser(r, ParserOptions{})
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, p, 10, func(ev Event) {
 		// Nothing was buffered behind the event: its allocation had the
 		// size of its data and ID, with no rest left over.
 		if p.block != nil {
 			t.Errorf("event %s: a %d-byte rest of a block is left", ev.LastEventID, len(p.block))
 		}
-	}
+	})
 }

@@ -76,6 +76,21 @@ func (b *ctxBody) Read(p []byte) (int, error) {
 
 func (b *ctxBody) Close() error { return nil }
 
+// cancelAtArrival calls Next with a ctx that it cancels as arriving
+// signals that event 1 (or its response) waits to arrive, and fails unless
+// Next returns that event, which arrived all the same, or ctx's error.
+func cancelAtArrival(t *testing.T, es *EventSource, arriving <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	res := goNext(ctx, es)
+	signal(t, arriving, "arrival")
+	cancel()
+	ev, err := await(t, res)
+	if err != nil && !errors.Is(err, context.Canceled) || err == nil && string(ev.Data) != "1" {
+		t.Fatalf("Next: got %q, %v; want event 1 or context.Canceled", ev.Data, err)
+	}
+}
+
 // TestEventSource_CancelAsEventArrives checks Next's promise for a ctx that
 // ends while Next waits, when the cancel meets an arriving event or
 // response: whatever that Next returns (the event, or ctx's error), the
@@ -106,14 +121,7 @@ func TestEventSource_CancelAsEventArrives(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { es.Close() })
-			ctx, cancel := context.WithCancel(context.Background())
-			res := goNext(ctx, es)
-			signal(t, lt.arriving, "arrival")
-			cancel()
-			ev, err := await(t, res)
-			if err != nil && !errors.Is(err, context.Canceled) || err == nil && string(ev.Data) != "1" {
-				t.Fatalf("Next: got %q, %v; want event 1 or context.Canceled", ev.Data, err)
-			}
+			cancelAtArrival(t, es, lt.arriving)
 			if st := es.ReadyState(); st != Connecting {
 				t.Errorf("after the cancel: ReadyState = %v, want CONNECTING (the connection was abandoned)", st)
 			}
@@ -167,14 +175,7 @@ func TestFrom_CancelAsEventArrives(t *testing.T) {
 	var errs []error // appended on the goroutine in Next only
 	es := From(r, Options{OnError: func(err error) { errs = append(errs, err) }})
 	t.Cleanup(func() { es.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	res := goNext(ctx, es)
-	signal(t, r.arriving, "arrival")
-	cancel()
-	ev, err := await(t, res)
-	if err != nil && !errors.Is(err, context.Canceled) || err == nil && string(ev.Data) != "1" {
-		t.Fatalf("Next: got %q, %v; want event 1 or context.Canceled", ev.Data, err)
-	}
+	cancelAtArrival(t, es, r.arriving)
 	if st := es.ReadyState(); st != Closed {
 		t.Errorf("after the cancel: ReadyState = %v, want CLOSED (the stream ended)", st)
 	}
@@ -308,10 +309,7 @@ func TestEventSource_Restart(t *testing.T) {
 		t.Parallel()
 		const wait = 100 * time.Millisecond
 		arrived := make(chan time.Time, 2)
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			arrived <- time.Now()
-			numbered(2)(s, n, w, r)
-		})
+		s := newESServer(t, timed(arrived, numbered(2)))
 		es := newES(t, s, Options{ReconnectionTime: wait})
 		es.Restart() // nothing to restart: the first attempt satisfies it
 		wantData(t, es, "1")
@@ -331,9 +329,7 @@ func TestEventSource_Restart(t *testing.T) {
 		es.Restart()
 		_, err := next(t, es)
 		wantClosed(t, es, err)
-		if n := s.requests.Load(); n != 1 {
-			t.Fatalf("got %d requests, want 1", n)
-		}
+		s.wantRequests(t, 1)
 	})
 
 	t.Run("From: nothing to reopen", func(t *testing.T) {

@@ -64,6 +64,14 @@ func (s *esServer) hold(r *http.Request) {
 	}
 }
 
+// wantRequests fails the test unless s has had n requests.
+func (s *esServer) wantRequests(t *testing.T, n int) {
+	t.Helper()
+	if got := s.requests.Load(); got != int32(n) {
+		t.Fatalf("got %d requests, want %d", got, n)
+	}
+}
+
 // stream starts an event stream response and flushes chunk, which may be
 // empty to send just the headers.
 func stream(w http.ResponseWriter, chunk string) {
@@ -104,6 +112,14 @@ func numbered(holdFrom int) esHandler {
 		if n >= holdFrom {
 			s.hold(r)
 		}
+	}
+}
+
+// timed is handler h that first sends the time each request arrived.
+func timed(arrived chan<- time.Time, h esHandler) esHandler {
+	return func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		arrived <- time.Now()
+		h(s, n, w, r)
 	}
 }
 
@@ -219,6 +235,14 @@ func (r *signalReader) Read(p []byte) (int, error) {
 	return r.ReadCloser.Read(p)
 }
 
+// newSignalPipe returns the read side of a pipe, which signals on reading
+// before each Read, and its write side, which is closed at cleanup.
+func newSignalPipe(t *testing.T) (*signalReader, *io.PipeWriter) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	return &signalReader{ReadCloser: pr, reading: make(chan struct{}, 1)}, pw
+}
+
 // countingTransport counts the requests it carries.
 type countingTransport struct {
 	base http.RoundTripper
@@ -298,9 +322,7 @@ func TestEventSource_OpenMessageErrorOrder(t *testing.T) {
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Fatalf("got events\n\t%q\nwant\n\t%q", got, want)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 	if err := es.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -533,9 +555,7 @@ func TestEventSource_ResponseFailsConnection(t *testing.T) {
 			if ev, ok, err := es.Buffered(); ok || err != nil {
 				t.Fatalf("Buffered() = %v, %v, %v; want nothing", ev, ok, err)
 			}
-			if n := s.requests.Load(); n != 1 {
-				t.Fatalf("got %d requests, want exactly 1", n)
-			}
+			s.wantRequests(t, 1)
 			if len(errs) != 1 {
 				t.Fatalf("OnError called %d times, want once", len(errs))
 			}
@@ -596,9 +616,7 @@ func TestEventSource_RetryResponse(t *testing.T) {
 	if len(errs) != 1 || !errors.As(errs[0], &re) || re.StatusCode != http.StatusServiceUnavailable || re.RetryAfter != 0 {
 		t.Fatalf("OnError got %v, want one 503 *ResponseError with RetryAfter 0", errs)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -776,9 +794,7 @@ func TestEventSource_IdleTimeoutReconnects(t *testing.T) {
 	if len(errs) != 1 || !errors.Is(errs[0], ErrIdleTimeout) {
 		t.Fatalf("OnError got %v, want [ErrIdleTimeout]", errs)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestEventSource_HeartbeatsKeepConnectionAlive(t *testing.T) {
@@ -808,9 +824,7 @@ func TestEventSource_HeartbeatsKeepConnectionAlive(t *testing.T) {
 	if n := errs.Load(); n != 0 {
 		t.Fatalf("OnError called %d times, want 0", n)
 	}
-	if n := s.requests.Load(); n != 1 {
-		t.Fatalf("got %d requests, want 1", n)
-	}
+	s.wantRequests(t, 1)
 }
 
 func TestEventSource_Close(t *testing.T) {
@@ -880,9 +894,7 @@ func TestEventSource_Close(t *testing.T) {
 		if _, err := next(t, es); err != ErrClosed {
 			t.Fatalf("Next: got %v, want ErrClosed", err)
 		}
-		if n := s.requests.Load(); n != 0 {
-			t.Fatalf("got %d requests, want none", n)
-		}
+		s.wantRequests(t, 0)
 	})
 
 	t.Run("from OnOpen", func(t *testing.T) {
@@ -902,9 +914,7 @@ func TestEventSource_Close(t *testing.T) {
 		wantData(t, es, "x")
 		_, err := next(t, es)
 		wantClosed(t, es, err)
-		if n := s.requests.Load(); n != 1 {
-			t.Fatalf("got %d requests, want 1", n)
-		}
+		s.wantRequests(t, 1)
 	})
 }
 
@@ -940,9 +950,7 @@ func TestEventSource_NextContextCancelled(t *testing.T) {
 			t.Fatalf("ReadyState = %v, want CONNECTING", st)
 		}
 		wantData(t, es, "again") // at once, not after the reconnection time
-		if n := s.requests.Load(); n != 2 {
-			t.Fatalf("got %d requests, want 2", n)
-		}
+		s.wantRequests(t, 2)
 		if n := errs.Load(); n != 0 {
 			t.Fatalf("OnError called %d times, want 0: the caller cancelled", n)
 		}
@@ -957,9 +965,7 @@ func TestEventSource_NextContextCancelled(t *testing.T) {
 		if _, err := await(t, goNext(ctx, es)); err != context.Canceled {
 			t.Fatalf("Next: got %v, want context.Canceled", err)
 		}
-		if n := s.requests.Load(); n != 0 {
-			t.Fatalf("got %d requests, want none", n)
-		}
+		s.wantRequests(t, 0)
 	})
 
 	t.Run("during reconnection wait", func(t *testing.T) {
@@ -1104,25 +1110,9 @@ func TestFrom(t *testing.T) {
 	}
 }
 
-// pipeSignal is the read side of an io.Pipe that signals each Read.
-type pipeSignal struct {
-	*io.PipeReader
-	reading chan struct{}
-}
-
-func (p *pipeSignal) Read(b []byte) (int, error) {
-	select {
-	case p.reading <- struct{}{}:
-	default:
-	}
-	return p.PipeReader.Read(b)
-}
-
 func TestFrom_CloseUnblocksNext(t *testing.T) {
 	t.Parallel()
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	r, pw := newSignalPipe(t)
 	es := From(r, Options{})
 	res := goNext(context.Background(), es)
 	signal(t, r.reading, "read")
@@ -1145,9 +1135,7 @@ func TestFrom_CloseUnblocksNext(t *testing.T) {
 
 func TestFrom_ContextCancelEndsStream(t *testing.T) {
 	t.Parallel()
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	r, _ := newSignalPipe(t)
 	es := From(r, Options{})
 	t.Cleanup(func() { es.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -1362,10 +1350,7 @@ func TestEventSource_WaitResumesAfterCancel(t *testing.T) {
 	t.Parallel()
 	const wait = 300 * time.Millisecond
 	arrived := make(chan time.Time, 2)
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		arrived <- time.Now()
-		stream(w, fmt.Sprintf("data: %d\n\n", n)) // then the body ends
-	})
+	s := newESServer(t, timed(arrived, numbered(3))) // requests 1 and 2 end their body
 	errored := make(chan time.Duration, 1)
 	var es *EventSource
 	es = newES(t, s, Options{
@@ -1395,9 +1380,7 @@ func TestEventSource_WaitResumesAfterCancel(t *testing.T) {
 	if es.backoff.retryAt != deadline {
 		t.Fatalf("the second Next moved the deadline by %v: the wait started again", es.backoff.retryAt.Sub(deadline))
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestEventSource_LastActivity(t *testing.T) {
@@ -1900,9 +1883,7 @@ func TestEventSource_NextWithDoneContext(t *testing.T) {
 			}
 			close(release)
 			wantData(t, es, "2")
-			if n := s.requests.Load(); n != 1 {
-				t.Fatalf("got %d requests, want 1", n)
-			}
+			s.wantRequests(t, 1)
 			if n := errs.Load(); n != 0 {
 				t.Fatalf("OnError called %d times, want 0", n)
 			}

@@ -61,6 +61,26 @@ func TestParser_OnComment(t *testing.T) {
 	}
 }
 
+// eachEvent calls f with each event p reads until io.EOF. Any other error
+// fails the test, as do more than limit events: a parser not making
+// progress.
+func eachEvent(t *testing.T, p *Parser, limit int, f func(Event)) {
+	t.Helper()
+	for n := 0; ; n++ {
+		ev, err := p.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Next: unexpected error %v after %d events", err, n)
+		}
+		if n >= limit {
+			t.Fatalf("Next: more than %d events; parser not making progress?", limit)
+		}
+		f(ev)
+	}
+}
+
 // TestParser_BlockCarving guards the carving of events from shared blocks:
 // each Data's capacity ends at its length, so appending to one event's data
 // can never overwrite the next event or the ID and type strings carved
@@ -68,21 +88,13 @@ func TestParser_OnComment(t *testing.T) {
 func TestParser_BlockCarving(t *testing.T) {
 	big := strings.Repeat("b", 2*maxCarved)
 	in := "id: 1\nevent: e1\ndata: a\n\nid: 2\nevent: e2\ndata: b\n\ndata: c\n\nid: 3\nevent: e3\ndata: " + big + "\n\n"
-	p := NewParser(strings.NewReader(in), ParserOptions{})
 	var evs []Event
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, NewParser(strings.NewReader(in), ParserOptions{}), 10, func(ev Event) {
 		if cap(ev.Data) != len(ev.Data) {
 			t.Fatalf("event %q: cap(Data) = %d, want len(Data) = %d", clip(string(ev.Data), 20), cap(ev.Data), len(ev.Data))
 		}
 		evs = append(evs, ev)
-	}
+	})
 	for i := range evs {
 		_ = append(evs[i].Data, strings.Repeat("X", 64)...)
 	}
