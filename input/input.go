@@ -287,9 +287,9 @@ func (in *sseInput) options() sse.Options {
 		// waits the longest wait, reconnect.max_interval, so that a wrong
 		// credential or URL does not hammer the server.
 		SlowRetryStatuses: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone},
-		OnOpen:          in.onOpen,
-		OnError:         in.onError,
-		OnIDNotSendable: in.onIDNotSendable,
+		OnOpen:            in.onOpen,
+		OnError:           in.onError,
+		OnIDNotSendable:   in.onIDNotSendable,
 	}
 }
 
