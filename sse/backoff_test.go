@@ -82,14 +82,14 @@ func TestBackoff_Delay(t *testing.T) {
 			lo := tt.want - time.Duration(float64(tt.want)*j)
 			varied := false
 			for range 200 {
-				got := es.delay()
+				got := es.backoff.next(es.ReconnectionTime())
 				if got < lo || got > tt.want {
-					t.Fatalf("delay() = %v, want within [%v, %v]", got, lo, tt.want)
+					t.Fatalf("next() = %v, want within [%v, %v]", got, lo, tt.want)
 				}
 				varied = varied || got != tt.want
 			}
 			if j > 0 && !varied {
-				t.Fatalf("delay() was %v every time, want jitter", tt.want)
+				t.Fatalf("next() was %v every time, want jitter", tt.want)
 			}
 		})
 	}

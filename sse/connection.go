@@ -169,12 +169,6 @@ func (es *EventSource) schedule() {
 	es.backoff.schedule(time.Now(), es.ReconnectionTime())
 }
 
-// delay is the wait before the next connection attempt, as schedule would
-// pick it now.
-func (es *EventSource) delay() time.Duration {
-	return es.backoff.next(es.ReconnectionTime())
-}
-
 // disconnect releases the current connection and returns why it was
 // cancelled, if it was (an idle timeout, for instance).
 func (es *EventSource) disconnect() error {

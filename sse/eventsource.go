@@ -480,7 +480,9 @@ func (es *EventSource) Restart() {
 // have. A ctx that ends while Next waits abandons the connection (a [From]
 // stream ends instead): the state becomes [Connecting] and a later call
 // reconnects at once, without an error event, because the caller gave up,
-// not the server.
+// not the server. That holds even when an event arrives as ctx ends and
+// Next returns it. To reconnect without giving up, use
+// [EventSource.Restart].
 func (es *EventSource) Next(ctx context.Context) (ev Event, err error) {
 	if err := es.ctx.Err(); err != nil {
 		return Event{}, es.closedErr()
