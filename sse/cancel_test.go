@@ -37,7 +37,7 @@ func (lt *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case n == 1:
 		body.late, body.arriving = "data: 1\n\n", lt.arriving
 	default:
-		body.chunk = "data: " + string(rune('0'+n)) + "\n\n"
+		body.chunk = fmt.Sprintf("data: %d\n\n", n)
 	}
 	return &http.Response{
 		StatusCode: http.StatusOK,

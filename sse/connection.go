@@ -169,6 +169,14 @@ func (es *EventSource) schedule() {
 	es.backoff.schedule(time.Now(), es.ReconnectionTime())
 }
 
+// restartChan returns es.restart, made if need be; es.mu must be held.
+func (es *EventSource) restartChan() chan struct{} {
+	if es.restart == nil {
+		es.restart = make(chan struct{}, 1)
+	}
+	return es.restart
+}
+
 // disconnect releases the current connection and returns why it was
 // cancelled, if it was (an idle timeout, for instance).
 func (es *EventSource) disconnect() error {
@@ -196,10 +204,13 @@ func (es *EventSource) disconnect() error {
 // returns an error only when Next must return it.
 func (es *EventSource) reconnect(ctx context.Context) error {
 	if d := es.backoff.remaining(time.Now()); d > 0 {
+		es.mu.Lock()
+		restart := es.restartChan()
+		es.mu.Unlock()
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-es.restart:
+		case <-restart:
 			t.Stop() // Restart cuts the wait short
 		case <-ctx.Done():
 			t.Stop()
@@ -248,9 +259,11 @@ func (es *EventSource) connect() error {
 	}
 	es.mu.Lock()
 	es.connCtx, es.connCancel = connCtx, cancel
-	select {
-	case <-es.restart: // a Restart asked for before this attempt: this is it
-	default:
+	if es.restart != nil {
+		select {
+		case <-es.restart: // a Restart asked for before this attempt: this is it
+		default:
+		}
 	}
 	es.mu.Unlock()
 

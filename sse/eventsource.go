@@ -268,7 +268,8 @@ type EventSource struct {
 	lastByte atomic.Int64 // LastActivity, in Unix nanoseconds
 
 	// restart holds a Restart that found no connection to cancel, for the
-	// reconnection wait to end on; the next attempt consumes it.
+	// reconnection wait to end on; the next attempt consumes it. Guarded by
+	// mu; made by the first wait or Restart that needs it.
 	restart chan struct{}
 
 	// The watcher of the caller's context cancels the connection only while
@@ -358,7 +359,7 @@ func newEventSource(opts Options) *EventSource {
 	}
 	opts.Header = opts.Header.Clone()
 	opts.Body = bytes.Clone(opts.Body)
-	es := &EventSource{opts: opts, backoff: newBackoff(&opts), restart: make(chan struct{}, 1)}
+	es := &EventSource{opts: opts, backoff: newBackoff(&opts)}
 	es.ctx, es.cancel = context.WithCancelCause(context.Background())
 	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize, OnComment: opts.OnComment})
 	if opts.LastEventID != "" {
@@ -459,7 +460,7 @@ func (es *EventSource) Restart() {
 		return
 	}
 	select {
-	case es.restart <- struct{}{}:
+	case es.restartChan() <- struct{}{}:
 	default: // one is already pending
 	}
 }
@@ -483,7 +484,7 @@ func (es *EventSource) Restart() {
 // not the server. That holds even when an event arrives as ctx ends and
 // Next returns it. To reconnect without giving up, use
 // [EventSource.Restart].
-func (es *EventSource) Next(ctx context.Context) (ev Event, err error) {
+func (es *EventSource) Next(ctx context.Context) (Event, error) {
 	if err := es.ctx.Err(); err != nil {
 		return Event{}, es.closedErr()
 	}
