@@ -491,13 +491,16 @@ func (es *EventSource) Next(ctx context.Context) (Event, error) {
 	if err := ctx.Err(); err != nil {
 		return Event{}, err
 	}
+	// Watch ctx before marking the call, so that the watcher of an earlier
+	// call's ctx, cancelled just now, finds itself replaced rather than
+	// this call running.
+	es.watch(ctx)
 	es.call.Store(callWaiting)
 	defer func() {
 		if es.call.Swap(callIdle) == callAbandoned {
 			es.abandon(ctx)
 		}
 	}()
-	es.watch(ctx)
 	for {
 		if err := es.ctx.Err(); err != nil {
 			return Event{}, es.closedErr()
