@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
-
-	"github.com/benthos-sse/benthos-sse/sse"
 )
 
-// This file holds what the specs of the input and the scanner share: the
-// lint rules that Benthos' lint does not apply by itself, the parsing that
-// checks the same rules again for `run --chilled` (which skips lint), and
-// the one format of a config error.
+// This file holds the generic helpers that the specs of the input and the
+// scanner build on: the lint rules that Benthos' lint does not apply by
+// itself, the parsing that checks the same rules again for `run --chilled`
+// (which skips lint), and the one format of a config error. Nothing here
+// names a field: every field-specific rule, bound and reader sits beside its
+// field in config_spec.go (or scanner_spec.go), so references run one way,
+// from the specs to these helpers.
 //
 // Where a lint message appears: Benthos reports a field's rule on the line
 // of that field's value, an object's rule on the line of the object's first
@@ -27,21 +28,6 @@ import (
 // FieldError names the field an error is about, as every config error does:
 // `field "checkpoint.cache": ...`. path is the field's dotted path.
 func FieldError(path string, err error) error { return fmt.Errorf("field %q: %w", path, err) }
-
-// Bounds of the numeric fields. Each is documented in its field's
-// description and checked by lint and again by the parsing code.
-const (
-	// maxMaxEventSize bounds max_event_size: the parser may buffer this much
-	// for one event, and a value near the int limit once overflowed it.
-	maxMaxEventSize = 1 << 30 // 1GiB
-	// maxMaxBatchSize bounds max_batch_size.
-	maxMaxBatchSize = 100_000
-	// maxMaxInFlight bounds max_in_flight.
-	maxMaxInFlight = 100_000
-	// maxDedupeWindow bounds dedupe.window: a window of 50,000,000 once
-	// took 1.79 GB at start, and a full one holds that many IDs.
-	maxDedupeWindow = 1_000_000
-)
 
 // durationPattern matches what time.ParseDuration accepts, without a sign.
 // Lint rules cannot use parse_duration: that method belongs to Benthos'
@@ -225,22 +211,6 @@ func isToken(s string) bool {
 	return true
 }
 
-// maxEventSizeField is `max_event_size` of the input and the scanner,
-// without its description, which each gives in its own words.
-func maxEventSizeField() *service.ConfigField {
-	return service.NewAnyField(fieldMaxEventSize).
-		Default(sse.DefaultMaxEventSize).Examples(1048576, "16MiB").
-		LintRule(byteSizeRule(fieldMaxEventSize, maxMaxEventSize))
-}
-
-// maxEventSizeDoc is what both descriptions of max_event_size end with.
-var maxEventSizeDoc = fmt.Sprintf("A number of bytes, or a byte size such as `1MiB` or `64KB` (units B, KB, MB, GB, KiB, MiB, GiB, in any case), at most %s.", formatByteSize(maxMaxEventSize))
-
-// maxEventSize reads the field that maxEventSizeField declares.
-func maxEventSize(conf *service.ParsedConfig) (int, error) {
-	return byteSize(conf, maxMaxEventSize, fieldMaxEventSize)
-}
-
 // intValue is the integer a parsed any field holds, as intRule accepts it.
 func intValue(v any) (int64, bool) {
 	switch v := v.(type) {
@@ -315,47 +285,4 @@ func nonNegativeDuration(conf *service.ParsedConfig, path ...string) (time.Durat
 		return 0, FieldError(strings.Join(path, "."), fmt.Errorf("%v must not be negative", d))
 	}
 	return d, nil
-}
-
-// lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
-// as a Last-Event-ID header value would fail every connection.
-var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
-  [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
-} else if this.re_match("%[3]s") {
-  [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
-}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
-
-// checkSendableID is lastEventIDRule for the parsing code.
-func checkSendableID(id string) error {
-	switch {
-	case sse.SendableID(id):
-		return nil
-	case len(id) > sse.MaxIDLength:
-		return fmt.Errorf("is %d bytes, over the %d a Last-Event-ID header may hold", len(id), sse.MaxIDLength)
-	default:
-		return fmt.Errorf("%q holds a control character, which cannot be sent in a Last-Event-ID header", id)
-	}
-}
-
-// documentedTypes maps the path of every field of the input and the scanner
-// that is declared `any` only so that lint can check its value (see
-// intRule) to the type its documentation shows.
-var documentedTypes = map[string]string{
-	fieldMaxEventSize:                     "int or string",
-	fieldMaxBatchSize:                     "int",
-	fieldMaxInFlight:                      "int",
-	fieldDedupe + "." + fieldDedupeWindow: "int",
-}
-
-// DocumentedType returns the type that the documentation shows for the
-// field at path (dotted, as in TemplateData's FullName) of the `sse` input
-// or scanner, when it differs from the declared one. Integer fields are
-// declared `any` because Benthos' lint runs no rule on a field declared int
-// whose value is not an integer (and reads 1.5 as 1); their rules check
-// that they hold integers, or byte sizes, within bounds. Benthos' own
-// `list --format jsonschema` still shows them untyped: it has no way to say
-// "an int, checked by a rule".
-func DocumentedType(path string) (string, bool) {
-	t, ok := documentedTypes[path]
-	return t, ok
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -53,9 +54,11 @@ func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {
 func TestClient_TransportsShared(t *testing.T) {
 	proxy, err := url.Parse("http://127.0.0.1:3128")
 	require.NoError(t, err)
-	tr := func(c benthossse.Config) http.RoundTripper { return newHTTPClient(&c).Transport }
+	tr := func(c benthossse.Config) http.RoundTripper { return newHTTPClient(&c, nil).Transport }
+	key, err := service.NewInterpolatedString("k")
+	require.NoError(t, err)
 	a := tr(benthossse.Config{Timeout: 7 * time.Second})
-	assert.Same(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, Headers: http.Header{"X-Key": {"k"}}}))
+	assert.Same(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, Headers: map[string]*service.InterpolatedString{"X-Key": key}}))
 	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 8 * time.Second}))
 	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, ProxyURL: proxy}))
 	assert.NotSame(t, a, tr(benthossse.Config{Timeout: 7 * time.Second, TLS: &tls.Config{}}))

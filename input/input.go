@@ -74,6 +74,7 @@ type sseInput struct {
 	log    *service.Logger
 	m      metrics
 	client *http.Client
+	req    *requestTemplate // what each connection attempt sends
 
 	include, exclude map[string]bool
 	meta             eventMeta // used by the goroutine calling ReadBatch
@@ -100,8 +101,9 @@ type sseInput struct {
 	status        int
 	finalURL      string
 	headers       map[string]string
-	ending        bool   // end_on_data was seen: end after this batch
-	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	resume        resumer // the resume point: the event ID, or resume.cursor
+	ending        bool    // end_on_data was seen: end after this batch
+	unsendableIDs uint64  // event IDs that could not be sent, for onIDNotSendable
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -113,17 +115,20 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 	if err := checkFrom(c.From); err != nil {
 		return nil, err
 	}
-	if !sse.SendableID(c.LastEventID) {
-		// Refused here rather than by every Connect, which would retry it
-		// forever.
-		return nil, benthossse.FieldError(benthossse.FieldLastEventID, fmt.Errorf("%s cannot be sent as a Last-Event-ID header: %w", logID(c.LastEventID), sse.ErrIDNotSendable))
-	}
 	if c.From != "" && c.From != "-" {
 		in.from = newFromOpener(c.From)
 	}
 	if c.URL != "" {
-		in.client = newHTTPClient(c)
+		var tokens *tokenSource
+		if c.OAuth2 != nil {
+			// The token endpoint gets the stream's transport (TLS, proxy),
+			// without the stream's redirect policy or retry.
+			tokens = newTokenSource(c.OAuth2, &http.Client{Transport: transportFor(c)}, c.Timeout)
+		}
+		in.req = newRequestTemplate(c, tokens, res.FS())
+		in.client = newHTTPClient(c, tokens)
 	}
+	in.resume = resumer{mapping: c.ResumeCursor, unsendable: in.onCursorNotSendable}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
 	if c.DedupeMode != benthossse.DedupeNone {
@@ -232,11 +237,21 @@ func (in *sseInput) start(ctx context.Context) error {
 			in.m.unsendable.Incr(1)
 			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
 		}
-		if ok {
+		switch {
+		case ok && in.resume.cursorMode():
+			in.log.Infof("Resuming from checkpoint: cursor %s", logID(id))
+			opts.LastEventID = id
+		case ok:
 			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
 		in.ckpt = newCheckpointer(in.store, &in.tracker, gen, in.log, in.m.checkpointErrors)
+	}
+	if in.resume.cursorMode() {
+		// The cursor is the resume point; the event source starts with no
+		// ID of its own.
+		in.resume.start(opts.LastEventID)
+		opts.LastEventID = ""
 	}
 	if in.dedupe != nil {
 		in.dedupe.seed(opts.LastEventID)
@@ -248,7 +263,7 @@ func (in *sseInput) start(ctx context.Context) error {
 		go in.read(in.es)
 		return nil
 	}
-	es, err := sse.New(in.conf.URL, opts)
+	es, err := sse.New(in.conf.URLBase, opts)
 	if err != nil {
 		return err
 	}
@@ -266,8 +281,8 @@ func (in *sseInput) options() sse.Options {
 		Client:              in.client,
 		Method:              c.Method,
 		Body:                c.Body,
-		Header:              c.Headers,
 		PrepareRequest:      in.prepare,
+		ResolveURL:          in.resolveURL(),
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: maxReconnect(c),
@@ -315,12 +330,34 @@ func maxReconnect(c *benthossse.Config) time.Duration {
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
-// prepare signs each connection's first request.
+// prepare completes each connection's first request: the headers, the
+// token and the signatures, evaluated for this attempt. It runs on the
+// reader goroutine, inside Next.
 func (in *sseInput) prepare(req *http.Request) error {
-	if in.conf.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+	if in.req == nil {
+		return nil
 	}
-	return in.conf.Sign(in.res.FS(), req)
+	return in.req.prepare(req, in.resume.vars(in.es))
+}
+
+// resolveURL is the event source's ResolveURL when the url has
+// interpolations; it runs on the reader goroutine, inside Next.
+func (in *sseInput) resolveURL() func() (string, error) {
+	if in.req == nil || !in.req.dynamicURL() {
+		return nil
+	}
+	return func() (string, error) { return in.req.resolveURL(in.resume.vars(in.es)) }
+}
+
+// onCursorNotSendable counts a cursor that could not be sent in a header,
+// warning as onIDNotSendable does.
+func (in *sseInput) onCursorNotSendable(cursor string) {
+	in.m.unsendable.Incr(1)
+	in.unsendableIDs++
+	if n := in.unsendableIDs; n&(n-1) == 0 {
+		in.log.Warnf("Cursor %s (%d bytes) cannot be sent in a header; keeping the cursor %s instead (%d such so far)",
+			logID(cursor), len(cursor), logID(in.resume.cursor), n)
+	}
 }
 
 func (in *sseInput) onOpen(resp *http.Response) {
@@ -353,6 +390,7 @@ const (
 	causeEOF         reconnectCause = "eof"          // the server ended the response body
 	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
 	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+	causeRequest     reconnectCause = "request"      // the request could not be made: an interpolation or the OAuth 2 token endpoint failed
 )
 
 func causeOf(err error) reconnectCause {
@@ -364,6 +402,8 @@ func causeOf(err error) reconnectCause {
 		return causeIdleTimeout
 	case errors.As(err, &re):
 		return causeStatus
+	case errors.Is(err, errRequest):
+		return causeRequest
 	}
 	return causeNetwork
 }
@@ -509,6 +549,7 @@ func incr(m *service.MetricCounter, n int64) {
 // add appends ev to batch as a message unless it is filtered out, a replay,
 // or the end sentinel, and counts it in c.
 func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
+	in.resume.observe(ev) // filtered and replayed events move the resume point too
 	c.events++
 	c.bytes += int64(len(ev.Data))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {

@@ -312,6 +312,15 @@ func (es *EventSource) connect() error {
 
 func (es *EventSource) newRequest(ctx context.Context) (*http.Request, error) {
 	u := es.url
+	if es.opts.ResolveURL != nil {
+		raw, err := es.opts.ResolveURL()
+		if err != nil {
+			return nil, fmt.Errorf("sse: resolve url: %w", err)
+		}
+		if u, err = parseHTTPURL(raw); err != nil {
+			return nil, fmt.Errorf("sse: resolve url: %w", err)
+		}
+	}
 	if !es.opts.WithCredentials && u.User != nil {
 		c := *u
 		c.User = nil

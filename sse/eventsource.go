@@ -126,6 +126,17 @@ type Options struct {
 	// subject to the client's rules for forwarding sensitive headers (net/http
 	// drops Authorization and Cookie on a redirect to another host).
 	PrepareRequest func(*http.Request) error
+	// ResolveURL, if set, is called before every connection attempt,
+	// reconnections included, for the URL to request instead of the one
+	// given to [New], which stays [EventSource.URL]. It suits a URL that
+	// carries a credential that rotates, or a resume point of the
+	// application's own (a cursor in a query parameter). It must return an
+	// http or https URL with a host. An error, or a URL that is not one,
+	// fails that attempt like a network error: it is passed to
+	// [Options.OnError] and the attempt is retried after the reconnection
+	// time. It runs on the goroutine calling [EventSource.Next], before
+	// PrepareRequest.
+	ResolveURL func() (string, error)
 
 	// WithCredentials is the credentials flag. When false (the default) the
 	// event source sends no ambient credentials: it ignores Client's cookie
@@ -296,15 +307,12 @@ var errRestart = errors.New("sse: restart requested")
 // It does not connect until the first call to [EventSource.Next]. Only http
 // and https URLs are accepted.
 func New(rawURL string, opts Options) (*EventSource, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseHTTPURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("sse: parse url: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("sse: url %q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("sse: url %q: no host", u.Redacted())
+		if parsed, perr := url.Parse(rawURL); perr == nil {
+			return nil, fmt.Errorf("sse: url %q: %w", parsed.Redacted(), err)
+		}
+		return nil, fmt.Errorf("sse: %w", err)
 	}
 	if !SendableID(opts.LastEventID) {
 		return nil, fmt.Errorf("sse: Options.LastEventID %q: %w", clip(opts.LastEventID, 64), ErrIDNotSendable)
@@ -326,6 +334,26 @@ func New(rawURL string, opts Options) (*EventSource, error) {
 	}
 	es.state.Store(int32(Connecting))
 	return es, nil
+}
+
+// parseHTTPURL parses an http or https URL with a host. Its errors do not
+// quote the URL, which may carry a credential: the caller adds what it may
+// show.
+func parseHTTPURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return nil, fmt.Errorf("parse url: %w", ue.Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
+	}
+	return u, nil
 }
 
 // From returns an event source that parses the existing byte stream r

@@ -1905,3 +1905,58 @@ func TestEventSource_OnComment(t *testing.T) {
 		t.Fatalf("comments %q, want [ping keep-alive]", got)
 	}
 }
+
+// TestEventSource_ResolveURL checks that Options.ResolveURL is asked for the
+// URL of every attempt, reconnections included, while URL() stays the one
+// given to New; and that an error, or a URL that is not http(s) with a host,
+// fails only that attempt: it reaches OnError without the URL's text, and
+// the next attempt is made.
+func TestEventSource_ResolveURL(t *testing.T) {
+	t.Parallel()
+	paths := make(chan string, 8)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.RequestURI()
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+	})
+	answers := []struct {
+		url string
+		err error
+	}{
+		{url: s.URL + "/a?token=one"},
+		{err: errors.New("token file missing")},
+		{url: "ftp://127.0.0.1/?token=SECRET"},
+		{url: "http://[::1?token=SECRET"},
+		{url: s.URL + "/b?token=two"},
+	}
+	calls := 0
+	var failures []string
+	es := newESURL(t, s, s.URL+"/template", Options{
+		ResolveURL: func() (string, error) {
+			a := answers[min(calls, len(answers)-1)]
+			calls++
+			return a.url, a.err
+		},
+		OnError: func(err error) { failures = append(failures, err.Error()) },
+	})
+	wantData(t, es, "1")
+	wantData(t, es, "2")
+	if got := []string{<-paths, <-paths}; got[0] != "/a?token=one" || got[1] != "/b?token=two" {
+		t.Fatalf("requested %q, want /a?token=one then /b?token=two", got)
+	}
+	if calls != 5 {
+		t.Fatalf("ResolveURL called %d times, want 5 (one per attempt)", calls)
+	}
+	// The end of the first stream, then three failed attempts.
+	if len(failures) != 4 || !strings.Contains(failures[1], "token file missing") ||
+		!strings.Contains(failures[2], "scheme must be http or https") || !strings.Contains(failures[3], "parse url") {
+		t.Fatalf("OnError got %q, want the stream's end and the three failed attempts", failures)
+	}
+	for _, f := range failures {
+		if strings.Contains(f, "SECRET") {
+			t.Fatalf("OnError got %q, which quotes the resolved URL", f)
+		}
+	}
+	if got := es.URL(); got != s.URL+"/template" {
+		t.Fatalf("URL() = %q, want the one given to New", got)
+	}
+}

@@ -143,6 +143,15 @@ func readExcerpt(body io.ReadCloser, cancel context.CancelCauseFunc) string {
 
 var errExcerptTimeout = errors.New("sse: reading the response body took too long")
 
+// Excerpt returns the start of b as [ResponseError.Body] holds a refused
+// response's body: at most [MaxBodyExcerpt] bytes of valid UTF-8, with
+// surrounding white space trimmed and control and other non-printable
+// characters escaped, ending in "..." when b was longer. It makes other
+// answers safe to log the same way, such as a token endpoint's refusal.
+func Excerpt(b []byte) string {
+	return excerpt(b, MaxBodyExcerpt, false)
+}
+
 // excerpt returns b as at most limit bytes of valid UTF-8 that are safe to
 // log: surrounding white space trimmed, and control, format and other
 // non-printable characters escaped. It ends in "..." when it was cut, or

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -364,6 +365,7 @@ type request struct {
 	HasLEI      bool
 	Header      http.Header
 	Path        string
+	Query       url.Values
 	At          time.Time
 }
 
@@ -462,7 +464,7 @@ func (s *sseServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lei, has := r.Header["Last-Event-Id"]
 	s.mu.Lock()
 	n := len(s.reqs) + 1
-	rq := request{N: n, HasLEI: has, Header: r.Header.Clone(), Path: r.URL.Path, At: time.Now()}
+	rq := request{N: n, HasLEI: has, Header: r.Header.Clone(), Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()}
 	if has {
 		rq.LastEventID = lei[0]
 	}

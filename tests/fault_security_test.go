@@ -71,6 +71,9 @@ func TestSecurity_NoCredentialsAcrossOrigins(t *testing.T) {
 		{"bearer_token", `bearer_token: "tok-SECRET"`, "Authorization"},
 		{"basic_auth", `basic_auth: {enabled: true, username: u, password: "pw-SECRET"}`, "Authorization"},
 		{"headers", `headers: {X-Api-Key: "key-SECRET", Cookie: "session=cookie-SECRET"}`, "X-Api-Key"},
+		// Evaluated at each attempt: dropped by name, whatever the value.
+		{"interpolated headers", `headers: {X-Api-Key: '${! "key-" + "SECRET" }'}`, "X-Api-Key"},
+		{"interpolated bearer_token", `bearer_token: '${! "tok-" + "SECRET" }'`, "Authorization"},
 	}
 	for _, dest := range []struct {
 		name, url  string

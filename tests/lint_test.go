@@ -25,19 +25,21 @@ import (
 // 127.0.0.1. A config referencing a variable missing here fails the test,
 // so this list stays complete.
 var exampleEnv = map[string]string{
-	"SSE_URL":         "http://127.0.0.1:1/events",
-	"SSE_FROM":        "./resources/sample.sse",
-	"NDJSON_PATH":     "./out/test.ndjson",
-	"WEBHOOK_URL":     "http://127.0.0.1:1/hook",
-	"OPENAI_BASE_URL": "http://127.0.0.1:1",
-	"OPENAI_API_KEY":  "sk-test-not-a-key",
-	"OPENAI_MODEL":    "test-model",
-	"HTTP_ADDRESS":    "127.0.0.1:1",
-	"KAFKA_BROKERS":   "127.0.0.1:1",
-	"KAFKA_TOPIC":     "test-topic",
-	"REDIS_URL":       "redis://127.0.0.1:1",
-	"CHECKPOINT_KEY":  "test_key",
-	"LOG_LEVEL":       "debug",
+	"SSE_URL":             "http://127.0.0.1:1/events",
+	"SSE_FROM":            "./resources/sample.sse",
+	"NDJSON_PATH":         "./out/test.ndjson",
+	"WEBHOOK_URL":         "http://127.0.0.1:1/hook",
+	"OPENAI_BASE_URL":     "http://127.0.0.1:1",
+	"OPENAI_API_KEY":      "sk-test-not-a-key",
+	"OPENAI_MODEL":        "test-model",
+	"HTTP_ADDRESS":        "127.0.0.1:1",
+	"KAFKA_BROKERS":       "127.0.0.1:1",
+	"KAFKA_TOPIC":         "test-topic",
+	"REDIS_URL":           "redis://127.0.0.1:1",
+	"CHECKPOINT_KEY":      "test_key",
+	"LOG_LEVEL":           "debug",
+	"RESPONSE_ID":         "resp_test",
+	"OPENAI_API_KEY_FILE": "./no-such.key",
 }
 
 var (
@@ -58,7 +60,7 @@ func resourceConfigs(t *testing.T) []string {
 	// The examples the README promises; a rename must update this list.
 	for _, want := range []string{
 		"quickstart.yaml", "wikimedia.yaml", "openai.yaml", "checkpointed.yaml",
-		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml",
+		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "openai_resume.yaml",
 	} {
 		require.Contains(t, names, want, "resources/%s is missing", want)
 	}
@@ -477,6 +479,11 @@ input:
       X-Api-Key: hunter2
       X-From-Env: "${SSE_TEST_SECRET}"
       X-Unset-Env: "${SSE_TEST_UNSET:}"
+      X-Interpolated: '${! env("SSE_TEST_SECRET") + "hunter2" }'
+    oauth2:
+      enabled: false
+      client_key: bob
+      client_secret: hunter2
     basic_auth:
       enabled: true
       username: bob
@@ -493,6 +500,8 @@ output:
 	assert.Contains(t, res.stdout, "X-Api-Key: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "X-From-Env: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, `X-Unset-Env: ""`)
+	assert.Contains(t, res.stdout, "X-Interpolated: '!!!SECRET_SCRUBBED!!!'", "an interpolation is scrubbed as written")
+	assert.Contains(t, res.stdout, "client_secret: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "proxy_url: '!!!SECRET_SCRUBBED!!!'")
 	// The fields are still there, scrubbed, and the rest is intact.
 	assert.Contains(t, res.stdout, "bearer_token: '!!!SECRET_SCRUBBED!!!'")

@@ -27,20 +27,20 @@ import (
 )
 
 const (
-	promFieldUseHistogramTiming = "use_histogram_timing"
-	promFieldHistogramBuckets   = "histogram_buckets"
-	promFieldSummaryObjectives  = "summary_quantiles_objectives"
-	promFieldObjectiveQuantile  = "quantile"
-	promFieldObjectiveError     = "error"
-	promFieldAddProcessMetrics  = "add_process_metrics"
-	promFieldAddGoMetrics       = "add_go_metrics"
-	promFieldPushURL            = "push_url"
-	promFieldPushInterval       = "push_interval"
-	promFieldPushJobName        = "push_job_name"
-	promFieldPushBasicAuth      = "push_basic_auth"
-	promFieldPushUsername       = "username"
-	promFieldPushPassword       = "password"
-	promFieldFileOutputPath     = "file_output_path"
+	fieldUseHistogramTiming = "use_histogram_timing"
+	fieldHistogramBuckets   = "histogram_buckets"
+	fieldSummaryObjectives  = "summary_quantiles_objectives"
+	fieldObjectiveQuantile  = "quantile"
+	fieldObjectiveError     = "error"
+	fieldAddProcessMetrics  = "add_process_metrics"
+	fieldAddGoMetrics       = "add_go_metrics"
+	fieldPushURL            = "push_url"
+	fieldPushInterval       = "push_interval"
+	fieldPushJobName        = "push_job_name"
+	fieldPushBasicAuth      = "push_basic_auth"
+	fieldPushUsername       = "username"
+	fieldPushPassword       = "password"
+	fieldFileOutputPath     = "file_output_path"
 )
 
 func promMetricsSpec() *service.ConfigSpec {
@@ -53,63 +53,63 @@ Counters are Prometheus counters, gauges are gauges. Timings (series ending in `
 
 The fields are those of Redpanda Connect's prometheus metrics, so a Connect config carries over.`).
 		Fields(
-			service.NewBoolField(promFieldUseHistogramTiming).
+			service.NewBoolField(fieldUseHistogramTiming).
 				Description("Export timings as histograms (observed in seconds, with `histogram_buckets`) instead of summaries (observed in nanoseconds, with `summary_quantiles_objectives`). Histograms can be aggregated across instances; summaries cannot.").
 				Default(false).
 				Example(true).
 				Advanced(),
-			service.NewFloatListField(promFieldHistogramBuckets).
+			service.NewFloatListField(fieldHistogramBuckets).
 				Description("The upper bounds, in seconds, of the timing histograms' buckets, when `use_histogram_timing` is true. Empty means client_golang's DefBuckets (5ms to 10s).").
 				Default([]any{}).
 				Example([]any{0.001, 0.01, 0.1, 1.0}).
 				Advanced(),
-			service.NewObjectListField(promFieldSummaryObjectives,
-				service.NewFloatField(promFieldObjectiveQuantile).
+			service.NewObjectListField(fieldSummaryObjectives,
+				service.NewFloatField(fieldObjectiveQuantile).
 					Description("The quantile, between 0 and 1.").
 					Example(0.99),
-				service.NewFloatField(promFieldObjectiveError).
+				service.NewFloatField(fieldObjectiveError).
 					Description("The allowed absolute error of the quantile.").
 					Example(0.001),
 			).
 				Description("The quantiles the timing summaries report, each with its allowed error, when `use_histogram_timing` is false.").
 				Default([]any{
-					map[string]any{promFieldObjectiveQuantile: 0.5, promFieldObjectiveError: 0.05},
-					map[string]any{promFieldObjectiveQuantile: 0.9, promFieldObjectiveError: 0.01},
-					map[string]any{promFieldObjectiveQuantile: 0.99, promFieldObjectiveError: 0.001},
+					map[string]any{fieldObjectiveQuantile: 0.5, fieldObjectiveError: 0.05},
+					map[string]any{fieldObjectiveQuantile: 0.9, fieldObjectiveError: 0.01},
+					map[string]any{fieldObjectiveQuantile: 0.99, fieldObjectiveError: 0.001},
 				}).
-				Example([]any{map[string]any{promFieldObjectiveQuantile: 0.999, promFieldObjectiveError: 0.0001}}).
+				Example([]any{map[string]any{fieldObjectiveQuantile: 0.999, fieldObjectiveError: 0.0001}}).
 				Advanced(),
-			service.NewBoolField(promFieldAddProcessMetrics).
+			service.NewBoolField(fieldAddProcessMetrics).
 				Description("Also export the process' metrics (`process_*`: CPU time, resident memory, open file descriptors).").
 				Default(false).
 				Example(true).
 				Advanced(),
-			service.NewBoolField(promFieldAddGoMetrics).
+			service.NewBoolField(fieldAddGoMetrics).
 				Description("Also export the Go runtime's metrics (`go_*`: goroutines, GC pauses, heap).").
 				Default(false).
 				Example(true).
 				Advanced(),
-			service.NewURLField(promFieldPushURL).
+			service.NewURLField(fieldPushURL).
 				Description("A Prometheus Pushgateway to push the metrics to, every `push_interval` and once more at shutdown. Scraping `/metrics` keeps working. Unset or empty means no pushing.").
 				Example("http://pushgateway.monitoring:9091").
 				Optional().
 				Advanced(),
-			service.NewDurationField(promFieldPushInterval).
-				Description("How often to push to `push_url`. Unset or empty means push only once, at shutdown (for runs that end, such as a replay of a stream).").
+			service.NewDurationField(fieldPushInterval).
+				Description("How often to push to `push_url`. Unset or empty means push only once, at shutdown (for runs that end, such as a replay of a stream). A push that has no answer within `push_interval` (10s when it is unset) is abandoned and logged, so a stalled Pushgateway neither stops later pushes nor holds up shutdown.").
 				Example("15s").
 				Optional().
 				Advanced(),
-			service.NewStringField(promFieldPushJobName).
+			service.NewStringField(fieldPushJobName).
 				Description("The `job` label of the pushed metrics: the Pushgateway groups them by it.").
 				Default("benthos_push").
 				Example("sse_ingest").
 				Advanced(),
-			service.NewObjectField(promFieldPushBasicAuth,
-				service.NewStringField(promFieldPushUsername).
+			service.NewObjectField(fieldPushBasicAuth,
+				service.NewStringField(fieldPushUsername).
 					Description("The user name for the Pushgateway's basic authentication.").
 					Default("").
 					Example("pusher"),
-				service.NewStringField(promFieldPushPassword).
+				service.NewStringField(fieldPushPassword).
 					Description("The password for the Pushgateway's basic authentication.").
 					Default("").
 					Example("${PUSHGATEWAY_PASSWORD}").
@@ -117,7 +117,7 @@ The fields are those of Redpanda Connect's prometheus metrics, so a Connect conf
 			).
 				Description("Basic authentication for `push_url`; used when `username` is set.").
 				Advanced(),
-			service.NewStringField(promFieldFileOutputPath).
+			service.NewStringField(fieldFileOutputPath).
 				Description("A file to write all the metrics to, in the Prometheus text format, at shutdown (for node_exporter's textfile collector, or to keep the final figures of a run). Empty means none.").
 				Default("").
 				Example("/var/lib/node_exporter/benthos-sse.prom").
@@ -160,7 +160,7 @@ type promMetrics struct {
 	filePath     string
 
 	pusher    *push.Pusher
-	stopPush  chan struct{}
+	stopPush  context.CancelFunc // ends the push loop and the push it is making
 	pushDone  chan struct{}
 	closeOnce sync.Once
 
@@ -176,51 +176,51 @@ type deleter interface {
 func newPromMetricsFromConfig(conf *service.ParsedConfig, log *service.Logger) (*promMetrics, error) {
 	m := &promMetrics{log: log, reg: prometheus.NewRegistry(), vecs: map[string]deleter{}}
 	var err error
-	if m.useHistogram, err = conf.FieldBool(promFieldUseHistogramTiming); err != nil {
+	if m.useHistogram, err = conf.FieldBool(fieldUseHistogramTiming); err != nil {
 		return nil, err
 	}
-	if m.buckets, err = conf.FieldFloatList(promFieldHistogramBuckets); err != nil {
+	if m.buckets, err = conf.FieldFloatList(fieldHistogramBuckets); err != nil {
 		return nil, err
 	}
 	if len(m.buckets) == 0 {
 		m.buckets = prometheus.DefBuckets
 	}
-	objs, err := conf.FieldObjectList(promFieldSummaryObjectives)
+	objs, err := conf.FieldObjectList(fieldSummaryObjectives)
 	if err != nil {
 		return nil, err
 	}
 	m.objectives = make(map[float64]float64, len(objs))
 	for i, o := range objs {
-		q, err := o.FieldFloat(promFieldObjectiveQuantile)
+		q, err := o.FieldFloat(fieldObjectiveQuantile)
 		if err != nil {
 			return nil, err
 		}
-		e, err := o.FieldFloat(promFieldObjectiveError)
+		e, err := o.FieldFloat(fieldObjectiveError)
 		if err != nil {
 			return nil, err
 		}
 		if q < 0 || q > 1 {
-			return nil, fmt.Errorf("field %q: entry %d: quantile %v is not between 0 and 1", promFieldSummaryObjectives, i, q)
+			return nil, fmt.Errorf("field %q: entry %d: quantile %v is not between 0 and 1", fieldSummaryObjectives, i, q)
 		}
 		m.objectives[q] = e
 	}
-	if m.filePath, err = conf.FieldString(promFieldFileOutputPath); err != nil {
+	if m.filePath, err = conf.FieldString(fieldFileOutputPath); err != nil {
 		return nil, err
 	}
 
-	if add, err := conf.FieldBool(promFieldAddProcessMetrics); err != nil {
+	if add, err := conf.FieldBool(fieldAddProcessMetrics); err != nil {
 		return nil, err
 	} else if add {
 		m.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if add, err := conf.FieldBool(promFieldAddGoMetrics); err != nil {
+	if add, err := conf.FieldBool(fieldAddGoMetrics); err != nil {
 		return nil, err
 	} else if add {
 		m.reg.MustRegister(collectors.NewGoCollector())
 	}
 
 	// As in Connect, an empty push_url or push_interval is the same as none.
-	if u, _ := conf.FieldString(promFieldPushURL); u != "" {
+	if u, _ := conf.FieldString(fieldPushURL); u != "" {
 		if err := m.startPush(conf); err != nil {
 			return nil, err
 		}
@@ -229,54 +229,69 @@ func newPromMetricsFromConfig(conf *service.ParsedConfig, log *service.Logger) (
 }
 
 func (m *promMetrics) startPush(conf *service.ParsedConfig) error {
-	pushURL, err := conf.FieldString(promFieldPushURL)
+	pushURL, err := conf.FieldString(fieldPushURL)
 	if err != nil {
 		return err
 	}
 	if !strings.HasPrefix(pushURL, "http://") && !strings.HasPrefix(pushURL, "https://") {
-		return fmt.Errorf("field %q: %q is not an http:// or https:// URL", promFieldPushURL, pushURL)
+		return fmt.Errorf("field %q: %q is not an http:// or https:// URL", fieldPushURL, pushURL)
 	}
-	job, err := conf.FieldString(promFieldPushJobName)
+	job, err := conf.FieldString(fieldPushJobName)
 	if err != nil {
 		return err
 	}
 	if job == "" {
-		return fmt.Errorf("field %q: must not be empty when %s is set", promFieldPushJobName, promFieldPushURL)
+		return fmt.Errorf("field %q: must not be empty when %s is set", fieldPushJobName, fieldPushURL)
 	}
 	var interval time.Duration
-	if v, _ := conf.FieldString(promFieldPushInterval); v != "" {
-		if interval, err = conf.FieldDuration(promFieldPushInterval); err != nil {
+	if v, _ := conf.FieldString(fieldPushInterval); v != "" {
+		if interval, err = conf.FieldDuration(fieldPushInterval); err != nil {
 			return err
 		}
 		if interval <= 0 {
-			return fmt.Errorf("field %q: %v is not positive", promFieldPushInterval, interval)
+			return fmt.Errorf("field %q: %v is not positive", fieldPushInterval, interval)
 		}
 	}
-	user, err := conf.FieldString(promFieldPushBasicAuth, promFieldPushUsername)
+	user, err := conf.FieldString(fieldPushBasicAuth, fieldPushUsername)
 	if err != nil {
 		return err
 	}
-	pass, err := conf.FieldString(promFieldPushBasicAuth, promFieldPushPassword)
+	pass, err := conf.FieldString(fieldPushBasicAuth, fieldPushPassword)
 	if err != nil {
 		return err
 	}
 
-	m.pusher = push.New(pushURL, job).Gatherer(m.reg)
+	m.pusher = push.New(pushURL, job).Gatherer(m.reg).Client(&http.Client{Timeout: pushTimeout(interval)})
 	if user != "" {
 		m.pusher = m.pusher.BasicAuth(user, pass)
 	}
-	m.stopPush = make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	m.stopPush = stop
 	m.pushDone = make(chan struct{})
-	go m.pushLoop(interval)
+	go m.pushLoop(ctx, interval)
 	return nil
 }
 
-// pushLoop pushes every interval (never, if zero) until Close, which pushes
-// once more after it returns.
-func (m *promMetrics) pushLoop(interval time.Duration) {
+// defaultPushTimeout bounds a push when push_interval is unset: the one
+// push, at shutdown.
+const defaultPushTimeout = 10 * time.Second
+
+// pushTimeout bounds one push: a push that outlives its interval would only
+// delay the next, and without a bound a Pushgateway that accepts the
+// connection and never answers would stall the loop, and Close, for ever.
+func pushTimeout(interval time.Duration) time.Duration {
+	if interval == 0 {
+		return defaultPushTimeout
+	}
+	return interval
+}
+
+// pushLoop pushes every interval (never, if zero) until ctx ends, which also
+// abandons a push under way; Close then pushes once more.
+func (m *promMetrics) pushLoop(ctx context.Context, interval time.Duration) {
 	defer close(m.pushDone)
 	if interval == 0 {
-		<-m.stopPush
+		<-ctx.Done()
 		return
 	}
 	ticker := time.NewTicker(interval)
@@ -284,8 +299,8 @@ func (m *promMetrics) pushLoop(interval time.Duration) {
 	for {
 		select {
 		case <-ticker.C:
-			m.push(context.Background())
-		case <-m.stopPush:
+			m.push(ctx)
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -391,18 +406,24 @@ func (m *promMetrics) DeleteSeriesPartialMatch(labels map[string]string) {
 	}
 }
 
-// Close stops pushing after a final push, and writes file_output_path.
+// Close stops pushing after a final push, and writes file_output_path. It
+// waits for the push loop only as long as ctx allows: if ctx ends first, it
+// makes no final push, writes the file all the same, and returns ctx's error.
 func (m *promMetrics) Close(ctx context.Context) error {
 	var err error
 	m.closeOnce.Do(func() {
 		if m.pusher != nil {
-			close(m.stopPush)
-			<-m.pushDone
-			m.push(ctx)
+			m.stopPush()
+			select {
+			case <-m.pushDone:
+				m.push(ctx)
+			case <-ctx.Done():
+				err = fmt.Errorf("stopping the Pushgateway pushes: %w", ctx.Err())
+			}
 		}
 		if m.filePath != "" {
 			if werr := prometheus.WriteToTextfile(m.filePath, m.reg); werr != nil {
-				err = fmt.Errorf("field %q: %w", promFieldFileOutputPath, werr)
+				err = errors.Join(err, fmt.Errorf("field %q: %w", fieldFileOutputPath, werr))
 			}
 		}
 	})

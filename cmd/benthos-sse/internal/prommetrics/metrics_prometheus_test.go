@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -292,4 +293,75 @@ file_output_path: ""
 	assert.Nil(t, m.pusher, "no pushing with an empty push_url")
 	m.NewCounterCtor("sse_events_received")().Incr(1)
 	assert.Contains(t, scrape(t, m), "sse_events_received 1")
+}
+
+// TestPromMetrics_PushTimeout: a Pushgateway that accepts a push and never
+// answers does not stall the push loop: each push is abandoned after
+// push_interval, and the next one is made.
+func TestPromMetrics_PushTimeout(t *testing.T) {
+	arrived := make(chan struct{}, 100)
+	g := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done() // never answers; ends when the client gives up
+	}))
+	t.Cleanup(g.Close)
+	newTestExporter(t, "push_url: "+g.URL+"\npush_interval: 50ms")
+	for i := range 2 {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("push %d did not arrive within 10s: the loop is stuck on an unanswered push", i+1)
+		}
+	}
+	assert.Equal(t, 50*time.Millisecond, pushTimeout(50*time.Millisecond))
+	assert.Equal(t, defaultPushTimeout, pushTimeout(0), "the one push at shutdown is bounded too")
+}
+
+// blockingCollector blocks every Gather until release is closed: a push
+// stuck where no context reaches it.
+type blockingCollector struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *blockingCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *blockingCollector) Collect(chan<- prometheus.Metric) {
+	select {
+	case c.entered <- struct{}{}:
+	default:
+	}
+	<-c.release
+}
+
+// TestPromMetrics_CloseHonoursCtx: Close waits for the push loop only until
+// its ctx ends, then returns the ctx's error.
+func TestPromMetrics_CloseHonoursCtx(t *testing.T) {
+	g := newPushGateway(t)
+	conf, err := promMetricsSpec().ParseYAML("push_url: "+g.URL+"\npush_interval: 10ms", nil)
+	require.NoError(t, err)
+	m, err := newPromMetricsFromConfig(conf, nil)
+	require.NoError(t, err)
+	c := &blockingCollector{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	m.reg.MustRegister(c)
+	defer func() {
+		close(c.release)
+		<-m.pushDone // the loop ends once its push is released
+	}()
+	select {
+	case <-c.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the push loop did not start a push within 10s")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close(ctx) }()
+	select {
+	case err := <-closed:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close ignored its ctx: still waiting on the push loop after 10s")
+	}
 }

@@ -21,14 +21,14 @@ import (
 )
 
 const (
-	redisCacheFieldURL        = "url"
-	redisCacheFieldKind       = "kind"
-	redisCacheFieldMaster     = "master"
-	redisCacheFieldClientName = "client_name"
-	redisCacheFieldTLS        = "tls"
-	redisCacheFieldPrefix     = "prefix"
-	redisCacheFieldDefaultTTL = "default_ttl"
-	redisCacheFieldRetries    = "retries"
+	fieldURL        = "url"
+	fieldKind       = "kind"
+	fieldMaster     = "master"
+	fieldClientName = "client_name"
+	fieldTLS        = "tls"
+	fieldPrefix     = "prefix"
+	fieldDefaultTTL = "default_ttl"
+	fieldRetries    = "retries"
 
 	redisKindSimple   = "simple"
 	redisKindCluster  = "cluster"
@@ -52,39 +52,39 @@ func redisCacheSpec() *service.ConfigSpec {
 With an `+"`sse`"+` input, point `+"`checkpoint.cache`"+` at a redis cache resource to keep the resume point where any instance started with the same config can find it, for example after a pod moves to another node.
 
 The fields are those of Redpanda Connect's redis cache, so a Connect config carries over; the only difference is the default of `+"`client_name`"+`.`).
-		Field(service.NewURLField(redisCacheFieldURL).
+		Field(service.NewURLField(fieldURL).
 			Description("The URL of the Redis server: `redis://` or `rediss://` (TLS), with an optional user and password, and the database number as the path. For `kind: cluster` or `failover`, give several URLs separated by commas: the cluster's seed nodes, or the Sentinel servers; credentials and the database come from the first URL.").
 			Example("redis://127.0.0.1:6379").
 			Example("redis://:foopassword@redisplace:6379/1").
 			Example("rediss://user:password@redis.example.com:6380").
 			Example("redis://10.0.0.1:6379,redis://10.0.0.2:6379,redis://10.0.0.3:6379")).
-		Field(service.NewStringEnumField(redisCacheFieldKind, redisKindSimple, redisKindCluster, redisKindFailover).
+		Field(service.NewStringEnumField(fieldKind, redisKindSimple, redisKindCluster, redisKindFailover).
 			Description("The kind of client: `simple` talks to one server, `cluster` to a Redis Cluster (following its slot map), `failover` asks the Sentinel servers in `url` for the master named by `master` and follows fail-overs.").
 			Default(redisKindSimple).
 			Example(redisKindCluster).
 			Advanced()).
-		Field(service.NewStringField(redisCacheFieldMaster).
+		Field(service.NewStringField(fieldMaster).
 			Description("The name of the master that the Sentinels monitor. Required when `kind` is `failover`, ignored otherwise.").
 			Default("").
 			Example("mymaster").
 			Advanced()).
-		Field(service.NewStringField(redisCacheFieldClientName).
+		Field(service.NewStringField(fieldClientName).
 			Description("The name the client gives each connection (`CLIENT SETNAME`), shown by `CLIENT LIST`. Connect's default is `redpanda-connect`; this binary's is `benthos-sse`. An empty string sets no name.").
 			Default("benthos-sse").
 			Example("sse-ingest-eu").
 			Advanced()).
-		Field(service.NewTLSToggledField(redisCacheFieldTLS)).
-		Field(service.NewStringField(redisCacheFieldPrefix).
+		Field(service.NewTLSToggledField(fieldTLS)).
+		Field(service.NewStringField(fieldPrefix).
 			Description("A string put in front of every key, so that several pipelines or services can share one Redis without their keys colliding.").
 			Example("sse:").
 			Optional()).
-		Field(service.NewDurationField(redisCacheFieldDefaultTTL).
+		Field(service.NewDurationField(fieldDefaultTTL).
 			Description("The expiry of an item set without a TTL of its own, counted from the moment it is set. Unset, empty or `0s` means items never expire (what a checkpoint needs).").
 			Example("60s").
 			Example("24h").
 			Optional().
 			Advanced()).
-		Field(service.NewBackOffField(redisCacheFieldRetries, false, retryDefaults).
+		Field(service.NewBackOffField(fieldRetries, false, retryDefaults).
 			Description("How a failed operation (the server unreachable, a time-out) is retried before the error is returned to the component that used the cache. After `max_elapsed_time` the error is returned, and, for a checkpoint, the input decides what to do with it.").
 			Advanced()).
 		LintRule(`root = if this.kind.or("simple") == "failover" && this.master.or("") == "" { [ "field master is required when kind is failover" ] }`).
@@ -143,24 +143,24 @@ func newRedisCacheFromConfig(conf *service.ParsedConfig) (*redisCache, error) {
 		return nil, err
 	}
 	c := &redisCache{client: client}
-	if conf.Contains(redisCacheFieldPrefix) {
-		if c.prefix, err = conf.FieldString(redisCacheFieldPrefix); err != nil {
+	if conf.Contains(fieldPrefix) {
+		if c.prefix, err = conf.FieldString(fieldPrefix); err != nil {
 			client.Close()
 			return nil, err
 		}
 	}
 	// As in Connect, an empty string means no default TTL.
-	if ttl, _ := conf.FieldString(redisCacheFieldDefaultTTL); ttl != "" {
-		if c.defaultTTL, err = conf.FieldDuration(redisCacheFieldDefaultTTL); err != nil {
+	if ttl, _ := conf.FieldString(fieldDefaultTTL); ttl != "" {
+		if c.defaultTTL, err = conf.FieldDuration(fieldDefaultTTL); err != nil {
 			client.Close()
 			return nil, err
 		}
 		if c.defaultTTL < 0 {
 			client.Close()
-			return nil, fmt.Errorf("field %q: %v is negative", redisCacheFieldDefaultTTL, c.defaultTTL)
+			return nil, fmt.Errorf("field %q: %v is negative", fieldDefaultTTL, c.defaultTTL)
 		}
 	}
-	boff, err := conf.FieldBackOff(redisCacheFieldRetries)
+	boff, err := conf.FieldBackOff(fieldRetries)
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -173,23 +173,23 @@ func newRedisCacheFromConfig(conf *service.ParsedConfig) (*redisCache, error) {
 // connect: go-redis dials on the first command, so a Redis that is down at
 // start-up delays the first Get rather than failing the config.
 func redisClientFromConfig(conf *service.ParsedConfig) (redis.UniversalClient, error) {
-	rawURL, err := conf.FieldString(redisCacheFieldURL)
+	rawURL, err := conf.FieldString(fieldURL)
 	if err != nil {
 		return nil, err
 	}
-	kind, err := conf.FieldString(redisCacheFieldKind)
+	kind, err := conf.FieldString(fieldKind)
 	if err != nil {
 		return nil, err
 	}
-	master, err := conf.FieldString(redisCacheFieldMaster)
+	master, err := conf.FieldString(fieldMaster)
 	if err != nil {
 		return nil, err
 	}
-	clientName, err := conf.FieldString(redisCacheFieldClientName)
+	clientName, err := conf.FieldString(fieldClientName)
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, tlsEnabled, err := conf.FieldTLSToggled(redisCacheFieldTLS)
+	tlsConf, tlsEnabled, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func redisClientFromConfig(conf *service.ParsedConfig) (redis.UniversalClient, e
 	for _, u := range strings.Split(rawURL, ",") {
 		o, err := redis.ParseURL(strings.TrimSpace(u))
 		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", redisCacheFieldURL, err)
+			return nil, fmt.Errorf("field %q: %w", fieldURL, err)
 		}
 		opts = append(opts, o)
 	}
@@ -217,14 +217,14 @@ func redisClientFromConfig(conf *service.ParsedConfig) (redis.UniversalClient, e
 	switch kind {
 	case redisKindSimple:
 		if len(opts) > 1 {
-			return nil, fmt.Errorf("field %q: %d URLs given, but kind %q takes one (use kind cluster or failover for several)", redisCacheFieldURL, len(opts), kind)
+			return nil, fmt.Errorf("field %q: %d URLs given, but kind %q takes one (use kind cluster or failover for several)", fieldURL, len(opts), kind)
 		}
 		first.ClientName = clientName
 		first.MaxRetries = noRetries
 		return redis.NewClient(first), nil
 	case redisKindCluster:
 		if first.DB != 0 {
-			return nil, fmt.Errorf("field %q: database %d selected, but a Redis Cluster has only database 0", redisCacheFieldURL, first.DB)
+			return nil, fmt.Errorf("field %q: database %d selected, but a Redis Cluster has only database 0", fieldURL, first.DB)
 		}
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:      addrs,
@@ -236,7 +236,7 @@ func redisClientFromConfig(conf *service.ParsedConfig) (redis.UniversalClient, e
 		}), nil
 	case redisKindFailover:
 		if master == "" {
-			return nil, fmt.Errorf("field %q: required when kind is %q", redisCacheFieldMaster, kind)
+			return nil, fmt.Errorf("field %q: required when kind is %q", fieldMaster, kind)
 		}
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName:    master,
@@ -249,7 +249,7 @@ func redisClientFromConfig(conf *service.ParsedConfig) (redis.UniversalClient, e
 			MaxRetries:    noRetries,
 		}), nil
 	}
-	return nil, fmt.Errorf("field %q: unknown kind %q", redisCacheFieldKind, kind)
+	return nil, fmt.Errorf("field %q: unknown kind %q", fieldKind, kind)
 }
 
 // retry runs op until it succeeds, returns a permanent error, or the retries
