@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/internal/ssetest"
 )
 
 // TestClient_SmallBuffersCarryLargeHeadersAndEvents checks that the
@@ -26,23 +26,21 @@ func TestClient_SmallBuffersCarryLargeHeadersAndEvents(t *testing.T) {
 	big := strings.Repeat("h", 8<<10)
 	data := strings.Repeat("d", 64<<10)
 	gotToken := make(chan string, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := ssetest.NewServer(t, func(w *ssetest.Writer, r *http.Request, _ int) {
 		select {
 		case gotToken <- strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "):
 		default:
 		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("X-Big", big)
-		fmt.Fprintf(w, "id: 1\ndata: %s\n\nid: 2\ndata: small\n\n", data)
-	}))
-	t.Cleanup(srv.Close)
+		w.ResponseWriter().Header().Set("X-Big", big)
+		w.Write(fmt.Sprintf("id: 1\ndata: %s\n\nid: 2\ndata: small\n\n", data))
+	})
 
 	c := newCollector()
 	st := startStream(t, fmt.Sprintf(`sse:
   url: %s
   bearer_token: %s
   stream_end: stop
-`, srv.URL, token), "", c)
+`, srv.URL(), token), "", c)
 	assert.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"message|1|" + data, "message|2|small"}, c.snapshot())
 	assert.Equal(t, token, <-gotToken)

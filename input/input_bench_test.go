@@ -41,7 +41,7 @@ func BenchmarkInput(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := streamServer(b, c.Stream)
-			yaml := "input:\n  " + indent(tc.input(srv.URL))
+			yaml := "input:\n  " + indent(tc.input(srv.URL()))
 			b.SetBytes(int64(len(c.Stream)))
 			b.ReportAllocs()
 			var before, after runtime.MemStats

@@ -387,7 +387,7 @@ func TestLint_BadConfigs(t *testing.T) {
 			if tt.extra != "" {
 				conf += tt.extra + "\n"
 			}
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(conf), 0o644))
+			writeConfigFile(t, dir, "bad.yaml", conf)
 
 			if tt.lint != "" {
 				res := runBin(t, dir, nil, nil, "lint", "bad.yaml")
@@ -432,7 +432,7 @@ func TestCreate_TemplatesLintClean(t *testing.T) {
 			require.Equal(t, 0, res.code, res.output())
 			require.Contains(t, res.stdout, "\n  sse:\n", "the template holds the sse input")
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "created.yaml"), []byte(res.stdout), 0o644))
+			writeConfigFile(t, dir, "created.yaml", res.stdout)
 			res = runBin(t, dir, nil, slices.Collect(maps.Keys(exampleEnv)), "lint", "created.yaml")
 			assert.Equal(t, 0, res.code, "lint of the template:\n%s", res.output())
 			assert.Empty(t, res.output())
@@ -491,7 +491,7 @@ input:
 output:
   drop: {}
 `
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret.yaml"), []byte(conf), 0o644))
+	writeConfigFile(t, dir, "secret.yaml", conf)
 	// What the headers field's description says: every non-empty value
 	// is scrubbed, environment variables being substituted first.
 	res := runBin(t, dir, []string{"SSE_TEST_SECRET=hunter2"}, []string{"SSE_TEST_UNSET"}, "echo", "secret.yaml")
