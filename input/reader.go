@@ -358,9 +358,13 @@ func (r *reader) options() sse.Options {
 		RetryResponse: func(re *sse.ResponseError) bool {
 			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
 		},
-		OnOpen:          r.onOpen,
-		OnError:         r.onError,
-		OnIDNotSendable: r.onIDNotSendable,
+		// Statuses that retrying soon will not fix: every retry after one
+		// waits the longest wait, reconnect.max_interval, so that a wrong
+		// credential or URL does not hammer the server.
+		SlowRetryStatuses: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone},
+		OnOpen:            r.onOpen,
+		OnError:           r.onError,
+		OnIDNotSendable:   r.onIDNotSendable,
 	}
 }
 
@@ -395,16 +399,11 @@ func (r *reader) onCursorNotSendable(cursor string) {
 	}
 }
 
-// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
-// means no cap of the input's own (the event source's default of
-// sse.DefaultMaxReconnectionTime applies), and a cap is never below
-// initial_interval: a zero used to cap every wait at the 100ms floor,
-// overriding initial_interval and a server's Retry-After (49 requests in 5s
-// against "503, Retry-After: 60").
+// maxReconnect is the cap on every reconnection wait. It is never below
+// initial_interval or the floor, which it would otherwise override, along
+// with a server's Retry-After (a cap at the 100ms floor once made 49
+// requests in 5s against "503, Retry-After: 60").
 func maxReconnect(c *benthossse.Config) time.Duration {
-	if c.ReconnectMax <= 0 {
-		return 0
-	}
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
@@ -486,16 +485,6 @@ func causeOf(err error) reconnectCause {
 	return causeNetwork
 }
 
-// slowRetry holds the statuses that retrying soon will not fix: every retry
-// after one waits the longest wait, reconnect.max_interval, so that a wrong
-// credential or URL does not hammer the server.
-var slowRetry = map[int]bool{
-	http.StatusUnauthorized: true,
-	http.StatusForbidden:    true,
-	http.StatusNotFound:     true,
-	http.StatusGone:         true,
-}
-
 // onError runs when a connection attempt fails or an open stream is lost.
 // Unless the event source closed (the reader then reports why), it holds
 // the reader until the next attempt may start: with one stream, until
@@ -513,13 +502,6 @@ func (r *reader) onError(err error) {
 	}
 	r.incr(r.in.m.reconnects, 1, string(cause))
 	wait := es.ReconnectDelay()
-	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		longest := maxReconnect(r.in.conf)
-		if longest == 0 {
-			longest = sse.DefaultMaxReconnectionTime
-		}
-		wait = max(wait, longest)
-	}
 	if r.gauges {
 		r.in.m.backoff.SetFloat64(wait.Seconds(), r.labels...)
 	}
