@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -107,6 +108,8 @@ type sseInput struct {
 	res              *service.Resources
 	log              *service.Logger
 	m                metrics
+	tokens           *tokenSource     // oauth2's, shared by the streams; nil when off
+	req              *requestTemplate // what each connection attempt sends; a stream with headers of its own derives its own
 	include, exclude map[string]bool
 	store            *checkpointStore // the input's; each stream's key derives from its key
 	// ownedCheckpoint: the checkpoint cache serves resume points an output
@@ -157,6 +160,14 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 	if c.From != "" && c.From != "-" {
 		in.from = newFromOpener(c.From)
 	}
+	if c.URL != "" || many {
+		if c.OAuth2 != nil {
+			// The token endpoint gets the stream's transport (TLS, proxy),
+			// without the stream's redirect policy or retry.
+			in.tokens = newTokenSource(c.OAuth2, &http.Client{Transport: transportFor(c)}, c.Timeout)
+		}
+		in.req = newRequestTemplate(c, in.tokens, res.FS())
+	}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
 	if c.CheckpointCache != "" {
@@ -171,11 +182,18 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 		in.ownedCheckpoint = owned
 	}
 	if !many {
-		in.single = in.newReader(benthossse.Stream{URL: c.URL, LastEventID: c.LastEventID})
+		var err error
+		if in.single, err = in.newReader(benthossse.Stream{URL: c.URLBase, LastEventID: c.LastEventID}); err != nil {
+			return nil, err
+		}
 		return in, in.add(in.single)
 	}
 	for _, s := range c.Streams {
-		if err := in.add(in.newReader(s)); err != nil {
+		r, err := in.newReader(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.add(r); err != nil {
 			return nil, err
 		}
 	}

@@ -166,12 +166,13 @@ type reader struct {
 	nameMeta any      // name, stored once as an any for sse_stream
 	keyMeta  any      // the checkpoint key, for sse_checkpoint_key; nil without checkpoint
 	store    *checkpointStore
-	closing  chan struct{} // closed by stop: releases a waiting reader
+	req      *requestTemplate // what each connection attempt sends; nil for `from`
+	closing  chan struct{}    // closed by stop: releases a waiting reader
 	stopOnce sync.Once
-	// resume is where a replaced stream left off, which wins over a
+	// handover is where a replaced stream left off, which wins over a
 	// checkpoint and conf.LastEventID.
-	resume    string
-	hasResume bool
+	handover    string
+	hasHandover bool
 
 	// pre is the checkpoint read ahead by PutAll, which start then uses
 	// instead of reading it; nil: start reads it.
@@ -192,6 +193,7 @@ type reader struct {
 	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
 	meta          eventMeta
 	dedupe        *deduper
+	resume        resumer // the resume point: the event ID, or resume.cursor
 
 	// Acknowledgements, from any goroutine: the tracker has its own lock.
 	tracker  tracker
@@ -212,7 +214,7 @@ type reader struct {
 }
 
 // newReader prepares a reader for stream s, which must be valid.
-func (in *sseInput) newReader(s benthossse.Stream) *reader {
+func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 	c := in.conf
 	r := &reader{in: in, name: s.Name, conf: s, log: in.log, closing: make(chan struct{}), gauges: true}
 	if r.conf.Method == "" {
@@ -221,18 +223,14 @@ func (in *sseInput) newReader(s benthossse.Stream) *reader {
 	if r.conf.Body == nil {
 		r.conf.Body = c.Body
 	}
-	// The input's headers are shared, read-only, by the streams that add
-	// none of their own: a copy per stream cost 10,000 streams 4 MiB.
-	r.conf.Headers = c.Headers
-	if len(s.Headers) > 0 {
-		r.conf.Headers = c.Headers.Clone()
-		if r.conf.Headers == nil {
-			r.conf.Headers = http.Header{}
-		}
-		for k, v := range s.Headers {
-			r.conf.Headers[k] = v
-		}
+	// The input's request template is shared, read-only, by the streams
+	// that add no header of their own: a copy per stream cost 10,000
+	// streams 4 MiB.
+	r.req = in.req
+	if len(s.Headers) > 0 && in.req != nil {
+		r.req = in.req.withHeaders(s.Headers)
 	}
+	r.resume = resumer{mapping: c.ResumeCursor, unsendable: r.onCursorNotSendable}
 	if in.many {
 		r.nameMeta = s.Name
 		r.log = in.log.With("stream", s.Name)
@@ -251,7 +249,7 @@ func (in *sseInput) newReader(s benthossse.Stream) *reader {
 	if c.DedupeMode != benthossse.DedupeNone {
 		r.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
 	}
-	return r
+	return r, nil
 }
 
 // labelled reports whether the stream called name has a metric label of
@@ -293,7 +291,12 @@ func (r *reader) start(src io.Reader) error {
 			r.incr(in.m.unsendable, 1)
 			r.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, r.store.cache, sse.MaxIDLength)
 		}
-		if ok && !r.hasResume {
+		switch {
+		case ok && r.hasHandover:
+		case ok && r.resume.cursorMode():
+			r.log.Infof("Resuming from checkpoint: cursor %s", logID(id))
+			opts.LastEventID = id
+		case ok:
 			r.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
@@ -301,10 +304,16 @@ func (r *reader) start(src io.Reader) error {
 			r.ckpt = newCheckpointer(r.store, &r.tracker, gen, r.log, in.m.checkpointErrors, r.labels)
 		}
 	}
-	if r.hasResume {
+	if r.hasHandover {
 		// A replaced stream goes on from where the old one's events were
 		// settled, which its final checkpoint also holds.
-		opts.LastEventID = r.resume
+		opts.LastEventID = r.handover
+	}
+	if r.resume.cursorMode() {
+		// The cursor is the resume point; the event source starts with no
+		// ID of its own.
+		r.resume.start(opts.LastEventID)
+		opts.LastEventID = ""
 	}
 	if r.dedupe != nil {
 		r.dedupe.seed(opts.LastEventID)
@@ -339,11 +348,11 @@ func (r *reader) start(src io.Reader) error {
 func (r *reader) options() sse.Options {
 	c := r.in.conf
 	return sse.Options{
-		Client:              newHTTPClient(c, r.conf.Headers, r.conf.Body),
+		Client:              newHTTPClient(c, r.in.tokens, r.conf.Headers, r.conf.Body),
 		Method:              r.conf.Method,
 		Body:                r.conf.Body,
-		Header:              r.conf.Headers,
-		PrepareRequest:      r.in.prepare,
+		PrepareRequest:      r.prepare,
+		ResolveURL:          r.resolveURL(),
 		LastEventID:         r.conf.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: maxReconnect(c),
@@ -359,30 +368,52 @@ func (r *reader) options() sse.Options {
 		RetryResponse: func(re *sse.ResponseError) bool {
 			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
 		},
-		OnOpen:          r.onOpen,
-		OnError:         r.onError,
-		OnIDNotSendable: r.onIDNotSendable,
+		// Statuses that retrying soon will not fix: every retry after one
+		// waits the longest wait, reconnect.max_interval, so that a wrong
+		// credential or URL does not hammer the server.
+		SlowRetryStatuses: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone},
+		OnOpen:            r.onOpen,
+		OnError:           r.onError,
+		OnIDNotSendable:   r.onIDNotSendable,
 	}
 }
 
-// prepare signs each connection's first request.
-func (in *sseInput) prepare(req *http.Request) error {
-	if in.conf.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+// prepare completes each connection's first request: the headers, the
+// token and the signatures, evaluated for this attempt. It runs on the
+// reader goroutine, inside Next.
+func (r *reader) prepare(req *http.Request) error {
+	if r.req == nil {
+		return nil
 	}
-	return in.conf.Sign(in.res.FS(), req)
+	return r.req.prepare(req, r.resume.vars(r.es))
 }
 
-// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
-// means no cap of the input's own (the event source's default of
-// sse.DefaultMaxReconnectionTime applies), and a cap is never below
-// initial_interval: a zero used to cap every wait at the 100ms floor,
-// overriding initial_interval and a server's Retry-After (49 requests in 5s
-// against "503, Retry-After: 60").
+// resolveURL is the event source's ResolveURL when the url has
+// interpolations (a single stream's); it runs on the reader goroutine,
+// inside Next.
+func (r *reader) resolveURL() func() (string, error) {
+	if r.req == nil || !r.req.dynamicURL() || r.in.many {
+		return nil
+	}
+	return func() (string, error) { return r.req.resolveURL(r.resume.vars(r.es)) }
+}
+
+// onCursorNotSendable counts a cursor that could not be sent in a header,
+// warning as onIDNotSendable does.
+func (r *reader) onCursorNotSendable(cursor string) {
+	r.incr(r.in.m.unsendable, 1)
+	r.unsendableIDs++
+	if n := r.unsendableIDs; n&(n-1) == 0 {
+		r.log.Warnf("Cursor %s (%d bytes) cannot be sent in a header; keeping the cursor %s instead (%d such so far)",
+			logID(cursor), len(cursor), logID(r.resume.cursor), n)
+	}
+}
+
+// maxReconnect is the cap on every reconnection wait. It is never below
+// initial_interval or the floor, which it would otherwise override, along
+// with a server's Retry-After (a cap at the 100ms floor once made 49
+// requests in 5s against "503, Retry-After: 60").
 func maxReconnect(c *benthossse.Config) time.Duration {
-	if c.ReconnectMax <= 0 {
-		return 0
-	}
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
@@ -446,6 +477,7 @@ const (
 	causeEOF         reconnectCause = "eof"          // the server ended the response body
 	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
 	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+	causeRequest     reconnectCause = "request"      // the request could not be made: an interpolation or the OAuth 2 token endpoint failed
 )
 
 func causeOf(err error) reconnectCause {
@@ -457,18 +489,10 @@ func causeOf(err error) reconnectCause {
 		return causeIdleTimeout
 	case errors.As(err, &re):
 		return causeStatus
+	case errors.Is(err, errRequest):
+		return causeRequest
 	}
 	return causeNetwork
-}
-
-// slowRetry holds the statuses that retrying soon will not fix: every retry
-// after one waits the longest wait, reconnect.max_interval, so that a wrong
-// credential or URL does not hammer the server.
-var slowRetry = map[int]bool{
-	http.StatusUnauthorized: true,
-	http.StatusForbidden:    true,
-	http.StatusNotFound:     true,
-	http.StatusGone:         true,
 }
 
 // onError runs when a connection attempt fails or an open stream is lost.
@@ -488,13 +512,6 @@ func (r *reader) onError(err error) {
 	}
 	r.incr(r.in.m.reconnects, 1, string(cause))
 	wait := es.ReconnectDelay()
-	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		longest := maxReconnect(r.in.conf)
-		if longest == 0 {
-			longest = sse.DefaultMaxReconnectionTime
-		}
-		wait = max(wait, longest)
-	}
 	if r.gauges {
 		r.in.m.backoff.SetFloat64(wait.Seconds(), r.labels...)
 	}
@@ -552,7 +569,7 @@ func (r *reader) read(es *sse.EventSource) {
 			appendEvent(ev)
 		}
 		r.count(c)
-		id := es.LastEventID()
+		id := r.resume.point(es)
 		h.mu.Lock()
 		switch {
 		case len(msgs) > 0:
@@ -803,6 +820,7 @@ func (r *reader) count(c counts) {
 // or the end sentinel, and counts it in c.
 func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
 	in := r.in
+	r.resume.observe(ev) // filtered and replayed events move the resume point too
 	c.events++
 	c.bytes += int64(len(ev.Data))
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {

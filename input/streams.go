@@ -88,16 +88,19 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 	in.h.mu.Lock()
 	old := in.h.readers[sc.Name]
 	in.h.mu.Unlock()
-	r := in.newReader(sc)
+	r, err := in.newReader(sc)
+	if err != nil {
+		return err
+	}
 	if old != nil {
 		if err := in.remove(ctx, old); err != nil {
 			return err
 		}
 		if id, ok := old.tracker.watermark(); ok {
-			r.resume, r.hasResume = id, true
+			r.handover, r.hasHandover = id, true
 		} else if in.h.locked(func() bool { return old.started }) {
 			// Nothing of the old stream was settled: start where it did.
-			r.resume, r.hasResume = old.startID, true
+			r.handover, r.hasHandover = old.startID, true
 		}
 	}
 	return in.add(r)
@@ -136,7 +139,12 @@ func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 	in.h.mu.Unlock()
 	readers := make([]*reader, len(fresh))
 	for i, sc := range fresh {
-		readers[i] = in.newReader(sc)
+		r, err := in.newReader(sc)
+		if err != nil {
+			in.ops.Unlock()
+			return fmt.Errorf("stream %q: %w", sc.Name, err)
+		}
+		readers[i] = r
 	}
 	if in.store != nil {
 		// A failed read is left to start, which reads again.

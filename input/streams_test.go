@@ -408,3 +408,37 @@ checkpoint: {cache: ck, key: fleet}
 	}
 	require.NoError(t, s.RemoveAll(ctx, []string{"a", "b"}))
 }
+
+// TestStreams_HeadersPerStream checks that a stream's own headers are added
+// to the input's and replace those of the same name, sent as written.
+func TestStreams_HeadersPerStream(t *testing.T) {
+	got := make(chan http.Header, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		h.Set("X-Path", r.URL.Path)
+		got <- h
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s, _ := newTestStreams(t, "headers: {X-Shared: s, X-Over: input}", StreamsOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/a", Headers: http.Header{"X-Over": {"a ${! 1 }"}}}))
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/b"}))
+	// Both streams end at once (204): Connect starts them, then reports the
+	// end of the input.
+	assert.ErrorIs(t, s.Connect(ctx), service.ErrEndOfInput)
+	seen := map[string]http.Header{}
+	for range 2 {
+		select {
+		case h := <-got:
+			seen[h.Get("X-Path")] = h
+		case <-ctx.Done():
+			t.Fatal("no request")
+		}
+	}
+	assert.Equal(t, "s", seen["/a"].Get("X-Shared"))
+	assert.Equal(t, "a ${! 1 }", seen["/a"].Get("X-Over"), "a stream's header replaces the input's, sent as written")
+	assert.Equal(t, "s", seen["/b"].Get("X-Shared"))
+	assert.Equal(t, "input", seen["/b"].Get("X-Over"))
+}

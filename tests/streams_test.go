@@ -159,15 +159,14 @@ func TestStreams_ManyInOneInput(t *testing.T) {
 	fmt.Fprintf(&list, "    - {name: killed, url: %q}\n", killed.URL()+"/k")
 	fmt.Fprintf(&list, "    - {name: gone, url: %q}\n", main.URL()+"/gone")
 	fmt.Fprintf(&list, "    - {name: poison, url: %q}\n", main.URL()+"/poison")
-	config := filepath.Join(dir, "many.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(`http: {enabled: false}
+	config := writeConfigFile(t, dir, "many.yaml", `http: {enabled: false}
 logger: {level: info}
 input:
   sse:
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
     max_event_size: 1KiB
     streams:
-`+list.String()+streamsOutput(out)), 0o644))
+`+list.String()+streamsOutput(out))
 	p := startBinary(t, config)
 
 	// Everything but killed's last five.
@@ -252,8 +251,7 @@ func TestStreams_CrashRestartPerStream(t *testing.T) {
 	for i := range streams {
 		fmt.Fprintf(&list, "    - {name: c%d, url: %q}\n", i, fmt.Sprintf("%s/c%d", srv.URL(), i))
 	}
-	config := filepath.Join(dir, "crash.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`http: {enabled: false}
+	config := writeConfigFile(t, dir, "crash.yaml", fmt.Sprintf(`http: {enabled: false}
 logger: {level: info}
 input:
   sse:
@@ -264,7 +262,7 @@ input:
 %scache_resources:
   - label: ckpt
     file: {directory: %q}
-`, list.String(), ckptDir)+streamsOutput(out)), 0o644))
+`, list.String(), ckptDir)+streamsOutput(out))
 
 	// checkpoints reads every stream's checkpoint (0 when none).
 	checkpoints := func() map[string]int {
