@@ -18,15 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/benthos-sse/benthos-sse/sse"
@@ -58,6 +57,8 @@ const (
 	fieldMetadata       = "metadata"
 	fieldMaxInFlight    = "max_in_flight"
 	fieldFailOn         = "fail_on"
+	fieldOAuth2         = "oauth2"
+	fieldResume         = "resume"
 
 	// Children of reconnect (the names Benthos' backoff field uses),
 	// checkpoint, dedupe and metadata.
@@ -70,6 +71,15 @@ const (
 	fieldDedupeWindow        = "window"
 	fieldMetadataRetry       = "retry"
 	fieldMetadataConnection  = "connection"
+	fieldResumeCursor        = "cursor"
+
+	// Children of oauth2: the names and types of http_client's oauth2.
+	fieldOAuth2Enabled        = "enabled"
+	fieldOAuth2ClientKey      = "client_key"
+	fieldOAuth2ClientSecret   = "client_secret"
+	fieldOAuth2TokenURL       = "token_url"
+	fieldOAuth2Scopes         = "scopes"
+	fieldOAuth2EndpointParams = "endpoint_params"
 )
 
 // Paths of the fields that package input names in the errors it finds at
@@ -119,6 +129,9 @@ const (
 	// its records (kafka_franz with transactional_id) writes under that key.
 	MetaCheckpointKey = "sse_checkpoint_key"
 	MetaResumePoint   = "sse_resume_point"
+	// MetaCursor is the resume cursor (resume.cursor) on the message that
+	// url, headers and bearer_token are evaluated against.
+	MetaCursor = "sse_cursor"
 )
 
 // Defaults shared by the spec and the parsing code.
@@ -153,14 +166,16 @@ func ConfigSpec() *service.ConfigSpec {
 		Summary("Reads a Server-Sent Events (EventSource) stream, one message per event, resuming from the last acknowledged event ID.").
 		Description(inputDescription).
 		Fields(
-			service.NewURLField(fieldURL).
-				Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set.").
-				Example("https://stream.wikimedia.org/v2/stream/recentchange").
+			service.NewInterpolatedStringField(fieldURL).
+				Description("The URL of the event stream. Only `http` and `https` URLs are accepted. Exactly one of `url` and `from` must be set. "+interpolatedDoc+" The scheme and host must be written out (an environment variable such as `${HOST}` is fine: it is substituted once, at start); interpolations may follow them, in the path or the query, such as `?starting_after=${! @sse_cursor }` or a token read from a file. A query value is logged as `xxxxx`.").
+				Examples("https://stream.wikimedia.org/v2/stream/recentchange", `https://api.openai.com/v1/responses/${! env("RESPONSE_ID") }?stream=true&starting_after=${! @sse_cursor.or("0") }`).
 				Optional().
 				LintRule(`root = if !this.has_prefix("http://") && !this.has_prefix("https://") {
   [ "url: %v must start with http:// or https://".format(this) ]
 } else if !this.re_match("^https?://[^/?#]+") {
   [ "url: %v has no host".format(this) ]
+} else if this.re_match("^https?://[^/?#]*\\$\\{!") {
+  [ "url: the scheme and host must be written out; an interpolation may only follow them" ]
 }`),
 			service.NewStringField(fieldFrom).
 				Description("Read an existing event stream instead of connecting: a file path, or `-` for stdin (the `EventSource.from` mode). The input ends at the end of the stream. Exactly one of `url` and `from` must be set.").
@@ -174,18 +189,19 @@ func ConfigSpec() *service.ConfigSpec {
 				Description("A request body, sent on the first connection and again on every reconnection.").
 				Example(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}`).
 				Default("").Advanced(),
-			service.NewStringMapField(fieldHeaders).
-				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input. Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input does not log them; and none of these headers is sent after a redirect to another origin (scheme, host or port). A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
+			service.NewInterpolatedStringMapField(fieldHeaders).
+				Description("Extra request headers. `Accept`, `Cache-Control` and `Last-Event-ID` are set by the input (in `resume.cursor` mode `Last-Event-ID` is yours to set). "+interpolatedDoc+" Values are secrets: `echo` prints every one that is not empty as `!!!SECRET_SCRUBBED!!!`, after substituting environment variables (so a `${API_KEY}` reference is scrubbed too), and the input logs neither them nor what they evaluate to; and none of these headers is sent after a redirect to another origin (scheme, host or port). A value that evaluates to an empty string, or to one holding a control character (a file's trailing newline: add `.trim()`), fails the attempt instead of being sent. A name must be an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``), and a value must hold no control character but tab (no CR or LF), or no request could be sent.").
 				Example(map[string]any{"X-Api-Key": "${API_KEY}"}).
+				Example(map[string]any{"X-Api-Key": `${! file(path: "/var/run/secrets/api-key", no_cache: true).string().trim() }`}).
 				Default(map[string]any{}).Secret().
 				LintRule(headersRule),
-			service.NewStringField(fieldBearerToken).
-				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. It is not sent after a redirect to another origin (scheme, host or port).").
-				Example("${OPENAI_API_KEY}").
+			service.NewInterpolatedStringField(fieldBearerToken).
+				Description("A token sent as `Authorization: Bearer <token>` on the first request of every connection. "+interpolatedDoc+" It is a secret, scrubbed by `echo` and never logged, and it is not sent after a redirect to another origin (scheme, host or port). Empty (the default) sends none; a token that evaluates to an empty string fails the attempt instead of sending none.").
+				Examples("${OPENAI_API_KEY}", `${! file(path: "/var/run/secrets/token", no_cache: true).string().trim() }`, `${! env(name: "API_TOKEN", no_cache: true) }`).
 				Default("").Secret().
 				LintRule(`root = if this.re_match("`+controlCharsPattern+`") { [ "bearer_token must not contain CR, LF or other control characters" ] }`),
 			service.NewStringField(fieldLastEventID).
-				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID`. A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
+				Description(fmt.Sprintf("The last event ID to resume from on the first connection, sent as `Last-Event-ID` (with `resume.cursor`: the first cursor). A checkpoint read from `checkpoint.cache` wins over it. It must be at most %d bytes with no control character but tab, as only such an ID can be sent as a header.", sse.MaxIDLength)).
 				Example("1700000000000-0").
 				Default("").
 				LintRule(lastEventIDRule),
@@ -204,6 +220,7 @@ func ConfigSpec() *service.ConfigSpec {
 			service.NewTLSToggledField(fieldTLS),
 		).
 		Fields(service.NewHTTPRequestAuthSignerFields()...).
+		Fields(oauth2Field()).
 		Fields(
 			service.NewStringField(fieldProxyURL).
 				Description("An HTTP proxy URL for the requests. Empty uses the `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` environment variables.").
@@ -256,12 +273,21 @@ func ConfigSpec() *service.ConfigSpec {
 					Example("sse_checkpoint").
 					Default(""),
 				service.NewStringField(fieldCheckpointKey).
-					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
+					Description("The cache key to store the resume point under. Two keys are used, `<key>.a` and `<key>.b`, written in turn, so a crash during a write never loses the previous checkpoint. Empty (the default), it is `sse_` followed by 16 hex digits of the SHA-256 of `url` as written (or of `from`), so two inputs of a shared cache never resume from each other's checkpoint by accident; the key then changes with the URL, query included. An interpolated `url` is hashed as written, before evaluation, so a rotating secret or the cursor in it never changes the key (an environment variable such as `${TOKEN}` is substituted before, so it does). Set it to keep a checkpoint across a change of URL, or to resume from one written under the default of earlier versions, `sse_last_event_id`.").
 					Example("wikimedia_recentchange").
 					Default(""),
 			).
-				Description("Persist the resume point: the ID of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
+				Description("Persist the resume point: the ID (or, with `resume.cursor`, the cursor) of the newest event such that it and every earlier event have been acknowledged. It is read when the input starts (it wins over `last_event_id`), and written as it advances and when the input closes.").
 				Example(map[string]any{"cache": "sse_checkpoint", "key": "my_stream"}),
+			service.NewObjectField(fieldResume,
+				service.NewBloblangField(fieldResumeCursor).
+					Description("A Bloblang mapping that extracts a resume cursor from each event's data, for APIs that resume from a field of the payload rather than from the SSE `id:` (OpenAI's background responses: `starting_after=<sequence_number>`). An event for which it yields nothing (null, an error, data that is not JSON) keeps the previous cursor. The cursor then replaces the event ID as the resume point: it is what the checkpoint holds, `last_event_id` gives the first one, and `url`, `headers` and `bearer_token` see the newest cursor received as the metadata `@sse_cursor` at every connection attempt (absent before the first). `Last-Event-ID` is then not sent. Empty (the default) resumes from the event ID. Wherever the input reports the resume point, it reports the cursor. A cursor that could not be sent in a header (over 4096 bytes, or holding a control character) is ignored and counted in `sse_ids_unsendable`.").
+					Examples("this.sequence_number", `root = this.sequence_number.string()`).
+					Default(""),
+			).
+				Description("Resume from a cursor carried in the events' data instead of the SSE event ID.").
+				Example(map[string]any{"cursor": "this.sequence_number"}).
+				Optional(),
 			service.NewStringEnumField(fieldStreamEnd, string(streamEndReconnect), string(streamEndStop)).
 				Description("What to do when the server ends the response normally: `reconnect`, as EventSource does, or `stop`, which ends the input cleanly. `stop` suits one-shot streams such as LLM completions.").
 				Default(string(streamEndReconnect)).Examples(string(streamEndReconnect), string(streamEndStop)).
@@ -300,11 +326,12 @@ func ConfigSpec() *service.ConfigSpec {
 				LintRule(intRule(fieldMaxInFlight, 0, maxMaxInFlight)),
 			service.NewAutoRetryNacksToggleField(),
 		).
+		// One rule: a spec keeps only the last LintRule it is given.
 		LintRule(`root = if this.url.or("") == "" && this.from.or("") == "" {
   [ "exactly one of url and from must be set: neither is" ]
 } else if this.url.or("") != "" && this.from.or("") != "" {
   [ "exactly one of url and from must be set: both are" ]
-}`).
+} else `+oauth2ExclusiveExpr).
 		Example("Live stream",
 			"Reads Wikimedia's public recent-changes feed, resuming from a checkpoint after a restart.",
 			`
@@ -379,8 +406,8 @@ comments, multi-line data, ` + "`retry`" + `, ` + "`Last-Event-ID`" + ` and reco
 - ` + "`sse_id`" + `: the last event ID at dispatch (empty when the stream has sent none).
 - Response headers selected by ` + "`extract_headers`" + `, and the optional keys of ` + "`metadata`" + `.
 - With ` + "`checkpoint.cache`" + ` set: ` + "`sse_checkpoint_key`" + `, the checkpoint key, and ` + "`sse_resume_point`" + `, the resume point
-  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `): what the
-  input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
+  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `, or the
+  ` + "`resume.cursor`" + ` when one is set): what the input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
   records, so keep both keys through the pipeline.
 
 ### Acknowledgements and resuming
@@ -407,13 +434,16 @@ delivered, and the resume point waits for it; with ` + "`false`" + ` a rejected 
 - Every failed attempt is logged once, with the URL, the status, the wait before the next attempt and, for a non-200
   answer, up to 512 bytes of the response body (control characters escaped), which is where APIs explain a refusal
   ("Incorrect API key provided"); it is counted in ` + "`sse_reconnects`" + `.
+- A request that cannot be made (an interpolation of ` + "`url`" + `, ` + "`headers`" + ` or ` + "`bearer_token`" + ` fails, or the ` + "`oauth2`" + `
+  token endpoint refuses): retried after the ` + "`reconnect`" + ` backoff, logged with the reason (the token endpoint's
+  answer, up to 512 bytes), never sent with a missing secret.
 - The end of a response body: reconnect (or end, with ` + "`stream_end: stop`" + `).
 - With ` + "`reconnect.max_elapsed_time`" + ` above zero, failing to connect for that long ends the input with an error:
   exit 1, like ` + "`fail_on`" + `.
 
 ### Metrics
 
-` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
+` + "`sse_events_received`, `sse_bytes_received`, `sse_events_oversized`, `sse_events_filtered`, `sse_events_deduplicated`, `sse_reconnects` (label `cause`: `network`, `eof`, `idle_timeout`, `status`, `request`: an interpolation of `url`, `headers` or `bearer_token`, or the `oauth2` token endpoint, failed), `sse_ready_state` (0 connecting, 1 open, 2 closed), `sse_backoff_seconds` (the wait before the next connection attempt), `sse_last_byte_age_seconds` (seconds since the last byte, heartbeats included, updated every second), `sse_checkpoint_lag` (events handed out but not yet acknowledged) and `sse_checkpoint_errors`."
 
 // documentedTypes maps the path of every field of the input and the scanner
 // that is declared `any` only so that lint can check its value (see
@@ -440,12 +470,27 @@ func DocumentedType(path string) (string, bool) {
 
 // Config is the parsed configuration of one `sse` input.
 type Config struct {
-	URL            string
-	From           string
-	Method         string
-	Body           []byte
-	Headers        http.Header
-	BearerToken    string
+	// URL is the url as written: with `${! ... }` interpolations when
+	// URLTemplate is not nil. The default checkpoint key hashes it.
+	URL string
+	// URLTemplate is url when it has interpolations, to evaluate at every
+	// connection attempt; nil when it is static.
+	URLTemplate *service.InterpolatedString
+	// URLBase is url up to its first interpolation (all of it when it has
+	// none): a URL with the scheme and host every attempt uses.
+	URLBase string
+	From    string
+	Method  string
+	Body    []byte
+	// Headers and BearerToken (nil when unset) are evaluated at every
+	// connection attempt.
+	Headers     map[string]*service.InterpolatedString
+	BearerToken *service.InterpolatedString
+	// OAuth2 is nil when oauth2 is disabled.
+	OAuth2 *OAuth2Config
+	// ResumeCursor extracts the resume cursor from an event's data; nil
+	// resumes from the event ID.
+	ResumeCursor   *bloblang.Executor
 	LastEventID    string
 	Events         []string
 	ExcludeEvents  []string
@@ -498,10 +543,8 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	c := &Config{}
 	var err error
 
-	if conf.Contains(fieldURL) {
-		if c.URL, err = conf.FieldString(fieldURL); err != nil {
-			return nil, FieldError(fieldURL, err)
-		}
+	if err := parseRequest(conf, c); err != nil {
+		return nil, err
 	}
 	if conf.Contains(fieldFrom) {
 		if c.From, err = conf.FieldString(fieldFrom); err != nil {
@@ -513,14 +556,6 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 		return nil, errors.New("exactly one of url and from must be set: neither is")
 	case c.URL != "" && c.From != "":
 		return nil, errors.New("exactly one of url and from must be set: both are")
-	case c.URL != "":
-		u, err := url.Parse(c.URL)
-		if err != nil {
-			return nil, FieldError(fieldURL, err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, FieldError(fieldURL, fmt.Errorf("%s must be an http:// or https:// URL with a host", u.Redacted()))
-		}
 	}
 	if c.Method, err = conf.FieldString(fieldMethod); err != nil {
 		return nil, FieldError(fieldMethod, err)
@@ -534,28 +569,6 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	}
 	if body != "" {
 		c.Body = []byte(body)
-	}
-	headers, err := conf.FieldStringMap(fieldHeaders)
-	if err != nil {
-		return nil, FieldError(fieldHeaders, err)
-	}
-	c.Headers = http.Header{}
-	for _, k := range slices.Sorted(maps.Keys(headers)) {
-		if !isToken(k) {
-			return nil, FieldError(fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
-		}
-		if hasControlChars(headers[k]) {
-			return nil, FieldError(fieldHeaders+"."+k, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
-		}
-		c.Headers.Set(k, headers[k])
-	}
-	if conf.Contains(fieldBearerToken) {
-		if c.BearerToken, err = conf.FieldString(fieldBearerToken); err != nil {
-			return nil, FieldError(fieldBearerToken, err)
-		}
-		if hasControlChars(c.BearerToken) {
-			return nil, FieldError(fieldBearerToken, errors.New("must not contain CR, LF or other control characters"))
-		}
 	}
 	if c.LastEventID, err = conf.FieldString(fieldLastEventID); err != nil {
 		return nil, FieldError(fieldLastEventID, err)
@@ -583,6 +596,12 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	}
 	if c.Sign, err = conf.HTTPRequestAuthSignerFromParsed(); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if err := parseOAuth2(conf, c); err != nil {
+		return nil, err
+	}
+	if err := parseResume(conf, c); err != nil {
+		return nil, err
 	}
 	if conf.Contains(fieldProxyURL) {
 		p, err := conf.FieldString(fieldProxyURL)

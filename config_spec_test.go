@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/redpanda-data/benthos/v4/public/components/io" // file() for the interpolations
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -151,7 +153,11 @@ func TestParseConfig_Errors(t *testing.T) {
 // TestConfigSpec_Lint checks the lint rules, which lint would otherwise
 // skip for integers, durations and URL schemes.
 func TestConfigSpec_Lint(t *testing.T) {
-	linter := testEnv(t, ConfigSpec()).NewComponentConfigLinter()
+	// Benthos' own Bloblang functions (env, file) for the interpolations.
+	env := service.NewEnvironment()
+	require.NoError(t, env.RegisterBatchInput("sse", ConfigSpec(),
+		func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) { return nil, nil }))
+	linter := env.NewComponentConfigLinter()
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -180,6 +186,23 @@ func TestConfigSpec_Lint(t *testing.T) {
 		{"dedupe enum", "sse: {url: http://a/x, dedupe: {mode: sometimes}}", "dedupe.mode: sometimes is not one of none, monotonic, window"},
 		{"fail_on", "sse: {url: http://a/x, fail_on: [401, 600]}", "fail_on: [401 600] must list HTTP status codes between 100 and 599"},
 		{"fail_on ok", "sse: {url: http://a/x, fail_on: [401, 403]}", ""},
+		{"interpolated url", `sse: {url: 'http://a/x?token=${! env("T") }&after=${! @sse_cursor.or("0") }'}`, ""},
+		{"interpolated host", `sse: {url: 'http://${! env("HOST") }/x'}`, "url: the scheme and host must be written out"},
+		// Benthos' own lint of an interpolation: at its line and column.
+		{"malformed interpolation", `sse: {url: 'http://a/x?t=${! env( }'}`, "expected function argument"},
+		{"malformed header interpolation", "sse: {url: http://a/x, headers: {X-Key: '${! file(\"k\" }'}}", "expected comma or closing bracket"},
+		{"malformed bearer interpolation", `sse: {url: http://a/x, bearer_token: '${! env("T").trim( }'}`, "expected"},
+		{"interpolated bearer", `sse: {url: http://a/x, bearer_token: '${! env("T").or("").trim() }'}`, ""},
+		{"oauth2", "sse: {url: http://a/x, oauth2: {enabled: true, client_key: k, client_secret: s, token_url: http://a/token}}", ""},
+		{"oauth2 and bearer", "sse: {url: http://a/x, bearer_token: t, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and bearer_token both set the Authorization header"},
+		{"oauth2 and header", "sse: {url: http://a/x, headers: {authorization: t}, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and headers.Authorization both set"},
+		{"oauth2 and basic_auth", "sse: {url: http://a/x, basic_auth: {enabled: true, username: u}, oauth2: {enabled: true, token_url: http://a/token}}", "oauth2 and basic_auth both set"},
+		{"oauth2 without token_url", "sse: {url: http://a/x, oauth2: {enabled: true, client_key: k}}", "oauth2.token_url must be set when oauth2 is enabled"},
+		{"oauth2 disabled and bearer", "sse: {url: http://a/x, bearer_token: t, oauth2: {enabled: false}}", ""},
+		{"oauth2 token_url", "sse: {url: http://a/x, oauth2: {enabled: true, token_url: ftp://a}}", "oauth2.token_url: ftp://a must start with http:// or https://"},
+		{"oauth2 endpoint_params", "sse: {url: http://a/x, oauth2: {enabled: true, token_url: http://a/t, endpoint_params: {audience: x}}}", "oauth2.endpoint_params: values must be arrays of strings"},
+		{"resume cursor", "sse: {url: http://a/x, resume: {cursor: this.sequence_number}}", ""},
+		{"malformed resume cursor", "sse: {url: http://a/x, resume: {cursor: 'this.('}}", "expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,4 +366,60 @@ func TestFormatByteSize(t *testing.T) {
 	for n, want := range map[int64]string{1 << 30: "1GiB", 3 << 20: "3MiB", 2048: "2KiB", 1536: "1536", 1000: "1000", 1: "1"} {
 		assert.Equal(t, want, formatByteSize(n), "%d", n)
 	}
+}
+
+// TestParseConfig_Request checks the fields evaluated at each attempt: an
+// interpolated url keeps its text (which the default checkpoint key hashes,
+// so a rotating secret in it never changes the key) and gives the event
+// source the written-out part; oauth2 and resume.cursor are read; and the
+// pairs lint refuses are refused again for `run --chilled`.
+func TestParseConfig_Request(t *testing.T) {
+	const tmpl = `https://a.example/v1/r/${! env("ID") }?stream=true&after=${! @sse_cursor.or("0") }`
+	pc, err := ConfigSpec().ParseYAML(fmt.Sprintf(`
+url: '%s'
+headers: {X-Key: '${! env("KEY") }', X-Static: s}
+oauth2: {enabled: true, client_key: k, client_secret: s, token_url: "https://auth.example/token", scopes: [a, b], endpoint_params: {audience: [x]}}
+resume: {cursor: this.sequence_number}
+`, tmpl), nil)
+	require.NoError(t, err)
+	c, err := ParseConfig(pc)
+	require.NoError(t, err)
+	assert.Equal(t, tmpl, c.URL)
+	assert.NotNil(t, c.URLTemplate)
+	assert.Equal(t, "https://a.example/v1/r/", c.URLBase)
+	assert.Equal(t, DefaultCheckpointKey(tmpl), c.CheckpointKey, "the key hashes the url as written")
+	assert.Len(t, c.Headers, 2)
+	assert.Nil(t, c.BearerToken)
+	require.NotNil(t, c.OAuth2)
+	assert.Equal(t, OAuth2Config{ClientKey: "k", ClientSecret: "s", TokenURL: "https://auth.example/token", Scopes: []string{"a", "b"}, EndpointParams: map[string][]string{"audience": {"x"}}}, *c.OAuth2)
+	assert.NotNil(t, c.ResumeCursor)
+
+	static, err := ParseConfig(mustParse(t, "url: https://a.example/x?k=v"))
+	require.NoError(t, err)
+	assert.Nil(t, static.URLTemplate, "a static url is not evaluated")
+	assert.Equal(t, "https://a.example/x?k=v", static.URLBase)
+	assert.Nil(t, static.OAuth2)
+	assert.Nil(t, static.ResumeCursor)
+
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"interpolated host", `url: 'https://${! env("H") }/x'`, `field "url": the scheme and host must be written out`},
+		{"interpolated port", `url: 'https://a:${! env("P") }/x'`, `field "url"`},
+		{"oauth2 and bearer", "url: http://a/x\nbearer_token: t\noauth2: {enabled: true, token_url: http://a/t}", "oauth2 and bearer_token"},
+		{"oauth2 and header", "url: http://a/x\nheaders: {AUTHORIZATION: t}\noauth2: {enabled: true, token_url: http://a/t}", "oauth2 and headers.Authorization"},
+		{"oauth2 without token_url", "url: http://a/x\noauth2: {enabled: true}", `field "oauth2.token_url"`},
+		{"bad interpolation", `url: 'http://a/x?${! env( }'`, `field "url"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(mustParse(t, tt.yaml))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func mustParse(t *testing.T, yaml string) *service.ParsedConfig {
+	t.Helper()
+	pc, err := ConfigSpec().ParseYAML(yaml, nil)
+	require.NoError(t, err)
+	return pc
 }

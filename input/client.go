@@ -16,12 +16,21 @@ import (
 // EventSource `fetcher`, configured from YAML. Its Timeout stays zero,
 // because it would also cut off a long-lived stream; timeout bounds the
 // dial, the TLS handshake and the wait for response headers instead.
-func newHTTPClient(c *benthossse.Config) *http.Client {
+//
+// The headers a redirect to another origin drops are named by the config,
+// so the policy holds for values evaluated at each attempt as for static
+// ones. With oauth2, a 401 to a request carrying the token is retried once
+// with a fresh token (see retryUnauthorized).
+func newHTTPClient(c *benthossse.Config, tokens *tokenSource) *http.Client {
 	secret := []string{"Authorization", "Cookie", "Cookie2"}
 	for k := range c.Headers {
 		secret = append(secret, k)
 	}
-	return &http.Client{Transport: transportFor(c), CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
+	var tr http.RoundTripper = transportFor(c)
+	if tokens != nil {
+		tr = &retryUnauthorized{base: tr, tokens: tokens}
+	}
+	return &http.Client{Transport: tr, CheckRedirect: redirectPolicy(secret, len(c.Body) > 0)}
 }
 
 // shared holds the transports that inputs without a custom TLS or proxy

@@ -35,15 +35,15 @@ func TestFromOpener_CloseEndsABlockedOpen(t *testing.T) {
 }
 
 // TestMaxReconnect checks the run-time meaning of reconnect.max_interval,
-// whatever the config layer lets through: zero is no cap of the input's
-// own, never the 100ms floor, and a cap is never below initial_interval.
+// whatever the config layer lets through: a cap is never below
+// initial_interval, nor the 100ms floor.
 func TestMaxReconnect(t *testing.T) {
 	tests := []struct {
 		name             string
 		initial, maxWait time.Duration
 		want             time.Duration
 	}{
-		{"zero: the event source's default", time.Second, 0, 0},
+		{"zero (the config refuses it): initial_interval", time.Second, 0, time.Second},
 		{"below initial_interval: initial_interval", 2 * time.Second, time.Second, 2 * time.Second},
 		{"below the floor: the floor", 0, time.Millisecond, minReconnect},
 		{"as configured", time.Second, time.Minute, time.Minute},

@@ -74,10 +74,11 @@ type sseInput struct {
 	log    *service.Logger
 	m      metrics
 	client *http.Client
+	req    *requestTemplate // what each connection attempt sends
 
 	include, exclude map[string]bool
 	meta             eventMeta   // used by the goroutine calling ReadBatch
-	resume           *resumeMeta // with checkpoint.cache; set by start, then used by the reader
+	points           *resumeMeta // with checkpoint.cache; set by start, then used by the reader
 	dedupe           *deduper
 
 	tracker tracker
@@ -104,8 +105,9 @@ type sseInput struct {
 	status        int
 	finalURL      string
 	headers       map[string]string
-	ending        bool   // end_on_data was seen: end after this batch
-	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
+	resume        resumer // the resume point: the event ID, or resume.cursor
+	ending        bool    // end_on_data was seen: end after this batch
+	unsendableIDs uint64  // event IDs that could not be sent, for onIDNotSendable
 }
 
 func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, error) {
@@ -121,8 +123,16 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*sseInput, er
 		in.from = newFromOpener(c.From)
 	}
 	if c.URL != "" {
-		in.client = newHTTPClient(c)
+		var tokens *tokenSource
+		if c.OAuth2 != nil {
+			// The token endpoint gets the stream's transport (TLS, proxy),
+			// without the stream's redirect policy or retry.
+			tokens = newTokenSource(c.OAuth2, &http.Client{Transport: transportFor(c)}, c.Timeout)
+		}
+		in.req = newRequestTemplate(c, tokens, res.FS())
+		in.client = newHTTPClient(c, tokens)
 	}
+	in.resume = resumer{mapping: c.ResumeCursor, unsendable: in.onCursorNotSendable}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)
 	if c.DedupeMode != benthossse.DedupeNone {
@@ -238,7 +248,11 @@ func (in *sseInput) start(ctx context.Context) error {
 			in.m.unsendable.Incr(1)
 			in.log.Warnf("Ignoring checkpoint key %q of cache %q: its ID cannot be sent as Last-Event-ID (a control character, or over %d bytes)", k, in.store.cache, sse.MaxIDLength)
 		}
-		if ok {
+		switch {
+		case ok && in.resume.cursorMode():
+			in.log.Infof("Resuming from checkpoint: cursor %s", logID(id))
+			opts.LastEventID = id
+		case ok:
 			in.log.Infof("Resuming from checkpoint: Last-Event-ID %s", logID(id))
 			opts.LastEventID = id
 		}
@@ -247,7 +261,13 @@ func (in *sseInput) start(ctx context.Context) error {
 		}
 	}
 	if in.store != nil {
-		in.resume = newResumeMeta(in.store.key, opts.LastEventID)
+		in.points = newResumeMeta(in.store.key, opts.LastEventID)
+	}
+	if in.resume.cursorMode() {
+		// The cursor is the resume point; the event source starts with no
+		// ID of its own.
+		in.resume.start(opts.LastEventID)
+		opts.LastEventID = ""
 	}
 	if in.dedupe != nil {
 		in.dedupe.seed(opts.LastEventID)
@@ -259,7 +279,7 @@ func (in *sseInput) start(ctx context.Context) error {
 		go in.read(in.es)
 		return nil
 	}
-	es, err := sse.New(in.conf.URL, opts)
+	es, err := sse.New(in.conf.URLBase, opts)
 	if err != nil {
 		return err
 	}
@@ -277,8 +297,8 @@ func (in *sseInput) options() sse.Options {
 		Client:              in.client,
 		Method:              c.Method,
 		Body:                c.Body,
-		Header:              c.Headers,
 		PrepareRequest:      in.prepare,
+		ResolveURL:          in.resolveURL(),
 		LastEventID:         c.LastEventID,
 		ReconnectionTime:    max(c.ReconnectInitial, minReconnect),
 		MaxReconnectionTime: maxReconnect(c),
@@ -294,9 +314,13 @@ func (in *sseInput) options() sse.Options {
 		RetryResponse: func(re *sse.ResponseError) bool {
 			return re.StatusCode != http.StatusNoContent && !c.FailOn[re.StatusCode]
 		},
-		OnOpen:          in.onOpen,
-		OnError:         in.onError,
-		OnIDNotSendable: in.onIDNotSendable,
+		// Statuses that retrying soon will not fix: every retry after one
+		// waits the longest wait, reconnect.max_interval, so that a wrong
+		// credential or URL does not hammer the server.
+		SlowRetryStatuses: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone},
+		OnOpen:            in.onOpen,
+		OnError:           in.onError,
+		OnIDNotSendable:   in.onIDNotSendable,
 	}
 }
 
@@ -314,25 +338,42 @@ func (in *sseInput) onIDNotSendable(id string) {
 	}
 }
 
-// maxReconnect is the cap on every reconnection wait. A max_interval of 0s
-// means no cap of the input's own (the event source's default of
-// sse.DefaultMaxReconnectionTime applies), and a cap is never below
-// initial_interval: a zero used to cap every wait at the 100ms floor,
-// overriding initial_interval and a server's Retry-After (49 requests in 5s
-// against "503, Retry-After: 60").
+// maxReconnect is the cap on every reconnection wait. It is never below
+// initial_interval or the floor, which it would otherwise override, along
+// with a server's Retry-After (a cap at the 100ms floor once made 49
+// requests in 5s against "503, Retry-After: 60").
 func maxReconnect(c *benthossse.Config) time.Duration {
-	if c.ReconnectMax <= 0 {
-		return 0
-	}
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
-// prepare signs each connection's first request.
+// prepare completes each connection's first request: the headers, the
+// token and the signatures, evaluated for this attempt. It runs on the
+// reader goroutine, inside Next.
 func (in *sseInput) prepare(req *http.Request) error {
-	if in.conf.BearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+in.conf.BearerToken)
+	if in.req == nil {
+		return nil
 	}
-	return in.conf.Sign(in.res.FS(), req)
+	return in.req.prepare(req, in.resume.vars(in.es))
+}
+
+// resolveURL is the event source's ResolveURL when the url has
+// interpolations; it runs on the reader goroutine, inside Next.
+func (in *sseInput) resolveURL() func() (string, error) {
+	if in.req == nil || !in.req.dynamicURL() {
+		return nil
+	}
+	return func() (string, error) { return in.req.resolveURL(in.resume.vars(in.es)) }
+}
+
+// onCursorNotSendable counts a cursor that could not be sent in a header,
+// warning as onIDNotSendable does.
+func (in *sseInput) onCursorNotSendable(cursor string) {
+	in.m.unsendable.Incr(1)
+	in.unsendableIDs++
+	if n := in.unsendableIDs; n&(n-1) == 0 {
+		in.log.Warnf("Cursor %s (%d bytes) cannot be sent in a header; keeping the cursor %s instead (%d such so far)",
+			logID(cursor), len(cursor), logID(in.resume.cursor), n)
+	}
 }
 
 func (in *sseInput) onOpen(resp *http.Response) {
@@ -365,6 +406,7 @@ const (
 	causeEOF         reconnectCause = "eof"          // the server ended the response body
 	causeIdleTimeout reconnectCause = "idle_timeout" // idle_timeout passed without a byte
 	causeStatus      reconnectCause = "status"       // a status other than 200, or a wrong content type
+	causeRequest     reconnectCause = "request"      // the request could not be made: an interpolation or the OAuth 2 token endpoint failed
 )
 
 func causeOf(err error) reconnectCause {
@@ -376,18 +418,10 @@ func causeOf(err error) reconnectCause {
 		return causeIdleTimeout
 	case errors.As(err, &re):
 		return causeStatus
+	case errors.Is(err, errRequest):
+		return causeRequest
 	}
 	return causeNetwork
-}
-
-// slowRetry holds the statuses that retrying soon will not fix: every retry
-// after one waits the longest wait, reconnect.max_interval, so that a wrong
-// credential or URL does not hammer the server.
-var slowRetry = map[int]bool{
-	http.StatusUnauthorized: true,
-	http.StatusForbidden:    true,
-	http.StatusNotFound:     true,
-	http.StatusGone:         true,
 }
 
 // onError runs when a connection attempt fails or an open stream is lost.
@@ -405,13 +439,6 @@ func (in *sseInput) onError(err error) {
 	}
 	in.m.reconnects.Incr(1, string(cause))
 	wait := es.ReconnectDelay()
-	if re := (*sse.ResponseError)(nil); errors.As(err, &re) && slowRetry[re.StatusCode] {
-		longest := maxReconnect(in.conf)
-		if longest == 0 {
-			longest = sse.DefaultMaxReconnectionTime
-		}
-		wait = max(wait, longest)
-	}
 	in.m.backoff.SetFloat64(wait.Seconds())
 	if cause == causeEOF || cause == causeIdleTimeout {
 		in.log.Warnf("Connection to %s lost (%s); reconnecting in %v with Last-Event-ID %s", logURL(es.URL()), logErr(err), wait.Round(time.Millisecond), logID(es.LastEventID()))
@@ -538,10 +565,15 @@ func incr(m *service.MetricCounter, n int64) {
 // add appends ev to batch as a message unless it is filtered out, a replay,
 // or the end sentinel, and counts it in c.
 func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) service.MessageBatch {
+	in.resume.observe(ev) // filtered and replayed events move the resume point too
 	c.events++
 	c.bytes += int64(len(ev.Data))
-	if in.resume != nil {
-		in.resume.advance(ev.LastEventID)
+	if in.points != nil {
+		if in.resume.cursorMode() {
+			in.points.moveTo(in.resume.cursor)
+		} else {
+			in.points.advance(ev.LastEventID)
+		}
 	}
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
 		c.filtered++
@@ -557,8 +589,8 @@ func (in *sseInput) add(batch service.MessageBatch, ev sse.Event, c *counts) ser
 		return batch
 	}
 	msg := in.meta.message(ev)
-	if in.resume != nil {
-		in.resume.set(msg, &in.meta)
+	if in.points != nil {
+		in.points.set(msg, &in.meta)
 	}
 	for k, v := range in.headers {
 		msg.MetaSetMut(k, v)
@@ -599,9 +631,10 @@ func (m *eventMeta) message(ev sse.Event) *service.Message {
 
 // resumeMeta sets sse_checkpoint_key and sse_resume_point, so that an
 // output committing resume points with its records (a transactional
-// kafka_franz) knows each event's. The resume point follows the event
-// source's rule: an ID that cannot be sent as Last-Event-ID does not move
-// it. Like eventMeta, it stores a value in an any only when it changes, and
+// kafka_franz) knows each event's: what the input would checkpoint once the
+// event is acknowledged. That is the resume.cursor when one is configured;
+// otherwise the event ID, following the event source's rule: an ID that
+// cannot be sent as Last-Event-ID does not move it. Like eventMeta, it stores a value in an any only when it changes, and
 // shares eventMeta's when the resume point is the event's own ID.
 type resumeMeta struct {
 	keyAny   any
@@ -615,7 +648,14 @@ func newResumeMeta(key, lastEventID string) *resumeMeta {
 	return &resumeMeta{keyAny: key, seen: lastEventID, point: lastEventID}
 }
 
-// advance moves past an event, filtered or not.
+// moveTo sets the resume point, a resume.cursor (which is sendable).
+func (r *resumeMeta) moveTo(point string) {
+	if point != r.point {
+		r.point, r.pointAny = point, nil
+	}
+}
+
+// advance moves past an event, filtered or not, whose last event ID is id.
 func (r *resumeMeta) advance(id string) {
 	if id == r.seen {
 		return

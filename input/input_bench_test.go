@@ -17,7 +17,8 @@ import (
 // input, as Benthos builds it for a pipeline (the input wrapped in Benthos'
 // reader), but without the rest of a pipeline: each batch is acknowledged
 // as soon as it is read. It reports what each event costs the input itself,
-// allocations included, from a file (from) and over loopback HTTP (url).
+// allocations included, from a file (from) and over loopback HTTP (url),
+// and with a resume cursor taken from every event.
 //
 //	go test -run '^$' -bench 'BenchmarkInput$' -benchmem ./input
 func BenchmarkInput(b *testing.B) {
@@ -33,12 +34,14 @@ func BenchmarkInput(b *testing.B) {
 		{"from", func(string) string { return "sse:\n  from: " + path }},
 		{"from/max_batch_size=1", func(string) string { return "sse:\n  from: " + path + "\n  max_batch_size: 1" }},
 		{"url", func(url string) string { return "sse:\n  url: " + url + "\n  stream_end: stop" }},
+		// The cost of resume.cursor: a Bloblang mapping over every event.
+		{"from/resume.cursor", func(string) string { return "sse:\n  from: " + path + "\n  resume: {cursor: this.seq}" }},
 	}
 	spec := service.NewConfigSpec().Field(service.NewInputField("input"))
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := streamServer(b, c.Stream)
-			yaml := "input:\n  " + indent(tc.input(srv.URL))
+			yaml := "input:\n  " + indent(tc.input(srv.URL()))
 			b.SetBytes(int64(len(c.Stream)))
 			b.ReportAllocs()
 			var before, after runtime.MemStats

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
+	"github.com/benthos-sse/benthos-sse/internal/ssetest"
 	"github.com/benthos-sse/benthos-sse/sse"
 )
 
@@ -103,37 +103,35 @@ func (s *stream) wait(t *testing.T) error {
 }
 
 // script is a test server: each request gets the next body, sent with
-// text/event-stream, and the request's Last-Event-ID is recorded. After
-// the last body the server answers 204, which ends the input.
+// text/event-stream. After the last body the server answers 204, which
+// ends the input.
 type script struct {
-	mu      sync.Mutex
-	bodies  []string
-	lastIDs []string
-	srv     *httptest.Server
+	*ssetest.Server
+	// srv.URL is URL(), for tests written when the server was an
+	// httptest.Server.
+	srv struct{ URL string }
 }
 
 func newScript(t *testing.T, bodies ...string) *script {
-	s := &script{bodies: bodies}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		n := len(s.lastIDs)
-		s.lastIDs = append(s.lastIDs, r.Header.Get("Last-Event-ID"))
-		s.mu.Unlock()
-		if n >= len(s.bodies) {
-			w.WriteHeader(http.StatusNoContent)
+	s := &script{Server: ssetest.NewServer(t, func(w *ssetest.Writer, _ *http.Request, n int) {
+		if n > len(bodies) {
+			w.ResponseWriter().WriteHeader(http.StatusNoContent)
 			return
 		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = fmt.Fprint(w, s.bodies[n])
-	}))
-	t.Cleanup(s.srv.Close)
+		w.Write(bodies[n-1])
+	})}
+	s.srv.URL = s.URL()
 	return s
 }
 
+// requests returns the Last-Event-ID of each request so far ("" when it
+// had none).
 func (s *script) requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.lastIDs...)
+	var ids []string
+	for _, r := range s.Requests() {
+		ids = append(ids, r.LastEventID)
+	}
+	return ids
 }
 
 func sseYAML(url string, extra ...string) string {
@@ -146,7 +144,7 @@ func TestInput_PayloadMetadataAndEnd(t *testing.T) {
 		"id: 2\ndata: after reconnect\n\ndata: unterminated",
 	)
 	c := newCollector()
-	st := startStream(t, sseYAML(s.srv.URL), "", c)
+	st := startStream(t, sseYAML(s.URL()), "", c)
 	require.NoError(t, st.wait(t), "204 ends the input and Run returns nil")
 	assert.Equal(t, []string{
 		`tick|1|{"n":1}`,
@@ -159,7 +157,7 @@ func TestInput_PayloadMetadataAndEnd(t *testing.T) {
 func TestInput_InitialLastEventID(t *testing.T) {
 	s := newScript(t, "id: 8\ndata: x\n\n")
 	c := newCollector()
-	st := startStream(t, sseYAML(s.srv.URL, "  last_event_id: \"7\""), "", c)
+	st := startStream(t, sseYAML(s.URL(), "  last_event_id: \"7\""), "", c)
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"7", "8"}, s.requests())
 }
@@ -167,7 +165,7 @@ func TestInput_InitialLastEventID(t *testing.T) {
 func TestInput_EventFilters(t *testing.T) {
 	s := newScript(t, "event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: ping\ndata: 3\n\ndata: 4\n\n")
 	c := newCollector()
-	st := startStream(t, sseYAML(s.srv.URL, "  events: [a, b, ping]", "  exclude_events: [b]"), "", c)
+	st := startStream(t, sseYAML(s.URL(), "  events: [a, b, ping]", "  exclude_events: [b]"), "", c)
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"a||1", "ping||3"}, c.snapshot())
 }
@@ -176,7 +174,7 @@ func TestInput_OneShotStream(t *testing.T) {
 	t.Run("stream_end stop", func(t *testing.T) {
 		s := newScript(t, "data: a\n\ndata: b\n\n", "data: never\n\n")
 		c := newCollector()
-		st := startStream(t, sseYAML(s.srv.URL, "  stream_end: stop"), "", c)
+		st := startStream(t, sseYAML(s.URL(), "  stream_end: stop"), "", c)
 		require.NoError(t, st.wait(t))
 		assert.Equal(t, []string{"message||a", "message||b"}, c.snapshot())
 		assert.Len(t, s.requests(), 1, "no reconnect after a normal end")
@@ -184,36 +182,29 @@ func TestInput_OneShotStream(t *testing.T) {
 	t.Run("end_on_data sentinel not emitted", func(t *testing.T) {
 		s := newScript(t, "data: a\n\ndata: [DONE]\n\ndata: after\n\n")
 		c := newCollector()
-		st := startStream(t, sseYAML(s.srv.URL, `  end_on_data: "[DONE]"`), "", c)
+		st := startStream(t, sseYAML(s.URL(), `  end_on_data: "[DONE]"`), "", c)
 		require.NoError(t, st.wait(t))
 		assert.Equal(t, []string{"message||a"}, c.snapshot())
 	})
 }
 
 func TestInput_StatusPolicyRetriesThenOpens(t *testing.T) {
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		n++
-		k := n
-		mu.Unlock()
-		switch k {
+	srv := ssetest.NewServer(t, func(sw *ssetest.Writer, _ *http.Request, n int) {
+		w := sw.ResponseWriter()
+		switch n {
 		case 1:
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case 2:
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = fmt.Fprint(w, "<html>")
 		case 3:
-			w.Header().Set("Content-Type", "text/event-stream")
-			_, _ = fmt.Fprint(w, "id: 1\ndata: ok\n\n")
+			sw.Write("id: 1\ndata: ok\n\n")
 		default:
 			w.WriteHeader(http.StatusNoContent)
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	c := newCollector()
-	st := startStream(t, sseYAML(srv.URL), "", c)
+	st := startStream(t, sseYAML(srv.URL()), "", c)
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"message|1|ok"}, c.snapshot())
 }
@@ -230,12 +221,12 @@ func TestInput_CheckpointResumesAfterRestart(t *testing.T) {
 
 	s1 := newScript(t, "id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
 	c1 := newCollector()
-	require.NoError(t, startStream(t, in(s1.srv.URL), res, c1).wait(t))
+	require.NoError(t, startStream(t, in(s1.URL()), res, c1).wait(t))
 	assert.Equal(t, []string{"message|1|a", "message|2|b"}, c1.snapshot())
 
 	s2 := newScript(t, "id: 3\ndata: c\n\n")
 	c2 := newCollector()
-	require.NoError(t, startStream(t, in(s2.srv.URL), res, c2).wait(t))
+	require.NoError(t, startStream(t, in(s2.URL()), res, c2).wait(t))
 	assert.Equal(t, []string{"2", "3"}, s2.requests(), "the restarted input resumes at the checkpoint")
 }
 
@@ -265,7 +256,7 @@ func TestInput_NacksReplayedInOrderAndNotCheckpointed(t *testing.T) {
 
 	sb := service.NewStreamBuilder()
 	require.NoError(t, sb.SetLoggerYAML("level: none"))
-	require.NoError(t, sb.AddInputYAML(sseYAML(s.srv.URL, "  max_batch_size: 1", "  checkpoint: {cache: ck, key: k}")))
+	require.NoError(t, sb.AddInputYAML(sseYAML(s.URL(), "  max_batch_size: 1", "  checkpoint: {cache: ck, key: k}")))
 	require.NoError(t, sb.AddCacheYAML("label: ck\nmemory: {}"))
 	require.NoError(t, sb.AddConsumerFunc(c.consume))
 	strm, err := sb.Build()
@@ -460,7 +451,7 @@ func TestInput_MaxInFlightOneKeepsOrderAcrossReplays(t *testing.T) {
 	}
 	// One event per batch: a rejected batch is replayed whole, so larger
 	// batches would repeat the events before the rejected one.
-	st := startStream(t, sseYAML(s.srv.URL, "  max_in_flight: 1", "  max_batch_size: 1"), "", c)
+	st := startStream(t, sseYAML(s.URL(), "  max_in_flight: 1", "  max_batch_size: 1"), "", c)
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, want, c.snapshot())
 	mu.Lock()
@@ -496,7 +487,7 @@ func TestInput_NoReplayDropsAndSettles(t *testing.T) {
 		return nil
 	}
 	res := fmt.Sprintf("cache_resources:\n  - label: ck\n    file:\n      directory: %s\n", dir)
-	st := startStream(t, sseYAML(s.srv.URL, "  auto_replay_nacks: false", "  max_batch_size: 1", "  checkpoint: {cache: ck, key: k}"), res, c)
+	st := startStream(t, sseYAML(s.URL(), "  auto_replay_nacks: false", "  max_batch_size: 1", "  checkpoint: {cache: ck, key: k}"), res, c)
 	require.NoError(t, st.wait(t))
 	assert.Equal(t, []string{"message|1|a", "message|3|c"}, c.snapshot())
 
@@ -518,22 +509,14 @@ func TestInput_NoReplayDropsAndSettles(t *testing.T) {
 // 503: with reconnect.max_elapsed_time set, the input ends by itself after
 // failing for that long, instead of retrying for ever.
 func TestInput_GivesUpAfterMaxElapsedTime(t *testing.T) {
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		n++
-		mu.Unlock()
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(srv.Close)
+	srv := ssetest.NewServer(t, func(w *ssetest.Writer, _ *http.Request, _ int) {
+		w.ResponseWriter().WriteHeader(http.StatusServiceUnavailable)
+	})
 	c := newCollector()
 	start := time.Now()
-	st := startStream(t, "sse:\n  url: "+srv.URL+"\n  reconnect: {initial_interval: 100ms, max_interval: 100ms, max_elapsed_time: 300ms}", "", c)
+	st := startStream(t, "sse:\n  url: "+srv.URL()+"\n  reconnect: {initial_interval: 100ms, max_interval: 100ms, max_elapsed_time: 300ms}", "", c)
 	require.NoError(t, st.wait(t))
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "it kept trying for max_elapsed_time")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.GreaterOrEqual(t, n, 3, "it retried before giving up")
+	assert.GreaterOrEqual(t, len(srv.Requests()), 3, "it retried before giving up")
 	assert.Empty(t, c.snapshot())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/benthos-sse/benthos-sse/internal/corpus"
+	"github.com/benthos-sse/benthos-sse/internal/ssetest"
 )
 
 // The pipeline benchmarks run a whole Benthos stream in this process: an
@@ -29,19 +29,15 @@ import (
 // streamServer serves body in 32 KiB writes with a flush after each. Both
 // inputs are configured to end at the end of the body (sse with
 // stream_end: stop, http_client with reconnect: false).
-func streamServer(b *testing.B, body []byte) *httptest.Server {
+func streamServer(b *testing.B, body []byte) *ssetest.Server {
 	b.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
+	return ssetest.NewServer(b, func(w *ssetest.Writer, _ *http.Request, _ int) {
 		for off := 0; off < len(body); off += 32 << 10 {
-			if _, err := w.Write(body[off:min(off+32<<10, len(body))]); err != nil {
+			if !w.WriteBytes(body[off:min(off+32<<10, len(body))]) {
 				return
 			}
-			w.(http.Flusher).Flush()
 		}
-	}))
-	b.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 // buildPipeline builds a stream from input YAML into consume, with logging
@@ -131,7 +127,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ReportAllocs()
 			var msgs int64
 			for b.Loop() {
-				msgs = runPipeline(b, tc.input(srv.URL))
+				msgs = runPipeline(b, tc.input(srv.URL()))
 				if tc.want >= 0 && msgs != int64(tc.want) {
 					b.Fatalf("got %d messages, want %d", msgs, tc.want)
 				}
@@ -153,25 +149,22 @@ func BenchmarkPipelineLatency(b *testing.B) {
 		samples, _ = strconv.Atoi(s)
 	}
 	for b.Loop() {
-		var served atomic.Bool
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if served.Swap(true) {
-				w.WriteHeader(http.StatusNoContent)
+		srv := ssetest.NewServer(b, func(w *ssetest.Writer, _ *http.Request, n int) {
+			if n > 1 {
+				w.ResponseWriter().WriteHeader(http.StatusNoContent)
 				return
 			}
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.(http.Flusher).Flush()
+			w.Open()
 			t := time.NewTicker(rate)
 			defer t.Stop()
 			for i := range samples {
 				<-t.C
-				fmt.Fprintf(w, "id: %d\ndata: %d\n\n", i, time.Now().UnixNano())
-				w.(http.Flusher).Flush()
+				w.Write(fmt.Sprintf("id: %d\ndata: %d\n\n", i, time.Now().UnixNano()))
 			}
-		}))
+		})
 		var mu sync.Mutex
 		lat := make([]time.Duration, 0, samples)
-		strm := buildPipeline(b, "sse:\n  url: "+srv.URL, func(_ context.Context, batch service.MessageBatch) error {
+		strm := buildPipeline(b, "sse:\n  url: "+srv.URL(), func(_ context.Context, batch service.MessageBatch) error {
 			now := time.Now()
 			for _, m := range batch {
 				raw, _ := m.AsBytes()
@@ -213,12 +206,13 @@ func BenchmarkPipelineBlockedOutput(b *testing.B) {
 	total := int64(mib) << 20
 	for b.Loop() {
 		var written atomic.Int64
-		var served atomic.Bool
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if served.Swap(true) {
+		srv := ssetest.NewServer(b, func(sw *ssetest.Writer, _ *http.Request, n int) {
+			w := sw.ResponseWriter()
+			if n > 1 {
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
+			// Unflushed writes, as fast as the connection takes them.
 			w.Header().Set("Content-Type", "text/event-stream")
 			chunk := make([]byte, 0, 64<<10)
 			for len(chunk)+len(event) <= cap(chunk) {
@@ -231,10 +225,10 @@ func BenchmarkPipelineBlockedOutput(b *testing.B) {
 					return
 				}
 			}
-		}))
+		})
 		release := make(chan struct{})
 		var got atomic.Int64
-		strm := buildPipeline(b, "sse:\n  url: "+srv.URL, func(_ context.Context, batch service.MessageBatch) error {
+		strm := buildPipeline(b, "sse:\n  url: "+srv.URL(), func(_ context.Context, batch service.MessageBatch) error {
 			<-release
 			got.Add(int64(len(batch)))
 			return nil
@@ -371,7 +365,7 @@ pipeline:
     - mapping: 'root = this'
 output:
   bench_sink: {%s}
-`, srv.URL, tc.input, tc.output))
+`, srv.URL(), tc.input, tc.output))
 				if err != nil {
 					b.Fatal(err)
 				}

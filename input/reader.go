@@ -128,7 +128,7 @@ func (in *sseInput) read(es *sse.EventSource) {
 			appendEvent(ev)
 		}
 		in.count(c)
-		id := es.LastEventID()
+		id := in.resume.point(es)
 		h.mu.Lock()
 		if len(chunk) == 0 && len(h.batch) == 0 {
 			// Everything was filtered out and nothing waits before it:

@@ -46,26 +46,19 @@ func TestParser_BufferFollowsTheStream(t *testing.T) {
 	}
 	r := &chunkReader{chunks: append([][]byte{busy}, quiet...)}
 	p := NewParser(r, ParserOptions{})
-	if got := len(p.buf); got != minBufferSize {
+	if got := len(p.lines.buf); got != minBufferSize {
 		t.Fatalf("initial buffer: got %d bytes, want %d", got, minBufferSize)
 	}
 	largest := 0
 	var got bytes.Buffer
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		largest = max(largest, len(p.buf))
+	eachEvent(t, p, 1<<20, func(ev Event) {
+		largest = max(largest, len(p.lines.buf))
 		fmt.Fprintf(&got, "id: %s\ndata: %s\n\n", ev.LastEventID, ev.Data)
-	}
+	})
 	if largest != readBufferSize {
 		t.Errorf("a busy stream's buffer grew to %d bytes, want %d", largest, readBufferSize)
 	}
-	if got := len(p.buf); got != minBufferSize {
+	if got := len(p.lines.buf); got != minBufferSize {
 		t.Errorf("after %d quiet reads the buffer holds %d bytes, want %d", len(quiet), got, minBufferSize)
 	}
 	if want := append(busy, bytes.Join(quiet, nil)...); !bytes.Equal(got.Bytes(), want) {
@@ -89,18 +82,11 @@ func TestParser_NoBlockWhileWaiting(t *testing.T) {
 		}
 	}
 	p = NewParser(r, ParserOptions{})
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, p, 10, func(ev Event) {
 		// Nothing was buffered behind the event: its allocation had the
 		// size of its data and ID, with no rest left over.
 		if p.block != nil {
 			t.Errorf("event %s: a %d-byte rest of a block is left", ev.LastEventID, len(p.block))
 		}
-	}
+	})
 }

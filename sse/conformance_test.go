@@ -74,19 +74,8 @@ func parseAll(t *testing.T, r io.Reader, limit int) (*Parser, []Event) {
 	t.Helper()
 	p := NewParser(r, ParserOptions{})
 	var evs []Event
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			return p, evs
-		}
-		if err != nil {
-			t.Fatalf("Next: unexpected error %v after %d events", err, len(evs))
-		}
-		evs = append(evs, ev)
-		if len(evs) > limit {
-			t.Fatalf("Next: more than %d events; parser not making progress?", limit)
-		}
-	}
+	eachEvent(t, p, limit, func(ev Event) { evs = append(evs, ev) })
+	return p, evs
 }
 
 func TestConformance(t *testing.T) {

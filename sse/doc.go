@@ -25,7 +25,8 @@
 // `fetcher` option, and [From] is `EventSource.from(stream)`. Instead of
 // message / open / error event listeners, events are pulled with
 // [EventSource.Next], and the open and error notifications are the
-// [Options.OnOpen] and [Options.OnError] callbacks.
+// [Options.OnOpen] and [Options.OnError] callbacks. [EventSource.Restart],
+// which the standard does not have, forces a reconnection without closing.
 //
 // # Deliberate choices where the standard leaves room
 //

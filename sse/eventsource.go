@@ -6,17 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
-	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // ReadyState is the state of an [EventSource], as the readyState attribute
@@ -108,61 +102,6 @@ func SendableID(id string) bool {
 	return true
 }
 
-// ResponseError reports a response that "fails the connection": a status
-// other than 200 or a Content-Type other than text/event-stream. Unless
-// [Options.RetryResponse] says otherwise the event source is then closed and
-// does not reconnect, as the standard requires; this is how a server tells
-// its clients to stop (HTTP 204 No Content, for instance).
-type ResponseError struct {
-	StatusCode  int
-	ContentType string
-	// RetryAfter is the wait the response's Retry-After header asked for, or
-	// zero when it had none.
-	RetryAfter time.Duration
-	// URL is the URL that gave the response, after redirects, with any
-	// password redacted.
-	URL string
-	// Body is an excerpt of the response body when the status is not 200,
-	// which is where APIs explain a refusal ("Incorrect API key provided").
-	// It is at most [MaxBodyExcerpt] bytes of valid UTF-8, with control and
-	// other non-printable characters escaped (\n, \x01, \u202e; a backslash
-	// is left as it is) so that
-	// it is safe to log, and ends in "..." when the body was longer. At
-	// most that many bytes are read, for at most about a second: a body that
-	// is slow to arrive is cut where it stands.
-	Body string
-}
-
-// MaxBodyExcerpt bounds [ResponseError.Body], in bytes.
-const MaxBodyExcerpt = 512
-
-// Bounds on the other server-chosen parts of [ResponseError.Error].
-const (
-	maxURLInError         = 256
-	maxContentTypeInError = 128
-)
-
-// bodyExcerptTimeout bounds the time spent reading [ResponseError.Body].
-var bodyExcerptTimeout = time.Second
-
-// Error describes the response in a bounded line: a long URL or content
-// type is cut, with its full length shown.
-func (e *ResponseError) Error() string {
-	u := clip(e.URL, maxURLInError)
-	if e.StatusCode != http.StatusOK {
-		s := fmt.Sprintf("sse: %s answered %d", u, e.StatusCode)
-		if text := http.StatusText(e.StatusCode); text != "" {
-			s += " " + text
-		}
-		s += ", want 200"
-		if e.Body != "" {
-			s += "; body: " + clip(e.Body, MaxBodyExcerpt)
-		}
-		return s
-	}
-	return fmt.Sprintf("sse: %s answered with Content-Type %q, want text/event-stream", u, clip(e.ContentType, maxContentTypeInError))
-}
-
 // Options configures an [EventSource]: the EventSource constructor's options
 // dictionary. The zero value of every field selects the documented default.
 type Options struct {
@@ -187,6 +126,17 @@ type Options struct {
 	// subject to the client's rules for forwarding sensitive headers (net/http
 	// drops Authorization and Cookie on a redirect to another host).
 	PrepareRequest func(*http.Request) error
+	// ResolveURL, if set, is called before every connection attempt,
+	// reconnections included, for the URL to request instead of the one
+	// given to [New], which stays [EventSource.URL]. It suits a URL that
+	// carries a credential that rotates, or a resume point of the
+	// application's own (a cursor in a query parameter). It must return an
+	// http or https URL with a host. An error, or a URL that is not one,
+	// fails that attempt like a network error: it is passed to
+	// [Options.OnError] and the attempt is retried after the reconnection
+	// time. It runs on the goroutine calling [EventSource.Next], before
+	// PrepareRequest.
+	ResolveURL func() (string, error)
 
 	// WithCredentials is the credentials flag. When false (the default) the
 	// event source sends no ambient credentials: it ignores Client's cookie
@@ -249,6 +199,13 @@ type Options struct {
 	// error, waiting at least its Retry-After. Nil follows the standard:
 	// never retry.
 	RetryResponse func(*ResponseError) bool
+	// SlowRetryStatuses lists the statuses that retrying soon will not fix,
+	// such as 401, 403, 404 and 410 (a wrong credential or URL): when
+	// RetryResponse retries a response with one of them, the wait before
+	// the next attempt is the longest, MaxReconnectionTime, whatever the
+	// backoff would pick, so that a misconfigured client does not hammer
+	// the server. Nil treats every retried status alike.
+	SlowRetryStatuses []int
 
 	// OnOpen, if set, is called when a connection opens: the open event. It
 	// gets the response, whose body it must not read; for a [From] stream it
@@ -284,19 +241,26 @@ type Options struct {
 // Next and Buffered must be called from one goroutine at a time; the other
 // methods are safe to call from any goroutine at any time.
 type EventSource struct {
+	// Set by the constructor, then only read.
 	url    *url.URL
 	opts   Options
 	client *http.Client
 	from   bool
 
 	state  atomic.Int32
-	ctx    context.Context // cancelled by Close
+	ctx    context.Context // cancelled by Close, or when the event source closes
 	cancel context.CancelCauseFunc
 
-	parser *Parser
+	// Owned by the goroutine in Next: the parser, the reconnection policy,
+	// and whether a body is being read (for From: whether OnOpen was called).
+	parser    *Parser
+	backoff   backoff
+	connected bool
+	opened    bool
 
-	// Connection state, owned by the goroutine in Next. mu guards only the
-	// fields Close and the caller-context watcher touch from elsewhere.
+	// The current connection, which Close, Restart and the watcher of the
+	// caller's context cancel from other goroutines: guarded by mu; the
+	// goroutine in Next sets them.
 	mu         sync.Mutex
 	body       io.ReadCloser
 	connCtx    context.Context
@@ -312,37 +276,43 @@ type EventSource struct {
 	// seenID is the parser's last event ID when publish last looked.
 	seenID string
 
-	nextDelay atomic.Int64 // ReconnectDelay, in nanoseconds
-	lastByte  atomic.Int64 // LastActivity, in Unix nanoseconds
+	lastByte atomic.Int64 // LastActivity, in Unix nanoseconds
 
-	connected  bool      // a body is being read
-	wait       bool      // the next connection attempt waits until retryAt
-	retryAt    time.Time // when the next connection attempt may start
-	failures   int       // consecutive failed attempts since the last open
-	retryAfter time.Duration
-	opened     bool      // From: OnOpen was called
-	failingAt  time.Time // the first failure since the last open, or zero
+	// restart holds a Restart that found no connection to cancel, for the
+	// reconnection wait to end on; the next attempt consumes it. Guarded by
+	// mu; made by the first wait or Restart that needs it.
+	restart chan struct{}
 
 	// The watcher of the caller's context cancels the connection only while
-	// inNext is set, so a context cancelled between calls harms nothing.
+	// call is callWaiting (a Next is running on that context), so a context
+	// cancelled between calls harms nothing; it then sets callAbandoned for
+	// that Next to finish the job as it returns (see abandon). watchDone
+	// and stopWatch are guarded by mu.
 	watchDone <-chan struct{}
 	stopWatch func() bool
-	inNext    atomic.Bool
+	call      atomic.Int32
 }
+
+// The values of EventSource.call.
+const (
+	callIdle      = iota // no Next is running
+	callWaiting          // a Next is running
+	callAbandoned        // ...and the watcher abandoned its connection
+)
+
+// errRestart is the cause Restart gives the connection it cancels.
+var errRestart = errors.New("sse: restart requested")
 
 // New returns an event source for rawURL: `new EventSource(url, options)`.
 // It does not connect until the first call to [EventSource.Next]. Only http
 // and https URLs are accepted.
 func New(rawURL string, opts Options) (*EventSource, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseHTTPURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("sse: parse url: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("sse: url %q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("sse: url %q: no host", u.Redacted())
+		if parsed, perr := url.Parse(rawURL); perr == nil {
+			return nil, fmt.Errorf("sse: url %q: %w", parsed.Redacted(), err)
+		}
+		return nil, fmt.Errorf("sse: %w", err)
 	}
 	if !SendableID(opts.LastEventID) {
 		return nil, fmt.Errorf("sse: Options.LastEventID %q: %w", clip(opts.LastEventID, 64), ErrIDNotSendable)
@@ -364,6 +334,26 @@ func New(rawURL string, opts Options) (*EventSource, error) {
 	}
 	es.state.Store(int32(Connecting))
 	return es, nil
+}
+
+// parseHTTPURL parses an http or https URL with a host. Its errors do not
+// quote the URL, which may carry a credential: the caller adds what it may
+// show.
+func parseHTTPURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return nil, fmt.Errorf("parse url: %w", ue.Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
+	}
+	return u, nil
 }
 
 // From returns an event source that parses the existing byte stream r
@@ -397,7 +387,7 @@ func newEventSource(opts Options) *EventSource {
 	}
 	opts.Header = opts.Header.Clone()
 	opts.Body = bytes.Clone(opts.Body)
-	es := &EventSource{opts: opts}
+	es := &EventSource{opts: opts, backoff: newBackoff(&opts)}
 	es.ctx, es.cancel = context.WithCancelCause(context.Background())
 	es.parser = NewParser(nil, ParserOptions{MaxEventSize: opts.MaxEventSize, OnComment: opts.OnComment})
 	if opts.LastEventID != "" {
@@ -421,17 +411,6 @@ func (es *EventSource) URL() string {
 
 // ReadyState returns the current state.
 func (es *EventSource) ReadyState() ReadyState { return ReadyState(es.state.Load()) }
-
-// setState moves to s unless the event source is closed: Closed is final,
-// even when Close runs between a check of es.ctx and the move.
-func (es *EventSource) setState(s ReadyState) {
-	for {
-		old := es.state.Load()
-		if ReadyState(old) == Closed || es.state.CompareAndSwap(old, int32(s)) {
-			return
-		}
-	}
-}
 
 // WithCredentials reports the credentials flag the event source was created
 // with.
@@ -460,32 +439,6 @@ func (es *EventSource) ReconnectionTime() time.Duration {
 	return min(d, es.opts.MaxReconnectionTime)
 }
 
-// publish copies what the parser learnt to where the other goroutines'
-// methods read it, moving the resume point only to a sendable ID. Only the
-// goroutine in Next calls it.
-func (es *EventSource) publish() {
-	id := es.parser.LastEventID()
-	retry, ok := es.parser.Retry()
-	if id == es.seenID && retry == es.retry && ok == es.hasRetry {
-		return
-	}
-	resume, unsendable := es.lastID, false
-	if id != es.seenID {
-		es.seenID = id
-		if SendableID(id) {
-			resume = id
-		} else {
-			unsendable = true
-		}
-	}
-	es.mu.Lock()
-	es.lastID, es.retry, es.hasRetry = resume, retry, ok
-	es.mu.Unlock()
-	if unsendable && es.opts.OnIDNotSendable != nil {
-		es.opts.OnIDNotSendable(id)
-	}
-}
-
 // Close closes the event source: `close()`. Its state becomes [Closed], a
 // blocked [EventSource.Next] returns [ErrClosed] promptly, and the
 // connection is released. It is safe to call from any goroutine, any number
@@ -507,6 +460,39 @@ func (es *EventSource) Close() error {
 	return nil
 }
 
+// Restart drops the current connection, or the connection attempt in
+// progress, and cuts a reconnection wait short: the event source connects
+// again at once, sending the resume point as Last-Event-ID, as it does after
+// a ctx that ended while Next waited, without an error event and without
+// counting a failure. It is for a caller that knows more than the stream
+// does (rotated credentials, a failover announced elsewhere, a stream it
+// suspects is stale), and saves closing and re-creating the event source.
+//
+// Restart does not wait: [EventSource.Next], the call in progress or the
+// next one, finds the connection gone when it next reads from it (events
+// already received in full are delivered first), sets the state to
+// [Connecting] and reconnects. It does nothing after Close, and nothing to a
+// [From] stream, which cannot be reopened. It is safe to call from any
+// goroutine at any time.
+func (es *EventSource) Restart() {
+	if es.from {
+		return
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.ctx.Err() != nil {
+		return
+	}
+	if es.connCancel != nil {
+		es.connCancel(errRestart)
+		return
+	}
+	select {
+	case es.restartChan() <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
 // Next returns the next event, connecting and reconnecting as needed.
 //
 // It returns an error only when the caller must act: ctx's error when ctx is
@@ -523,7 +509,9 @@ func (es *EventSource) Close() error {
 // have. A ctx that ends while Next waits abandons the connection (a [From]
 // stream ends instead): the state becomes [Connecting] and a later call
 // reconnects at once, without an error event, because the caller gave up,
-// not the server.
+// not the server. That holds even when an event arrives as ctx ends and
+// Next returns it. To reconnect without giving up, use
+// [EventSource.Restart].
 func (es *EventSource) Next(ctx context.Context) (Event, error) {
 	if err := es.ctx.Err(); err != nil {
 		return Event{}, es.closedErr()
@@ -531,9 +519,16 @@ func (es *EventSource) Next(ctx context.Context) (Event, error) {
 	if err := ctx.Err(); err != nil {
 		return Event{}, err
 	}
-	es.inNext.Store(true)
-	defer es.inNext.Store(false)
+	// Watch ctx before marking the call, so that the watcher of an earlier
+	// call's ctx, cancelled just now, finds itself replaced rather than
+	// this call running.
 	es.watch(ctx)
+	es.call.Store(callWaiting)
+	defer func() {
+		if es.call.Swap(callIdle) == callAbandoned {
+			es.abandon(ctx)
+		}
+	}()
 	for {
 		if err := es.ctx.Err(); err != nil {
 			return Event{}, es.closedErr()
@@ -584,180 +579,11 @@ func (es *EventSource) Buffered() (ev Event, ok bool, err error) {
 	return ev, ok, err
 }
 
-func (es *EventSource) closedErr() error {
-	if err := context.Cause(es.ctx); err != nil && err != ErrClosed {
-		return err // the connection failed
-	}
-	return ErrClosed
-}
-
-// closeWith closes the event source for good: the state becomes Closed and
-// err, the first one given, is the cause that every later call to Next
-// reports (see closedErr). Like bufio.Scanner's setErr, only the first
-// cause is kept.
-func (es *EventSource) closeWith(err error) {
-	es.state.Store(int32(Closed))
-	es.cancel(err)
-}
-
-// fail closes the event source because of err: the standard's "fail the
-// connection".
-func (es *EventSource) fail(err error) error {
-	es.closeWith(err)
-	if es.opts.OnError != nil {
-		es.opts.OnError(err)
-	}
-	return err
-}
-
-// ended handles the end of a [From] stream, which cannot be reopened:
-// whatever ended it ends the event source, and later calls return the same
-// error. readErr is what the parser returned.
-func (es *EventSource) ended(ctx context.Context, readErr error) error {
-	es.disconnect()
-	if es.ctx.Err() != nil {
-		return es.closedErr()
-	}
-	if ctx.Err() != nil {
-		readErr = ctx.Err()
-	}
-	es.closeWith(readErr)
-	if readErr == io.EOF || ctx.Err() != nil {
-		return readErr
-	}
-	if es.opts.OnError != nil {
-		es.opts.OnError(readErr)
-	}
-	return readErr
-}
-
-// lost handles the end of an open connection's body: readErr is what the
-// parser returned. It returns an error only when Next must return it.
-func (es *EventSource) lost(ctx context.Context, readErr error) error {
-	cause := es.disconnect()
-	if es.ctx.Err() != nil {
-		return es.closedErr()
-	}
-	if ctx.Err() != nil {
-		// The caller gave up: not the server's fault, so reconnect at once
-		// on the next call.
-		es.setState(Connecting)
-		es.wait = false
-		return ctx.Err()
-	}
-	if es.opts.CloseAtEnd && readErr == io.EOF && cause == nil {
-		es.closeWith(io.EOF)
-		return io.EOF
-	}
-	switch {
-	case cause != nil:
-		readErr = cause
-	case readErr == io.EOF:
-		readErr = ErrStreamEnded
-	}
-	if es.failingAt.IsZero() {
-		es.failingAt = time.Now()
-	}
-	// spec: "When a user agent is to reestablish the connection ... Set the
-	// readyState attribute to CONNECTING. Fire an event named error."
-	es.setState(Connecting)
-	es.schedule()
-	if es.opts.OnError != nil {
-		es.opts.OnError(readErr)
-	}
-	return nil
-}
-
-// schedule picks the wait before the next connection attempt. The deadline
-// is kept, so a caller that gives up during the wait and calls Next again
-// waits only for what is left.
-func (es *EventSource) schedule() {
-	d := es.delay()
-	es.wait = true
-	es.retryAt = time.Now().Add(d)
-	es.nextDelay.Store(int64(d))
-}
-
-// disconnect releases the current connection and returns why it was
-// cancelled, if it was (an idle timeout, for instance).
-func (es *EventSource) disconnect() error {
-	es.mu.Lock()
-	defer es.mu.Unlock()
-	es.connected = false
-	var cause error
-	if es.connCancel != nil {
-		cause = context.Cause(es.connCtx)
-		es.connCancel(nil)
-		es.connCancel = nil
-	}
-	if es.idle != nil {
-		es.idle.Stop()
-		es.idle = nil
-	}
-	if es.body != nil {
-		es.body.Close()
-		es.body = nil
-	}
-	return cause
-}
-
-// reconnect waits if it should, then makes one connection attempt. It
-// returns an error only when Next must return it.
-func (es *EventSource) reconnect(ctx context.Context) error {
-	if d := time.Until(es.retryAt); es.wait && d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-es.ctx.Done():
-			t.Stop()
-			return es.closedErr()
-		}
-	}
-	es.wait = false
-	err := es.connect()
-	if err == nil {
-		es.failures, es.retryAfter, es.failingAt = 0, 0, time.Time{}
-		es.setState(Open)
-		return nil
-	}
-	if es.ctx.Err() != nil {
-		return es.closedErr()
-	}
-	if ctx.Err() != nil {
-		es.wait = false
-		return ctx.Err()
-	}
-	es.failures++
-	var re *ResponseError
-	if errors.As(err, &re) {
-		if es.opts.RetryResponse == nil || !es.opts.RetryResponse(re) {
-			return es.fail(err)
-		}
-		es.retryAfter = re.RetryAfter
-	} else {
-		es.retryAfter = 0
-	}
-	now := time.Now()
-	if es.failingAt.IsZero() {
-		es.failingAt = now
-	}
-	if limit := es.opts.MaxElapsedTime; limit > 0 && now.Sub(es.failingAt) >= limit {
-		return es.fail(fmt.Errorf("%w after failing for %v: %w", ErrGaveUp, now.Sub(es.failingAt).Round(time.Millisecond), err))
-	}
-	es.schedule()
-	if es.opts.OnError != nil {
-		es.opts.OnError(err)
-	}
-	return nil
-}
-
 // ReconnectDelay returns the wait chosen before the next connection
-// attempt: the reconnection time with backoff, jitter, Retry-After and the
-// cap applied. Read it in [Options.OnError] to report the upcoming wait.
-func (es *EventSource) ReconnectDelay() time.Duration { return time.Duration(es.nextDelay.Load()) }
+// attempt: the reconnection time with backoff, jitter, Retry-After, the
+// floor and the cap applied, or the cap itself after a status in
+// [Options.SlowRetryStatuses]. Read it in [Options.OnError] to report the upcoming wait.
+func (es *EventSource) ReconnectDelay() time.Duration { return time.Duration(es.backoff.delay.Load()) }
 
 // LastActivity returns when the current or last connection last delivered
 // a byte (comments included), or the zero time if none has. It tells a
@@ -767,289 +593,4 @@ func (es *EventSource) LastActivity() time.Time {
 		return time.Unix(0, ns)
 	}
 	return time.Time{}
-}
-
-// delay is the wait before the next connection attempt.
-func (es *EventSource) delay() time.Duration {
-	d := es.ReconnectionTime()
-	limit := es.opts.MaxReconnectionTime
-	if es.opts.BackoffFactor > 1 {
-		for i := 1; i < es.failures && d < limit; i++ {
-			// Stop at the limit before converting, so that a huge limit
-			// cannot overflow d (which would make it negative).
-			if f := float64(d) * es.opts.BackoffFactor; f < float64(limit) {
-				d = time.Duration(f)
-			} else {
-				d = limit
-			}
-		}
-	}
-	d = min(d, limit)
-	if es.opts.Jitter > 0 {
-		d -= time.Duration(float64(d) * min(es.opts.Jitter, 1) * rand.Float64())
-	}
-	// Retry-After is a floor the server asked for: jitter never shortens it
-	// (the cap still applies).
-	return max(d, min(es.retryAfter, limit), min(es.opts.MinReconnectionTime, limit))
-}
-
-// connect makes one request and, on success, starts reading its body.
-func (es *EventSource) connect() error {
-	connCtx, cancel := context.WithCancelCause(es.ctx)
-	req, err := es.newRequest(connCtx)
-	if err != nil {
-		cancel(nil)
-		return err
-	}
-	es.mu.Lock()
-	es.connCtx, es.connCancel = connCtx, cancel
-	es.mu.Unlock()
-
-	resp, err := es.client.Do(req)
-	if err != nil {
-		es.disconnect()
-		return err
-	}
-	// spec: "if res's status is not 200, or if res's `Content-Type` is not
-	// `text/event-stream`, then fail the connection."
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !isEventStream(ct) {
-		re := &ResponseError{
-			StatusCode:  resp.StatusCode,
-			ContentType: ct,
-			RetryAfter:  parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			URL:         resp.Request.URL.Redacted(),
-		}
-		if resp.StatusCode != http.StatusOK {
-			re.Body = readExcerpt(resp.Body, cancel)
-		}
-		resp.Body.Close()
-		es.disconnect()
-		return re
-	}
-	es.mu.Lock()
-	if es.ctx.Err() != nil {
-		es.mu.Unlock()
-		resp.Body.Close()
-		es.disconnect()
-		return es.closedErr()
-	}
-	body := &bodyReader{ReadCloser: resp.Body, lastByte: &es.lastByte}
-	if es.opts.IdleTimeout > 0 {
-		es.idle = time.AfterFunc(time.Hour, func() { cancel(ErrIdleTimeout) })
-		es.idle.Stop() // armed only while a read waits for bytes
-		body.idle, body.timeout = es.idle, es.opts.IdleTimeout
-	}
-	es.body = body
-	es.connected = true
-	es.mu.Unlock()
-	if es.seenID != es.lastID {
-		// The last ID could not be sent, so this connection resumes from
-		// the last one that could: its events carry on from there.
-		es.parser.SetLastEventID(es.lastID)
-		es.seenID = es.lastID
-	}
-	es.parser.Reset(body)
-	// spec: "announce the connection": set readyState to OPEN, fire open.
-	es.setState(Open)
-	if es.opts.OnOpen != nil {
-		es.opts.OnOpen(resp)
-	}
-	return nil
-}
-
-func (es *EventSource) newRequest(ctx context.Context) (*http.Request, error) {
-	u := es.url
-	if !es.opts.WithCredentials && u.User != nil {
-		c := *u
-		c.User = nil
-		u = &c
-	}
-	var body io.Reader
-	if es.opts.Body != nil {
-		body = bytes.NewReader(es.opts.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, es.opts.Method, u.String(), body)
-	if err != nil {
-		return nil, fmt.Errorf("sse: new request: %w", err)
-	}
-	for k, v := range es.opts.Header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
-	if id := es.lastID; id != "" {
-		req.Header.Set("Last-Event-ID", id) // sendable: publish sees to it
-	}
-	if es.opts.PrepareRequest != nil {
-		if err := es.opts.PrepareRequest(req); err != nil {
-			return nil, fmt.Errorf("sse: prepare request: %w", err)
-		}
-	}
-	return req, nil
-}
-
-// watch makes a cancellation of ctx abandon the current connection, so that
-// a Next blocked in a read returns promptly. The watcher is kept while the
-// caller passes the same context, which avoids a registration per event.
-func (es *EventSource) watch(ctx context.Context) {
-	done := ctx.Done()
-	if done == es.watchDone {
-		return
-	}
-	es.mu.Lock()
-	defer es.mu.Unlock()
-	if es.stopWatch != nil {
-		es.stopWatch()
-		es.stopWatch = nil
-	}
-	es.watchDone = done
-	if done != nil {
-		es.stopWatch = context.AfterFunc(ctx, func() {
-			es.mu.Lock()
-			defer es.mu.Unlock()
-			// Only a Next waiting on this very ctx is interrupted: one
-			// cancelled between calls, or replaced by another call's, has
-			// no read to abandon.
-			if es.watchDone != done || !es.inNext.Load() {
-				return
-			}
-			if es.connCancel != nil {
-				es.connCancel(context.Cause(ctx))
-			}
-			if es.from && es.body != nil {
-				es.body.Close()
-			}
-		})
-	}
-}
-
-// bodyReader records when bytes arrive and arms the idle timer only while
-// a read waits for bytes, so that time the caller spends between reads (a
-// slow consumer back-pressuring the stream) never counts as the server
-// being idle.
-type bodyReader struct {
-	io.ReadCloser
-	lastByte *atomic.Int64
-	idle     *time.Timer // nil without an idle timeout
-	timeout  time.Duration
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.idle != nil {
-		r.idle.Reset(r.timeout)
-	}
-	n, err := r.ReadCloser.Read(p)
-	if r.idle != nil {
-		r.idle.Stop()
-	}
-	if n > 0 {
-		r.lastByte.Store(time.Now().UnixNano())
-	}
-	return n, err
-}
-
-func isEventStream(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		mt, _, _ = strings.Cut(contentType, ";")
-		mt = strings.ToLower(strings.TrimSpace(mt))
-	}
-	return mt == "text/event-stream"
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if d, ok := parseDigits([]byte(v)); ok {
-		// parseDigits reads milliseconds; Retry-After counts seconds.
-		secs := int64(d / time.Millisecond)
-		if secs > int64(math.MaxInt64/time.Second) {
-			return math.MaxInt64
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// readExcerpt reads the start of a refused response's body for
-// [ResponseError.Body], bounded in bytes and in time: cancel (the request's)
-// and a close of the body end a read that waits too long.
-func readExcerpt(body io.ReadCloser, cancel context.CancelCauseFunc) string {
-	t := time.AfterFunc(bodyExcerptTimeout, func() {
-		cancel(errExcerptTimeout)
-		body.Close()
-	})
-	b, err := io.ReadAll(io.LimitReader(body, MaxBodyExcerpt+1))
-	t.Stop()
-	// A read that failed (or was cut short) leaves the body unfinished.
-	return excerpt(b, MaxBodyExcerpt, len(b) > MaxBodyExcerpt || err != nil)
-}
-
-var errExcerptTimeout = errors.New("sse: reading the response body took too long")
-
-// excerpt returns b as at most limit bytes of valid UTF-8 that are safe to
-// log: surrounding white space trimmed, and control, format and other
-// non-printable characters escaped. It ends in "..." when it was cut, or
-// when more is set (b itself was cut).
-func excerpt(b []byte, limit int, more bool) string {
-	const ellipsis = "..."
-	b = bytes.TrimSpace(b)
-	out := make([]byte, 0, min(len(b), limit))
-	cut := 0 // len(out) at the last character boundary that leaves room for the ellipsis
-	var esc [16]byte
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		var s []byte
-		switch {
-		case r == utf8.RuneError && n == 1:
-			s = fmt.Appendf(esc[:0], `\x%02x`, b[0])
-		case r == '\n':
-			s = append(esc[:0], `\n`...)
-		case r == '\r':
-			s = append(esc[:0], `\r`...)
-		case r == '\t':
-			s = append(esc[:0], `\t`...)
-		case !unicode.IsPrint(r):
-			if r > 0xFFFF {
-				s = fmt.Appendf(esc[:0], `\U%08x`, r)
-			} else {
-				s = fmt.Appendf(esc[:0], `\u%04x`, r)
-			}
-		default:
-			s = b[:n]
-		}
-		if len(out)+len(s) > limit {
-			more = true
-			break
-		}
-		out = append(out, s...)
-		if len(out) <= limit-len(ellipsis) {
-			cut = len(out)
-		}
-		b = b[n:]
-	}
-	if more {
-		out = append(out[:cut], ellipsis...)
-	}
-	return string(out)
-}
-
-// clip returns s, or when it is longer than limit bytes, its start cut at a
-// character boundary with its full length shown, in at most about limit
-// bytes.
-func clip(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	n := max(limit-24, 0)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
 }

@@ -44,7 +44,7 @@ type esServer struct {
 // newESServer starts a server whose handler h gets the server and each
 // request's number, counting from 1. It is closed at cleanup, which also
 // closes the idle connections of s.Client().
-func newESServer(t *testing.T, h func(s *esServer, n int, w http.ResponseWriter, r *http.Request)) *esServer {
+func newESServer(t *testing.T, h esHandler) *esServer {
 	t.Helper()
 	s := &esServer{done: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,12 +64,63 @@ func (s *esServer) hold(r *http.Request) {
 	}
 }
 
+// wantRequests fails the test unless s has had n requests.
+func (s *esServer) wantRequests(t *testing.T, n int) {
+	t.Helper()
+	if got := s.requests.Load(); got != int32(n) {
+		t.Fatalf("got %d requests, want %d", got, n)
+	}
+}
+
 // stream starts an event stream response and flushes chunk, which may be
 // empty to send just the headers.
 func stream(w http.ResponseWriter, chunk string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	io.WriteString(w, chunk)
 	w.(http.Flusher).Flush()
+}
+
+// esHandler is the handler of an esServer: it gets the server and the
+// request's number, counting from 1.
+type esHandler = func(s *esServer, n int, w http.ResponseWriter, r *http.Request)
+
+// sendAndHold is a handler that streams chunks, flushing each, and then
+// keeps the stream open until the client goes away or the test ends.
+func sendAndHold(chunks ...string) esHandler {
+	return func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		for _, c := range chunks {
+			stream(w, c)
+		}
+		s.hold(r)
+	}
+}
+
+// sendAndEnd is a handler that streams chunk and ends the response body,
+// which the client sees as a lost connection.
+func sendAndEnd(chunk string) esHandler {
+	return func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, chunk)
+	}
+}
+
+// numbered is a handler that streams one event whose data is the request's
+// number, then keeps the stream open for request holdFrom and the later
+// ones, and ends it for those before.
+func numbered(holdFrom int) esHandler {
+	return func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+		if n >= holdFrom {
+			s.hold(r)
+		}
+	}
+}
+
+// timed is handler h that first sends the time each request arrived.
+func timed(arrived chan<- time.Time, h esHandler) esHandler {
+	return func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		arrived <- time.Now()
+		h(s, n, w, r)
+	}
 }
 
 // newES returns an event source for s that is closed at cleanup. It uses
@@ -184,6 +235,14 @@ func (r *signalReader) Read(p []byte) (int, error) {
 	return r.ReadCloser.Read(p)
 }
 
+// newSignalPipe returns the read side of a pipe, which signals on reading
+// before each Read, and its write side, which is closed at cleanup.
+func newSignalPipe(t *testing.T) (*signalReader, *io.PipeWriter) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	return &signalReader{ReadCloser: pr, reading: make(chan struct{}, 1)}, pw
+}
+
 // countingTransport counts the requests it carries.
 type countingTransport struct {
 	base http.RoundTripper
@@ -223,12 +282,7 @@ func TestNew_InvalidURL(t *testing.T) {
 
 func TestEventSource_OpenMessageErrorOrder(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, fmt.Sprintf("data: %d\n\n", n))
-		if n > 1 {
-			s.hold(r) // the client closes at cleanup
-		}
-	})
+	s := newESServer(t, numbered(2))
 	var got []string // appended on the goroutine in Next only
 	var es *EventSource
 	es = newES(t, s, Options{
@@ -268,9 +322,7 @@ func TestEventSource_OpenMessageErrorOrder(t *testing.T) {
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Fatalf("got events\n\t%q\nwant\n\t%q", got, want)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 	if err := es.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -385,78 +437,6 @@ func TestEventSource_MaxReconnectionTimeCapsRetry(t *testing.T) {
 	}
 }
 
-func TestEventSource_Delay(t *testing.T) {
-	const ms = time.Millisecond
-	backoff := Options{ReconnectionTime: 10 * ms, MaxReconnectionTime: 100 * ms, BackoffFactor: 2}
-	tests := []struct {
-		name       string
-		opts       Options
-		stream     string // parsed first, to set the server's retry
-		failures   int
-		retryAfter time.Duration
-		want       time.Duration // before jitter
-	}{
-		{name: "after an open connection", opts: backoff, failures: 0, want: 10 * ms},
-		{name: "failure 1", opts: backoff, failures: 1, want: 10 * ms},
-		{name: "failure 2", opts: backoff, failures: 2, want: 20 * ms},
-		{name: "failure 3", opts: backoff, failures: 3, want: 40 * ms},
-		{name: "failure 4", opts: backoff, failures: 4, want: 80 * ms},
-		{name: "failure 5 capped", opts: backoff, failures: 5, want: 100 * ms},
-		{name: "failure 1000 capped", opts: backoff, failures: 1000, want: 100 * ms},
-		{name: "factor 1 is constant", opts: Options{ReconnectionTime: 10 * ms, BackoffFactor: 1}, failures: 5, want: 10 * ms},
-		{name: "factor 0 is constant", opts: Options{ReconnectionTime: 10 * ms}, failures: 5, want: 10 * ms},
-		{name: "factor 1.5", opts: Options{ReconnectionTime: 8 * ms, BackoffFactor: 1.5}, failures: 3, want: 18 * ms},
-		{name: "defaults", opts: Options{}, failures: 3, want: DefaultReconnectionTime},
-		{name: "server retry is the base", opts: backoff, stream: "retry: 30\n\n", failures: 2, want: 60 * ms},
-		{name: "server retry capped", opts: backoff, stream: "retry: 999999999999999999999\n\n", failures: 1, want: 100 * ms},
-		{name: "retry-after longer", opts: backoff, failures: 1, retryAfter: 70 * ms, want: 70 * ms},
-		{name: "retry-after shorter", opts: backoff, failures: 3, retryAfter: 5 * ms, want: 40 * ms},
-		{name: "retry-after capped", opts: backoff, failures: 1, retryAfter: time.Hour, want: 100 * ms},
-		{name: "retry-after huge", opts: backoff, failures: 1, retryAfter: math.MaxInt64, want: 100 * ms},
-		{
-			name:     "no cap does not overflow",
-			opts:     Options{ReconnectionTime: ms, MaxReconnectionTime: math.MaxInt64, BackoffFactor: 2},
-			failures: 100, want: math.MaxInt64,
-		},
-		{
-			name:     "jitter",
-			opts:     Options{ReconnectionTime: 10 * ms, MaxReconnectionTime: 100 * ms, BackoffFactor: 2, Jitter: 0.5},
-			failures: 3, want: 40 * ms,
-		},
-		{
-			name:     "jitter above 1 is 1",
-			opts:     Options{ReconnectionTime: 10 * ms, Jitter: 3},
-			failures: 1, want: 10 * ms,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			es := newEventSource(tt.opts)
-			if tt.stream != "" {
-				es.parser.Reset(strings.NewReader(tt.stream))
-				if _, err := es.parser.Next(); err != io.EOF {
-					t.Fatalf("parsing %q: got %v, want io.EOF", tt.stream, err)
-				}
-				es.publish() // as Next does after each parser call
-			}
-			es.failures, es.retryAfter = tt.failures, tt.retryAfter
-			j := min(tt.opts.Jitter, 1)
-			lo := tt.want - time.Duration(float64(tt.want)*j)
-			varied := false
-			for range 200 {
-				got := es.delay()
-				if got < lo || got > tt.want {
-					t.Fatalf("delay() = %v, want within [%v, %v]", got, lo, tt.want)
-				}
-				varied = varied || got != tt.want
-			}
-			if j > 0 && !varied {
-				t.Fatalf("delay() was %v every time, want jitter", tt.want)
-			}
-		})
-	}
-}
-
 func TestEventSource_BackoffGrowsAcrossFailures(t *testing.T) {
 	t.Parallel()
 	const (
@@ -504,8 +484,8 @@ func TestEventSource_BackoffGrowsAcrossFailures(t *testing.T) {
 		}
 		prev = at
 	}
-	if es.failures != 0 {
-		t.Fatalf("after an open: %d failures counted, want 0", es.failures)
+	if es.backoff.failures != 0 {
+		t.Fatalf("after an open: %d failures counted, want 0", es.backoff.failures)
 	}
 }
 
@@ -575,9 +555,7 @@ func TestEventSource_ResponseFailsConnection(t *testing.T) {
 			if ev, ok, err := es.Buffered(); ok || err != nil {
 				t.Fatalf("Buffered() = %v, %v, %v; want nothing", ev, ok, err)
 			}
-			if n := s.requests.Load(); n != 1 {
-				t.Fatalf("got %d requests, want exactly 1", n)
-			}
+			s.wantRequests(t, 1)
 			if len(errs) != 1 {
 				t.Fatalf("OnError called %d times, want once", len(errs))
 			}
@@ -638,9 +616,7 @@ func TestEventSource_RetryResponse(t *testing.T) {
 	if len(errs) != 1 || !errors.As(errs[0], &re) || re.StatusCode != http.StatusServiceUnavailable || re.RetryAfter != 0 {
 		t.Fatalf("OnError got %v, want one 503 *ResponseError with RetryAfter 0", errs)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -806,10 +782,8 @@ func TestEventSource_PostBodyResentOnReconnect(t *testing.T) {
 
 func TestEventSource_IdleTimeoutReconnects(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, fmt.Sprintf("data: %d\n\n", n))
-		s.hold(r) // stall: the client must give up on its own
-	})
+	// Each stream stalls after its event: the client must give up on its own.
+	s := newESServer(t, numbered(1))
 	var errs []error // appended on the goroutine in Next only
 	es := newES(t, s, Options{
 		IdleTimeout: 30 * time.Millisecond,
@@ -820,9 +794,7 @@ func TestEventSource_IdleTimeoutReconnects(t *testing.T) {
 	if len(errs) != 1 || !errors.Is(errs[0], ErrIdleTimeout) {
 		t.Fatalf("OnError got %v, want [ErrIdleTimeout]", errs)
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestEventSource_HeartbeatsKeepConnectionAlive(t *testing.T) {
@@ -852,9 +824,7 @@ func TestEventSource_HeartbeatsKeepConnectionAlive(t *testing.T) {
 	if n := errs.Load(); n != 0 {
 		t.Fatalf("OnError called %d times, want 0", n)
 	}
-	if n := s.requests.Load(); n != 1 {
-		t.Fatalf("got %d requests, want 1", n)
-	}
+	s.wantRequests(t, 1)
 }
 
 func TestEventSource_Close(t *testing.T) {
@@ -883,10 +853,7 @@ func TestEventSource_Close(t *testing.T) {
 
 	t.Run("during read", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "")
-			s.hold(r)
-		})
+		s := newESServer(t, sendAndHold(""))
 		reading := make(chan struct{}, 1)
 		es := newES(t, s, Options{Client: &http.Client{
 			Transport: &readSignal{base: s.Client().Transport, reading: reading},
@@ -903,10 +870,7 @@ func TestEventSource_Close(t *testing.T) {
 
 	t.Run("twice", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n")
-			s.hold(r)
-		})
+		s := newESServer(t, sendAndHold("data: x\n\n"))
 		es := newES(t, s, Options{})
 		wantData(t, es, "x")
 		for i := range 2 {
@@ -921,9 +885,7 @@ func TestEventSource_Close(t *testing.T) {
 
 	t.Run("before next", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n")
-		})
+		s := newESServer(t, sendAndEnd("data: x\n\n"))
 		es := newES(t, s, Options{})
 		es.Close()
 		if st := es.ReadyState(); st != Closed {
@@ -932,17 +894,12 @@ func TestEventSource_Close(t *testing.T) {
 		if _, err := next(t, es); err != ErrClosed {
 			t.Fatalf("Next: got %v, want ErrClosed", err)
 		}
-		if n := s.requests.Load(); n != 0 {
-			t.Fatalf("got %d requests, want none", n)
-		}
+		s.wantRequests(t, 0)
 	})
 
 	t.Run("from OnOpen", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n")
-			s.hold(r)
-		})
+		s := newESServer(t, sendAndHold("data: x\n\n"))
 		var es *EventSource
 		es = newES(t, s, Options{OnOpen: func(*http.Response) { es.Close() }})
 		_, err := next(t, es)
@@ -951,17 +908,13 @@ func TestEventSource_Close(t *testing.T) {
 
 	t.Run("from OnError", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n") // then the body ends
-		})
+		s := newESServer(t, sendAndEnd("data: x\n\n"))
 		var es *EventSource
 		es = newES(t, s, Options{OnError: func(error) { es.Close() }})
 		wantData(t, es, "x")
 		_, err := next(t, es)
 		wantClosed(t, es, err)
-		if n := s.requests.Load(); n != 1 {
-			t.Fatalf("got %d requests, want 1", n)
-		}
+		s.wantRequests(t, 1)
 	})
 }
 
@@ -997,9 +950,7 @@ func TestEventSource_NextContextCancelled(t *testing.T) {
 			t.Fatalf("ReadyState = %v, want CONNECTING", st)
 		}
 		wantData(t, es, "again") // at once, not after the reconnection time
-		if n := s.requests.Load(); n != 2 {
-			t.Fatalf("got %d requests, want 2", n)
-		}
+		s.wantRequests(t, 2)
 		if n := errs.Load(); n != 0 {
 			t.Fatalf("OnError called %d times, want 0: the caller cancelled", n)
 		}
@@ -1007,26 +958,20 @@ func TestEventSource_NextContextCancelled(t *testing.T) {
 
 	t.Run("already cancelled", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n")
-		})
+		s := newESServer(t, sendAndEnd("data: x\n\n"))
 		es := newES(t, s, Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := await(t, goNext(ctx, es)); err != context.Canceled {
 			t.Fatalf("Next: got %v, want context.Canceled", err)
 		}
-		if n := s.requests.Load(); n != 0 {
-			t.Fatalf("got %d requests, want none", n)
-		}
+		s.wantRequests(t, 0)
 	})
 
 	t.Run("during reconnection wait", func(t *testing.T) {
 		t.Parallel()
 		arrived := make(chan struct{}, 1)
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, "data: x\n\n") // then the body ends
-		})
+		s := newESServer(t, sendAndEnd("data: x\n\n"))
 		es := newES(t, s, Options{
 			ReconnectionTime: time.Hour,
 			OnError:          func(error) { arrived <- struct{}{} },
@@ -1044,12 +989,7 @@ func TestEventSource_NextContextCancelled(t *testing.T) {
 
 func TestEventSource_CustomClientUsed(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, fmt.Sprintf("data: %d\n\n", n))
-		if n > 1 {
-			s.hold(r)
-		}
-	})
+	s := newESServer(t, numbered(2))
 	tr := &countingTransport{base: s.Client().Transport}
 	es := newES(t, s, Options{Client: &http.Client{Transport: tr}})
 	wantData(t, es, "1")
@@ -1170,25 +1110,9 @@ func TestFrom(t *testing.T) {
 	}
 }
 
-// pipeSignal is the read side of an io.Pipe that signals each Read.
-type pipeSignal struct {
-	*io.PipeReader
-	reading chan struct{}
-}
-
-func (p *pipeSignal) Read(b []byte) (int, error) {
-	select {
-	case p.reading <- struct{}{}:
-	default:
-	}
-	return p.PipeReader.Read(b)
-}
-
 func TestFrom_CloseUnblocksNext(t *testing.T) {
 	t.Parallel()
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	r, pw := newSignalPipe(t)
 	es := From(r, Options{})
 	res := goNext(context.Background(), es)
 	signal(t, r.reading, "read")
@@ -1211,9 +1135,7 @@ func TestFrom_CloseUnblocksNext(t *testing.T) {
 
 func TestFrom_ContextCancelEndsStream(t *testing.T) {
 	t.Parallel()
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() })
-	r := &pipeSignal{PipeReader: pr, reading: make(chan struct{}, 1)}
+	r, _ := newSignalPipe(t)
 	es := From(r, Options{})
 	t.Cleanup(func() { es.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -1234,12 +1156,7 @@ func TestFrom_ContextCancelEndsStream(t *testing.T) {
 
 func TestEventSource_EventTooLarge(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, "data: small1\n\n")
-		stream(w, "data: "+strings.Repeat("x", 1000)+"\n\n")
-		stream(w, "data: small2\n\n")
-		s.hold(r)
-	})
+	s := newESServer(t, sendAndHold("data: small1\n\n", "data: "+strings.Repeat("x", 1000)+"\n\n", "data: small2\n\n"))
 	var errs atomic.Int32
 	es := newES(t, s, Options{MaxEventSize: 64, OnError: func(error) { errs.Add(1) }})
 	wantData(t, es, "small1")
@@ -1257,10 +1174,7 @@ func TestEventSource_EventTooLarge(t *testing.T) {
 
 func TestEventSource_Buffered(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, "data: 1\n\ndata: 2\n\ndata: 3\n\n") // one write, one flush
-		s.hold(r)
-	})
+	s := newESServer(t, sendAndHold("data: 1\n\ndata: 2\n\ndata: 3\n\n")) // one write, one flush
 	es := newES(t, s, Options{})
 	if ev, ok, err := es.Buffered(); ok || err != nil {
 		t.Fatalf("Buffered() before Next = %v, %v, %v; want nothing", ev, ok, err)
@@ -1368,10 +1282,7 @@ func TestEventSource_CloseAtEnd(t *testing.T) {
 
 	t.Run("idle timeout still reconnects", func(t *testing.T) {
 		t.Parallel()
-		s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-			stream(w, fmt.Sprintf("data: %d\n\n", n))
-			s.hold(r)
-		})
+		s := newESServer(t, numbered(1))
 		var errs []error // appended on the goroutine in Next only
 		es := newES(t, s, Options{
 			CloseAtEnd:  true,
@@ -1439,10 +1350,7 @@ func TestEventSource_WaitResumesAfterCancel(t *testing.T) {
 	t.Parallel()
 	const wait = 300 * time.Millisecond
 	arrived := make(chan time.Time, 2)
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		arrived <- time.Now()
-		stream(w, fmt.Sprintf("data: %d\n\n", n)) // then the body ends
-	})
+	s := newESServer(t, timed(arrived, numbered(3))) // requests 1 and 2 end their body
 	errored := make(chan time.Duration, 1)
 	var es *EventSource
 	es = newES(t, s, Options{
@@ -1460,29 +1368,24 @@ func TestEventSource_WaitResumesAfterCancel(t *testing.T) {
 		t.Fatalf("Next: got %v, want context.Canceled", err)
 	}
 	// No Next runs now, so the test may read the deadline: it is kept.
-	deadline := es.retryAt
-	if !es.wait || deadline.IsZero() {
-		t.Fatalf("after the cancel: wait %v, deadline %v; want the pending wait kept", es.wait, deadline)
+	deadline := es.backoff.retryAt
+	if !es.backoff.wait || deadline.IsZero() {
+		t.Fatalf("after the cancel: wait %v, deadline %v; want the pending wait kept", es.backoff.wait, deadline)
 	}
 	wantData(t, es, "2")
 	<-arrived
 	if at := <-arrived; at.Before(deadline) {
 		t.Fatalf("reconnected %v before the deadline: the wait was cut short", deadline.Sub(at))
 	}
-	if es.retryAt != deadline {
-		t.Fatalf("the second Next moved the deadline by %v: the wait started again", es.retryAt.Sub(deadline))
+	if es.backoff.retryAt != deadline {
+		t.Fatalf("the second Next moved the deadline by %v: the wait started again", es.backoff.retryAt.Sub(deadline))
 	}
-	if n := s.requests.Load(); n != 2 {
-		t.Fatalf("got %d requests, want 2", n)
-	}
+	s.wantRequests(t, 2)
 }
 
 func TestEventSource_LastActivity(t *testing.T) {
 	t.Parallel()
-	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
-		stream(w, ": hello\n\ndata: x\n\n")
-		s.hold(r)
-	})
+	s := newESServer(t, sendAndHold(": hello\n\ndata: x\n\n"))
 	es := newES(t, s, Options{})
 	if !es.LastActivity().IsZero() {
 		t.Fatalf("LastActivity before any byte = %v, want zero", es.LastActivity())
@@ -1980,9 +1883,7 @@ func TestEventSource_NextWithDoneContext(t *testing.T) {
 			}
 			close(release)
 			wantData(t, es, "2")
-			if n := s.requests.Load(); n != 1 {
-				t.Fatalf("got %d requests, want 1", n)
-			}
+			s.wantRequests(t, 1)
 			if n := errs.Load(); n != 0 {
 				t.Fatalf("OnError called %d times, want 0", n)
 			}
@@ -2002,5 +1903,60 @@ func TestEventSource_OnComment(t *testing.T) {
 	}
 	if strings.Join(got, "|") != "ping|keep-alive" {
 		t.Fatalf("comments %q, want [ping keep-alive]", got)
+	}
+}
+
+// TestEventSource_ResolveURL checks that Options.ResolveURL is asked for the
+// URL of every attempt, reconnections included, while URL() stays the one
+// given to New; and that an error, or a URL that is not http(s) with a host,
+// fails only that attempt: it reaches OnError without the URL's text, and
+// the next attempt is made.
+func TestEventSource_ResolveURL(t *testing.T) {
+	t.Parallel()
+	paths := make(chan string, 8)
+	s := newESServer(t, func(s *esServer, n int, w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.RequestURI()
+		stream(w, fmt.Sprintf("data: %d\n\n", n))
+	})
+	answers := []struct {
+		url string
+		err error
+	}{
+		{url: s.URL + "/a?token=one"},
+		{err: errors.New("token file missing")},
+		{url: "ftp://127.0.0.1/?token=SECRET"},
+		{url: "http://[::1?token=SECRET"},
+		{url: s.URL + "/b?token=two"},
+	}
+	calls := 0
+	var failures []string
+	es := newESURL(t, s, s.URL+"/template", Options{
+		ResolveURL: func() (string, error) {
+			a := answers[min(calls, len(answers)-1)]
+			calls++
+			return a.url, a.err
+		},
+		OnError: func(err error) { failures = append(failures, err.Error()) },
+	})
+	wantData(t, es, "1")
+	wantData(t, es, "2")
+	if got := []string{<-paths, <-paths}; got[0] != "/a?token=one" || got[1] != "/b?token=two" {
+		t.Fatalf("requested %q, want /a?token=one then /b?token=two", got)
+	}
+	if calls != 5 {
+		t.Fatalf("ResolveURL called %d times, want 5 (one per attempt)", calls)
+	}
+	// The end of the first stream, then three failed attempts.
+	if len(failures) != 4 || !strings.Contains(failures[1], "token file missing") ||
+		!strings.Contains(failures[2], "scheme must be http or https") || !strings.Contains(failures[3], "parse url") {
+		t.Fatalf("OnError got %q, want the stream's end and the three failed attempts", failures)
+	}
+	for _, f := range failures {
+		if strings.Contains(f, "SECRET") {
+			t.Fatalf("OnError got %q, which quotes the resolved URL", f)
+		}
+	}
+	if got := es.URL(); got != s.URL+"/template" {
+		t.Fatalf("URL() = %q, want the one given to New", got)
 	}
 }

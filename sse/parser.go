@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"math/bits"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -17,20 +16,6 @@ import (
 // hundred KiB for a large JSON document) and low enough that a hostile server
 // cannot make one connection hold more than a few tens of MiB.
 const DefaultMaxEventSize = 8 << 20
-
-// Read buffer sizes. A parser starts with minBufferSize, enough for a quiet
-// stream's small events. A read that fills the buffer doubles it, up to
-// readBufferSize, so that a busy stream is read in large reads; beyond that
-// only a line that does not fit grows it, up to the event size bound. Once
-// the buffer is empty after shrinkAfter reads in a row of at most
-// minBufferSize/2 bytes, it goes back to minBufferSize: a stream that has
-// gone quiet holds what a quiet stream needs, not what its busiest moment
-// did. Ten thousand idle streams then hold 10 MiB of buffers, not 640 MiB.
-const (
-	minBufferSize  = 1 << 10
-	readBufferSize = 64 << 10
-	shrinkAfter    = 8
-)
 
 var (
 	// ErrEventTooLarge is returned by [Parser.Next] for an event whose data,
@@ -102,36 +87,22 @@ type Event struct {
 // A Parser reads only inside [Parser.Next], never ahead of what that call
 // needs. It is not safe for concurrent use.
 type Parser struct {
-	r   io.Reader
-	err error // sticky error from r
-
-	buf        []byte
-	start, end int // unread bytes are buf[start:end]
-	// Cached positions of the next LF and CR at or after start (-1: none
-	// before the scanned mark), so finding a line end stays linear even when
-	// one of the two bytes never appears.
-	lfPos, lfScanned int
-	crPos, crScanned int
-
-	bomDone     bool // the leading BOM has been looked for
-	skipLF      bool // the last line ended in CR: an LF next is part of it
-	discardLine bool // dropping the rest of a line over the size bound
-	filled      bool // the last read filled the buffer: grow it
-	smallReads  int  // reads in a row of at most minBufferSize/2 bytes
+	lines lineReader   // the stream being read, split into lines (lines.go)
+	cur   pendingEvent // the event being built: reset for each one
 
 	max       int // MaxEventSize
 	onComment func(string)
 
-	cur pendingEvent // the event being built
-
-	id []byte // last event ID buffer (raw bytes)
-
-	idStr    string // last event ID string, decoded
-	typStr   string // the last non-default event type handed out, for reuse
+	// What outlives a stream, because it belongs to the event source
+	// rather than to one connection: the last event ID (its buffer, raw,
+	// and its decoded string) and the reconnection time.
+	id       []byte
+	idStr    string
 	retry    time.Duration
 	hasRetry bool
 
-	block []byte // the unused rest of the block events are carved from
+	typStr string // the last non-default event type handed out, for reuse
+	block  []byte // the unused rest of the block events are carved from
 }
 
 // pendingEvent is the event being built from the lines since the last
@@ -172,25 +143,17 @@ func NewParser(r io.Reader, opts ParserOptions) *Parser {
 // kept, because they belong to the event source rather than to one
 // connection.
 func (p *Parser) Reset(r io.Reader) {
-	p.r = r
-	p.err = nil
-	p.start, p.end = 0, 0
-	p.lfPos, p.lfScanned, p.crPos, p.crScanned = -1, 0, -1, 0
-	p.bomDone, p.skipLF, p.discardLine = false, false, false
-	p.filled, p.smallReads = false, 0
+	p.lines.reset(r)
 	p.cur.reset()
+	if cap(p.cur.data) > 4*readBufferSize {
+		p.cur.data = nil // let a long event's buffer go
+	}
 	// The last event ID buffer goes back to the last dispatched ID: an id
 	// field of an event the old stream never finished must not become the
 	// ID of the new stream's next event, nor be sent as Last-Event-ID after
 	// it, or the unfinished event would never be resent.
 	p.id = append(p.id[:0], p.idStr...)
-	if cap(p.buf) > 4*readBufferSize || p.buf == nil {
-		p.buf = make([]byte, minBufferSize)
-	}
 	p.block = nil
-	if cap(p.cur.data) > 4*readBufferSize {
-		p.cur.data = nil
-	}
 }
 
 // LastEventID returns the last event ID string: the value of the most recent
@@ -228,14 +191,17 @@ func (p *Parser) Buffered() (ev Event, ok bool, err error) {
 
 func (p *Parser) next(block bool) (Event, error) {
 	for {
-		line, err := p.readLine(block)
-		if err != nil {
-			if err != errWouldBlock {
-				// spec: "Once the end of the file is reached, any pending
-				// data must be discarded."
-				p.cur.reset()
+		line, ok := p.lines.next()
+		if !ok {
+			if err := p.more(block); err != nil {
+				if err != errWouldBlock {
+					// spec: "Once the end of the file is reached, any
+					// pending data must be discarded."
+					p.cur.reset()
+				}
+				return Event{}, err
 			}
-			return Event{}, err
+			continue
 		}
 		if len(line) == 0 {
 			ev, ok, err := p.dispatch()
@@ -248,268 +214,29 @@ func (p *Parser) next(block bool) (Event, error) {
 	}
 }
 
-// readLine returns the next line without its line ending. The slice is only
-// valid until the next call.
-func (p *Parser) readLine(block bool) ([]byte, error) {
-	for {
-		if p.skipLF && p.start < p.end {
-			p.skipLF = false
-			if p.buf[p.start] == '\n' {
-				p.start++
-			}
-		}
-		if !p.bomDone && !p.stripBOM() {
-			if err := p.more(block); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if i := p.lineEnd(); i >= 0 {
-			line := p.buf[p.start:i]
-			p.start = i + 1
-			if p.buf[i] == '\r' {
-				// A CRLF whose LF has arrived is consumed now; otherwise an
-				// LF at the start of the next read belongs to this line.
-				if p.start < p.end && p.buf[p.start] == '\n' {
-					p.start++
-				} else {
-					p.skipLF = true
-				}
-			}
-			if p.discardLine {
-				p.discardLine = false
-				continue
-			}
-			return line, nil
-		}
-		if err := p.more(block); err != nil {
-			return nil, err
-		}
-	}
-}
-
-var bom = []byte{0xEF, 0xBB, 0xBF}
-
-// stripBOM removes one leading U+FEFF and reports whether the question is
-// settled; false means more bytes are needed to tell.
-func (p *Parser) stripBOM() bool {
-	avail := p.buf[p.start:p.end]
-	n := min(len(avail), len(bom))
-	switch {
-	case !bytes.Equal(avail[:n], bom[:n]):
-	case n == len(bom):
-		p.start += n
-	case p.err == nil:
-		return false
-	}
-	p.bomDone = true
-	return true
-}
-
-// lineEnd returns the index of the first CR or LF in the unread bytes, or -1.
-func (p *Parser) lineEnd() int {
-	// Most lines are short (blank lines, ids, event types, small data): look
-	// at the next sixteen bytes eight at a time, which costs less than the
-	// searches below. CR and LF are below 0x0e, so flag such bytes: the
-	// lowest flag in a word is exact (flags above it may be false), and
-	// nearly always a CR or LF; another control byte (a tab) makes the
-	// searches below decide.
-	if s := p.start; s+16 <= p.end {
-		const (
-			ones  = 0x0101010101010101
-			highs = 0x8080808080808080
-		)
-		w := p.buf[s : s+16 : s+16]
-		i := -1
-		if x := binary.LittleEndian.Uint64(w); (x-0x0e*ones)&^x&highs != 0 {
-			i = bits.TrailingZeros64((x-0x0e*ones)&^x&highs) / 8
-		} else if x := binary.LittleEndian.Uint64(w[8:]); (x-0x0e*ones)&^x&highs != 0 {
-			i = 8 + bits.TrailingZeros64((x-0x0e*ones)&^x&highs)/8
-		}
-		if i >= 0 {
-			if c := w[i]; c == '\n' || c == '\r' {
-				return s + i
-			}
-		}
-	}
-	// Written out for each byte rather than shared through a helper: this
-	// runs once per long line and is the parser's hottest path.
-	lf := p.lfPos
-	if lf < p.start {
-		lf = -1
-		if p.lfScanned < p.end {
-			from := max(p.lfScanned, p.start)
-			if i := bytes.IndexByte(p.buf[from:p.end], '\n'); i >= 0 {
-				lf = from + i
-			} else {
-				p.lfScanned = p.end
-			}
-		}
-		p.lfPos = lf
-	}
-	cr := p.crPos
-	if cr < p.start {
-		cr = -1
-		if lf > p.start && p.buf[lf-1] == '\r' {
-			// A CRLF line, as in most streams that use CR at all: only a
-			// lone CR before the CRLF can end the line sooner. Looking for
-			// one in the line alone, rather than for the next CR in the
-			// whole buffer, keeps short lines off bytes.IndexByte's
-			// per-call cost.
-			from := min(max(p.crScanned, p.start), lf-1)
-			cr = lf - 1
-			if i := indexCR(p.buf[from : lf-1]); i >= 0 {
-				cr = from + i
-			}
-		} else if p.crScanned < p.end {
-			// An LF line, or no line end yet: one search of everything
-			// buffered, which an LF-only stream makes once per read.
-			from := max(p.crScanned, p.start)
-			if i := bytes.IndexByte(p.buf[from:p.end], '\r'); i >= 0 {
-				cr = from + i
-			} else {
-				p.crScanned = p.end
-			}
-		}
-		p.crPos = cr
-	}
-	if cr >= 0 && (lf < 0 || cr < lf) {
-		return cr
-	}
-	return lf
-}
-
-// indexCR is bytes.IndexByte(b, '\r'), faster for the short lines of
-// CRLF streams: it tests eight bytes at a time without a call.
-func indexCR(b []byte) int {
-	if len(b) >= 64 {
-		return bytes.IndexByte(b, '\r')
-	}
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-		crs   = '\r' * ones
-	)
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		// A byte of x is zero where b has a CR; the lowest byte flagged
-		// in m is the first zero byte (flags above it may be false).
-		x := binary.LittleEndian.Uint64(b[i:]) ^ crs
-		if m := (x - ones) &^ x & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == '\r' {
-			return i
-		}
-	}
-	return -1
-}
-
-// more reads more bytes into the buffer, making room first. It enforces the
-// line length bound: a partial line that would outgrow it is dropped and the
-// rest of that line discarded as it arrives.
+// more reads more bytes into the buffer, when block allows. It enforces
+// the line length bound: a partial line that would outgrow it is dropped,
+// and makes its event too large unless it is a comment.
 func (p *Parser) more(block bool) error {
-	if p.err != nil {
-		return p.err
+	l := &p.lines
+	if l.err != nil {
+		return l.err
 	}
 	if !block {
 		return errWouldBlock
 	}
 	p.flushPending() // the buffer's bytes are about to move
-	if p.discardLine {
-		p.start = p.end
-	}
-	if p.start == p.end {
+	if l.discardLine || l.buffered() == 0 {
 		// Nothing is buffered: the read may wait for long. The rest of the
 		// carving block is dropped, so that it does not outlive the events
 		// carved from it while the stream is quiet.
 		p.block = nil
 	}
-	if p.start == p.end && len(p.buf) > minBufferSize &&
-		(p.smallReads >= shrinkAfter || len(p.buf) > 4*readBufferSize) {
-		p.buf = make([]byte, minBufferSize) // let a grown buffer go
-		p.shift(p.start)
-		p.filled, p.smallReads = false, 0
+	tooLarge, err := l.fill(p.max)
+	if tooLarge {
+		p.cur.tooLarge = true
 	}
-	if p.start > 0 {
-		copy(p.buf, p.buf[p.start:p.end])
-		p.shift(p.start)
-	}
-	full := p.end == len(p.buf) // the buffer holds one partial line
-	switch {
-	case full && p.end >= p.max:
-		// spec: a comment line can be dropped without harm; any other
-		// line this long makes its event too large.
-		if p.buf[0] != ':' {
-			p.cur.tooLarge = true
-		}
-		p.discardLine = true
-		p.start = p.end
-		p.shift(p.start)
-	case full || p.filled && len(p.buf) < readBufferSize:
-		// A line that does not fit, or a busy stream whose last read
-		// filled the buffer.
-		n := 2 * len(p.buf)
-		if !full {
-			n = min(n, readBufferSize)
-		}
-		if n > p.max {
-			// Room for a line of p.max bytes and its line ending;
-			// p.max < n, so p.max+1 cannot overflow.
-			n = p.max + 1
-		}
-		if n > len(p.buf) {
-			nb := make([]byte, n)
-			copy(nb, p.buf[:p.end])
-			p.buf = nb
-		}
-	}
-	for range 100 {
-		free := len(p.buf) - p.end
-		n, err := p.r.Read(p.buf[p.end:])
-		if n < 0 || n > free {
-			p.err = errors.New("sse: reader returned an invalid count")
-			return p.err
-		}
-		p.end += n
-		p.filled = n == free
-		if n > 0 && n <= minBufferSize/2 {
-			p.smallReads++
-		} else if n > 0 {
-			p.smallReads = 0
-		}
-		if err != nil {
-			p.err = err
-			if n > 0 {
-				return nil
-			}
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-	}
-	p.err = io.ErrNoProgress
-	return p.err
-}
-
-// shift moves every index down by n after the unread bytes moved to the
-// front of the buffer.
-func (p *Parser) shift(n int) {
-	p.start -= n
-	p.end -= n
-	p.lfPos -= n
-	p.crPos -= n
-	p.lfScanned = max(p.lfScanned-n, 0)
-	p.crScanned = max(p.crScanned-n, 0)
-	if p.lfPos < 0 {
-		p.lfPos = -1
-	}
-	if p.crPos < 0 {
-		p.crPos = -1
-	}
+	return err
 }
 
 // processLine applies one non-empty line to the event being built.
@@ -842,7 +569,7 @@ func (p *Parser) alloc(n int) []byte {
 	if len(p.block) < n {
 		// The buffered bytes overstate the events in them by their field
 		// names and line endings: a little waste, never more than a block.
-		p.block = make([]byte, min(blockSize, n+p.end-p.start))
+		p.block = make([]byte, min(blockSize, n+p.lines.buffered()))
 	}
 	b := p.block[:n:n]
 	p.block = p.block[n:]

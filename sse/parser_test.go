@@ -61,6 +61,26 @@ func TestParser_OnComment(t *testing.T) {
 	}
 }
 
+// eachEvent calls f with each event p reads until io.EOF. Any other error
+// fails the test, as do more than limit events: a parser not making
+// progress.
+func eachEvent(t *testing.T, p *Parser, limit int, f func(Event)) {
+	t.Helper()
+	for n := 0; ; n++ {
+		ev, err := p.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Next: unexpected error %v after %d events", err, n)
+		}
+		if n >= limit {
+			t.Fatalf("Next: more than %d events; parser not making progress?", limit)
+		}
+		f(ev)
+	}
+}
+
 // TestParser_BlockCarving guards the carving of events from shared blocks:
 // each Data's capacity ends at its length, so appending to one event's data
 // can never overwrite the next event or the ID and type strings carved
@@ -68,21 +88,13 @@ func TestParser_OnComment(t *testing.T) {
 func TestParser_BlockCarving(t *testing.T) {
 	big := strings.Repeat("b", 2*maxCarved)
 	in := "id: 1\nevent: e1\ndata: a\n\nid: 2\nevent: e2\ndata: b\n\ndata: c\n\nid: 3\nevent: e3\ndata: " + big + "\n\n"
-	p := NewParser(strings.NewReader(in), ParserOptions{})
 	var evs []Event
-	for {
-		ev, err := p.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, NewParser(strings.NewReader(in), ParserOptions{}), 10, func(ev Event) {
 		if cap(ev.Data) != len(ev.Data) {
 			t.Fatalf("event %q: cap(Data) = %d, want len(Data) = %d", clip(string(ev.Data), 20), cap(ev.Data), len(ev.Data))
 		}
 		evs = append(evs, ev)
-	}
+	})
 	for i := range evs {
 		_ = append(evs[i].Data, strings.Repeat("X", 64)...)
 	}
@@ -184,7 +196,7 @@ func TestIndexCR(t *testing.T) {
 // next sixteen bytes, against bytes.IndexAny: a CR or LF at every position,
 // behind every byte value that could confuse its flags (other control bytes,
 // 0x80 and above), with the line starting at several offsets.
-func TestParser_LineEnd(t *testing.T) {
+func TestLineReader_LineEnd(t *testing.T) {
 	fills := []byte{'a', 0x00, '\t', 0x0b, 0x0c, 0x0e, 0x7f, 0x80, 0xff}
 	for _, start := range []int{0, 1, 7} {
 		for n := 0; n <= 40; n++ {
@@ -195,12 +207,12 @@ func TestParser_LineEnd(t *testing.T) {
 						if pos >= 0 {
 							buf[start+pos] = eol
 						}
-						p := &Parser{buf: buf, start: start, end: len(buf), lfPos: -1, crPos: -1}
+						l := &lineReader{buf: buf, start: start, end: len(buf), lfPos: -1, crPos: -1}
 						want := bytes.IndexAny(buf[start:], "\r\n")
 						if want >= 0 {
 							want += start
 						}
-						if got := p.lineEnd(); got != want {
+						if got := l.lineEnd(); got != want {
 							t.Fatalf("start %d, % x: lineEnd() = %d, want %d", start, buf, got, want)
 						}
 					}

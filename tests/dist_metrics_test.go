@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -101,10 +99,8 @@ func TestDist_PrometheusScrape(t *testing.T) {
 		// restarts at 1, which the counts below would show.
 		last, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 		from := last + 1
-		for i := from; i < from+10; i++ {
-			if !w.Event(i, strconv.Itoa(i)) {
-				return
-			}
+		if !w.Events("", from, from+9) {
+			return
 		}
 		if n == 1 {
 			return // end the response: the client reconnects (cause eof)
@@ -118,8 +114,7 @@ func TestDist_PrometheusScrape(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	addr := freePort(t)
 	dir := t.TempDir()
-	config := filepath.Join(dir, "metrics.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+	config := writeConfigFile(t, dir, "metrics.yaml", fmt.Sprintf(`
 http: {address: %q}
 logger: {level: warn}
 metrics:
@@ -131,7 +126,7 @@ input:
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
 output:
   drop: {}
-`, addr, srv.URL()+"/events")), 0o644))
+`, addr, srv.URL()+"/events"))
 	p := startBinaryIn(t, dir, config)
 
 	var samples []promSample

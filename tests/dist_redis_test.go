@@ -5,7 +5,6 @@ package tests
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -79,7 +78,7 @@ output:
 
 	dirA, dirB := t.TempDir(), t.TempDir()
 	for _, d := range []string{dirA, dirB} {
-		require.NoError(t, os.WriteFile(filepath.Join(d, "sse.yaml"), []byte(config), 0o644))
+		writeConfigFile(t, d, "sse.yaml", config)
 	}
 
 	a := startBinaryIn(t, dirA, "sse.yaml")

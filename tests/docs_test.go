@@ -187,7 +187,7 @@ func TestHelp_CreateExamplesWork(t *testing.T) {
 		res := runBin(t, repoRoot, nil, nil, "create", expr)
 		require.Equal(t, 0, res.code, "create %s:\n%s", expr, res.output())
 		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "created.yaml"), []byte(res.stdout), 0o644))
+		writeConfigFile(t, dir, "created.yaml", res.stdout)
 		res = runBin(t, dir, nil, nil, "lint", "created.yaml")
 		assert.Equal(t, 0, res.code, "lint of create %s:\n%s", expr, res.output())
 	}

@@ -98,8 +98,7 @@ func TestExit_Codes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := filepath.Join(t.TempDir(), "exit.yaml")
-			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+			cfg := writeConfigFile(t, "", "exit.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: info}
 input:
@@ -107,7 +106,7 @@ input:
     %s
 %soutput:
   drop: {}
-`, tt.input, tt.cache)), 0o600))
+`, tt.input, tt.cache))
 			// Logs go to stdout (the output is not stdout); errors of the
 			// CLI itself to stderr, after them.
 			res := runBin(t, repoRoot, nil, nil, "run", cfg)
@@ -139,16 +138,14 @@ func TestExit_StreamsMode(t *testing.T) {
 		w.Hold()
 	})
 	dir := t.TempDir()
-	mainCfg := filepath.Join(dir, "main.yaml")
-	require.NoError(t, os.WriteFile(mainCfg, []byte("http: {enabled: false}\nlogger: {level: info}\n"), 0o600))
+	mainCfg := writeConfigFile(t, dir, "main.yaml", "http: {enabled: false}\nlogger: {level: info}\n")
 	streams := map[string]string{
 		"gives_up": fmt.Sprintf("url: http://%s/\n    reconnect: {initial_interval: 50ms, max_interval: 100ms, max_elapsed_time: 300ms}", freePort(t)),
 		"live":     fmt.Sprintf("url: %s/events", live.URL()),
 	}
 	var files []string
 	for name, input := range streams {
-		f := filepath.Join(dir, name+".yaml")
-		require.NoError(t, os.WriteFile(f, []byte(fmt.Sprintf("input:\n  sse:\n    %s\noutput:\n  drop: {}\n", input)), 0o600))
+		f := writeConfigFile(t, dir, name+".yaml", fmt.Sprintf("input:\n  sse:\n    %s\noutput:\n  drop: {}\n", input))
 		files = append(files, f)
 	}
 	p := startBin(t, binOpts{}, append([]string{"streams", "--no-api", "-o", mainCfg}, files...)...)

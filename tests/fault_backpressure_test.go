@@ -125,10 +125,8 @@ func TestFault_OutputFailsThenSucceeds(t *testing.T) {
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		from := w.ResumeAfter() + 1
 		// Small bursts, so that there are many batches.
-		for i := from; i <= events; i++ {
-			if !w.Event(i, strconv.Itoa(i)) {
-				return
-			}
+		if !w.Events("", from, events) {
+			return
 		}
 		w.Hold()
 	})

@@ -29,9 +29,7 @@ func TestFault_DropMidEvent(t *testing.T) {
 			noLeaks(t)
 			srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 				from := w.ResumeAfter() + 1
-				for i := from; i < from+3; i++ {
-					w.Event(i, fmt.Sprintf("e%d", i))
-				}
+				w.Events("e", from, from+2)
 				if n == 1 {
 					w.Write(fmt.Sprintf("id: %d\ndata: partial-%d\n", from+3, from+3))
 					tt.drop(w)
@@ -68,9 +66,7 @@ func TestFault_DropMidEventThenIDlessEvent(t *testing.T) {
 			w.Write("data: welcome\n\n")
 		default:
 			from := w.ResumeAfter() + 1
-			for i := from; i <= 3; i++ {
-				w.Event(i, fmt.Sprintf("e%d", i))
-			}
+			w.Events("e", from, 3)
 			w.Hold()
 		}
 	})
@@ -95,9 +91,7 @@ func TestFault_DropBetweenEvents(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		from := w.ResumeAfter() + 1
-		for i := from; i < from+3; i++ {
-			w.Event(i, fmt.Sprintf("e%d", i))
-		}
+		w.Events("e", from, from+2)
 		switch n {
 		case 1: // the response ends
 		case 2:
@@ -124,9 +118,7 @@ func TestFault_ServerRestartSamePort(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		from := w.ResumeAfter() + 1
-		for i := from; i < from+3; i++ {
-			w.Event(i, fmt.Sprintf("e%d", i))
-		}
+		w.Events("e", from, from+2)
 		w.Hold()
 	})
 	h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events")})
@@ -146,9 +138,7 @@ func TestFault_ConnectionRefusedForAWhile(t *testing.T) {
 	noLeaks(t)
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		from := w.ResumeAfter() + 1
-		for i := from; i < from+3; i++ {
-			w.Event(i, fmt.Sprintf("e%d", i))
-		}
+		w.Events("e", from, from+2)
 		w.Hold()
 	})
 	h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events"), Metrics: true})

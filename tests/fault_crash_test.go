@@ -156,8 +156,7 @@ func TestFault_CrashRestart(t *testing.T) {
 	ckptDir := filepath.Join(dir, "checkpoints")
 	require.NoError(t, os.Mkdir(ckptDir, 0o755))
 	out := filepath.Join(dir, "out.txt")
-	config := filepath.Join(dir, "crash.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+	config := writeConfigFile(t, dir, "crash.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: info}
 shutdown_timeout: 10s
@@ -178,7 +177,7 @@ cache_resources:
     file: {directory: %q}
 output:
   file: {path: %q, codec: lines}
-`, srv.URL()+"/events", batchSize, ckptDir, out)), 0o644))
+`, srv.URL()+"/events", batchSize, ckptDir, out))
 
 	type roundStat struct{ killAt, wrote, outMax, ckpt, inFlight int }
 	var stats []roundStat

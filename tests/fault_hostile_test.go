@@ -28,10 +28,7 @@ import (
 // the given input (YAML starting `sse:`) and the rest of the config.
 func writeConfig(t *testing.T, input, rest string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	conf := "http: {enabled: false}\ninput:\n  " + strings.ReplaceAll(strings.TrimSpace(input), "\n", "\n  ") + "\n" + rest
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
-	return path
+	return writeConfigFile(t, "", "config.yaml", "http: {enabled: false}\ninput:\n  "+strings.ReplaceAll(strings.TrimSpace(input), "\n", "\n  ")+"\n"+rest)
 }
 
 // stdoutLines waits until the binary printed n lines on stdout and returns
@@ -192,7 +189,7 @@ func TestHostile_Redirects(t *testing.T) {
 		w.Event(1, "moved")
 		w.Hold()
 	})
-	_, port, _ := strings.Cut(target.addr, ":")
+	_, port, _ := strings.Cut(target.Addr(), ":")
 	other := "http://localhost:" + port + "/events" // another origin: another host
 
 	t.Run("referer", func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -66,11 +65,14 @@ func TestSecurity_NoCredentialsAcrossOrigins(t *testing.T) {
 		w.Event(1, "moved")
 		w.Hold()
 	})
-	_, port, _ := strings.Cut(target.addr, ":")
+	_, port, _ := strings.Cut(target.Addr(), ":")
 	creds := []struct{ name, yaml, header string }{
 		{"bearer_token", `bearer_token: "tok-SECRET"`, "Authorization"},
 		{"basic_auth", `basic_auth: {enabled: true, username: u, password: "pw-SECRET"}`, "Authorization"},
 		{"headers", `headers: {X-Api-Key: "key-SECRET", Cookie: "session=cookie-SECRET"}`, "X-Api-Key"},
+		// Evaluated at each attempt: dropped by name, whatever the value.
+		{"interpolated headers", `headers: {X-Api-Key: '${! "key-" + "SECRET" }'}`, "X-Api-Key"},
+		{"interpolated bearer_token", `bearer_token: '${! "tok-" + "SECRET" }'`, "Authorization"},
 	}
 	for _, dest := range []struct {
 		name, url  string
@@ -160,15 +162,14 @@ func TestSecurity_SecretsNotLogged(t *testing.T) {
 	}
 	t.Run("binary", func(t *testing.T) {
 		srv, url := servers(t)
-		config := filepath.Join(t.TempDir(), "secrets.yaml")
-		require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+		config := writeConfigFile(t, "", "secrets.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: trace}
 input:
   %s
 output:
   drop: {}
-`, strings.ReplaceAll(sseYAML(url, header, `bearer_token: "bearer-SECRET"`), "\n", "\n  "))), 0o644))
+`, strings.ReplaceAll(sseYAML(url, header, `bearer_token: "bearer-SECRET"`), "\n", "\n  ")))
 		p := startBinary(t, config)
 		srv.WaitRequests(4)
 		p.Signal(os.Interrupt)

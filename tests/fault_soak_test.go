@@ -73,8 +73,7 @@ func TestFault_Soak(t *testing.T) {
 	})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.txt")
-	config := filepath.Join(dir, "soak.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`
+	config := writeConfigFile(t, dir, "soak.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: warn}
 input:
@@ -83,7 +82,7 @@ input:
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
 output:
   file: {path: %q, codec: lines}
-`, srv.URL()+"/events", out)), 0o644))
+`, srv.URL()+"/events", out))
 
 	start := time.Now()
 	p := startBinary(t, config)

@@ -136,9 +136,7 @@ func TestFault_Garbage(t *testing.T) {
 			}
 		}
 		w.Write("\n\n")
-		for i := 1; i <= 3; i++ {
-			w.Event(i, fmt.Sprintf("e%d", i))
-		}
+		w.Events("e", 1, 3)
 		w.Hold()
 	})
 	h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events"), Metrics: true})

@@ -3,8 +3,6 @@ package tests
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,8 +48,7 @@ func TestFeature_DedupeThroughBinary(t *testing.T) {
 		t.Run(tt.mode, func(t *testing.T) {
 			t.Parallel()
 			srv := replayServer(t)
-			cfg := filepath.Join(t.TempDir(), "dedupe.yaml")
-			require.NoError(t, os.WriteFile(cfg, []byte(`
+			cfg := writeConfigFile(t, "", "dedupe.yaml", `
 http: {enabled: false}
 input:
   sse:
@@ -63,7 +60,7 @@ pipeline:
 output:
   stdout: {codec: lines}
 logger: {level: warn}
-`), 0o600))
+`)
 			res := runBin(t, repoRoot, nil, nil, "-c", cfg)
 			require.Equal(t, 0, res.code, "stderr:\n%s", res.stderr)
 			assert.Equal(t, tt.want, strings.Join(strings.Fields(res.stdout), " "))

@@ -16,11 +16,7 @@ package tests
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +26,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
+	"github.com/benthos-sse/benthos-sse/internal/ssetest"
 )
 
 // kafkaBenchConfigs are the settings compared: the components' defaults,
@@ -112,14 +108,11 @@ func runKafkaBench(b *testing.B, c kafkaBenchConfig, paced bool) (float64, []tim
 	// request resuming after it gets 204, which ends the pipeline.
 	var firstWrite atomic.Int64
 	pad := strings.Repeat("x", 64)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+	srv := ssetest.NewServer(b, func(w *ssetest.Writer, r *http.Request, _ int) {
 		if r.Header.Get("Last-Event-ID") != "" {
-			w.WriteHeader(http.StatusNoContent)
+			w.ResponseWriter().WriteHeader(http.StatusNoContent)
 			return
 		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		fl := w.(http.Flusher)
 		var sb strings.Builder
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -134,10 +127,9 @@ func runKafkaBench(b *testing.B, c kafkaBenchConfig, paced bool) (float64, []tim
 			for end := min(i+per, n+1); i < end; i++ {
 				fmt.Fprintf(&sb, "id: %d\ndata: {\"n\":%d,\"t\":%d,\"pad\":%q}\n\n", i, i, now, pad)
 			}
-			if _, err := w.Write([]byte(sb.String())); err != nil {
+			if !w.Write(sb.String()) {
 				return
 			}
-			fl.Flush()
 			if paced {
 				select {
 				case <-tick.C:
@@ -147,12 +139,6 @@ func runKafkaBench(b *testing.B, c kafkaBenchConfig, paced bool) (float64, []tim
 			}
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
 	inputExtra, outputExtra, resources := c.input, c.output, ""
@@ -163,8 +149,7 @@ func runKafkaBench(b *testing.B, c kafkaBenchConfig, paced bool) (float64, []tim
 		resources = fmt.Sprintf("cache_resources:\n  - label: offsets\n    kafka_offsets: {seed_brokers: [ %q ], topic: offsets}\n", broker.addr)
 		isolation = kgo.ReadCommitted()
 	}
-	config := filepath.Join(b.TempDir(), "bench.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`
+	config := writeConfigFile(b, "", "bench.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: warn}
 input:
@@ -179,9 +164,7 @@ output:
     key: ${! @sse_id }
     metadata: {include_prefixes: [ sse_ ]}
     %s
-%s`, ln.Addr(), inputExtra, broker.addr, topic, outputExtra, resources)), 0o644); err != nil {
-		b.Fatal(err)
-	}
+%s`, srv.Addr(), inputExtra, broker.addr, topic, outputExtra, resources))
 
 	// The consumer, started first so that it is fetching when records come.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.addr), kgo.ConsumeTopics(topic),
@@ -194,13 +177,8 @@ output:
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	cmd := exec.Command(binPath, "run", config)
-	var out syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	bin := startBin(b, binOpts{}, "run", config)
+	defer bin.Kill()
 
 	var lat []time.Duration
 	got := 0
@@ -208,7 +186,7 @@ output:
 	for got < n {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			b.Fatalf("%d of %d records within the time limit; binary output:\n%s", got, n, out.String())
+			b.Fatalf("%d of %d records within the time limit; binary output:\n%s", got, n, bin.Output())
 		}
 		at := time.Now()
 		fs.EachRecord(func(r *kgo.Record) {

@@ -25,21 +25,23 @@ import (
 // 127.0.0.1. A config referencing a variable missing here fails the test,
 // so this list stays complete.
 var exampleEnv = map[string]string{
-	"SSE_URL":          "http://127.0.0.1:1/events",
-	"SSE_FROM":         "./resources/sample.sse",
-	"NDJSON_PATH":      "./out/test.ndjson",
-	"WEBHOOK_URL":      "http://127.0.0.1:1/hook",
-	"OPENAI_BASE_URL":  "http://127.0.0.1:1",
-	"OPENAI_API_KEY":   "sk-test-not-a-key",
-	"OPENAI_MODEL":     "test-model",
-	"HTTP_ADDRESS":     "127.0.0.1:1",
-	"KAFKA_BROKERS":    "127.0.0.1:1",
-	"KAFKA_TOPIC":      "test-topic",
-	"REDIS_URL":        "redis://127.0.0.1:1",
-	"CHECKPOINT_KEY":   "test_key",
-	"LOG_LEVEL":        "debug",
-	"OFFSETS_TOPIC":    "test-offsets",
-	"TRANSACTIONAL_ID": "test-txn",
+	"SSE_URL":             "http://127.0.0.1:1/events",
+	"SSE_FROM":            "./resources/sample.sse",
+	"NDJSON_PATH":         "./out/test.ndjson",
+	"WEBHOOK_URL":         "http://127.0.0.1:1/hook",
+	"OPENAI_BASE_URL":     "http://127.0.0.1:1",
+	"OPENAI_API_KEY":      "sk-test-not-a-key",
+	"OPENAI_MODEL":        "test-model",
+	"HTTP_ADDRESS":        "127.0.0.1:1",
+	"KAFKA_BROKERS":       "127.0.0.1:1",
+	"KAFKA_TOPIC":         "test-topic",
+	"REDIS_URL":           "redis://127.0.0.1:1",
+	"CHECKPOINT_KEY":      "test_key",
+	"LOG_LEVEL":           "debug",
+	"RESPONSE_ID":         "resp_test",
+	"OPENAI_API_KEY_FILE": "./no-such.key",
+	"OFFSETS_TOPIC":       "test-offsets",
+	"TRANSACTIONAL_ID":    "test-txn",
 }
 
 var (
@@ -60,7 +62,7 @@ func resourceConfigs(t *testing.T) []string {
 	// The examples the README promises; a rename must update this list.
 	for _, want := range []string{
 		"quickstart.yaml", "wikimedia.yaml", "openai.yaml", "checkpointed.yaml",
-		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "kafka_exactly_once.yaml",
+		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "kafka_exactly_once.yaml", "openai_resume.yaml",
 	} {
 		require.Contains(t, names, want, "resources/%s is missing", want)
 	}
@@ -387,7 +389,7 @@ func TestLint_BadConfigs(t *testing.T) {
 			if tt.extra != "" {
 				conf += tt.extra + "\n"
 			}
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(conf), 0o644))
+			writeConfigFile(t, dir, "bad.yaml", conf)
 
 			if tt.lint != "" {
 				res := runBin(t, dir, nil, nil, "lint", "bad.yaml")
@@ -432,7 +434,7 @@ func TestCreate_TemplatesLintClean(t *testing.T) {
 			require.Equal(t, 0, res.code, res.output())
 			require.Contains(t, res.stdout, "\n  sse:\n", "the template holds the sse input")
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "created.yaml"), []byte(res.stdout), 0o644))
+			writeConfigFile(t, dir, "created.yaml", res.stdout)
 			res = runBin(t, dir, nil, slices.Collect(maps.Keys(exampleEnv)), "lint", "created.yaml")
 			assert.Equal(t, 0, res.code, "lint of the template:\n%s", res.output())
 			assert.Empty(t, res.output())
@@ -479,6 +481,11 @@ input:
       X-Api-Key: hunter2
       X-From-Env: "${SSE_TEST_SECRET}"
       X-Unset-Env: "${SSE_TEST_UNSET:}"
+      X-Interpolated: '${! env("SSE_TEST_SECRET") + "hunter2" }'
+    oauth2:
+      enabled: false
+      client_key: bob
+      client_secret: hunter2
     basic_auth:
       enabled: true
       username: bob
@@ -486,7 +493,7 @@ input:
 output:
   drop: {}
 `
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret.yaml"), []byte(conf), 0o644))
+	writeConfigFile(t, dir, "secret.yaml", conf)
 	// What the headers field's description says: every non-empty value
 	// is scrubbed, environment variables being substituted first.
 	res := runBin(t, dir, []string{"SSE_TEST_SECRET=hunter2"}, []string{"SSE_TEST_UNSET"}, "echo", "secret.yaml")
@@ -495,6 +502,8 @@ output:
 	assert.Contains(t, res.stdout, "X-Api-Key: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "X-From-Env: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, `X-Unset-Env: ""`)
+	assert.Contains(t, res.stdout, "X-Interpolated: '!!!SECRET_SCRUBBED!!!'", "an interpolation is scrubbed as written")
+	assert.Contains(t, res.stdout, "client_secret: '!!!SECRET_SCRUBBED!!!'")
 	assert.Contains(t, res.stdout, "proxy_url: '!!!SECRET_SCRUBBED!!!'")
 	// The fields are still there, scrubbed, and the rest is intact.
 	assert.Contains(t, res.stdout, "bearer_token: '!!!SECRET_SCRUBBED!!!'")

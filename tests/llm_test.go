@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -105,8 +104,7 @@ func TestLLMStream_StreamEndStop(t *testing.T) {
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
 		w.Write("data: one\n\ndata: two\n\n")
 	})
-	cfg := filepath.Join(t.TempDir(), "oneshot.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(`
+	cfg := writeConfigFile(t, "", "oneshot.yaml", `
 http: {enabled: false}
 input:
   sse:
@@ -116,7 +114,7 @@ pipeline: {threads: 1}
 output:
   stdout: {codec: lines}
 logger: {level: warn}
-`), 0o600))
+`)
 	res := runBin(t, repoRoot, nil, nil, "-c", cfg)
 	require.Equal(t, 0, res.code, "stderr:\n%s", res.stderr)
 	assert.Equal(t, "one\ntwo\n", res.stdout)

@@ -70,7 +70,7 @@ type binOpts struct {
 
 // binProc is a running benthos-sse.
 type binProc struct {
-	t              *testing.T
+	t              testing.TB
 	cmd            *exec.Cmd
 	stdout, stderr *syncbuf.Buffer
 	all            *syncbuf.Buffer // stdout and stderr interleaved
@@ -78,8 +78,8 @@ type binProc struct {
 }
 
 // startBin starts benthos-sse with args; it is killed if still running when
-// the test ends.
-func startBin(t *testing.T, o binOpts, args ...string) *binProc {
+// the test (or benchmark) ends.
+func startBin(t testing.TB, o binOpts, args ...string) *binProc {
 	t.Helper()
 	p := &binProc{t: t, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, all: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
@@ -101,15 +101,18 @@ func startBin(t *testing.T, o binOpts, args ...string) *binProc {
 		_ = p.cmd.Wait() // the exit code is read from ProcessState
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	t.Cleanup(p.Kill)
 	return p
+}
+
+// Kill kills the process if it is still running and waits for it to exit.
+func (p *binProc) Kill() {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // startBinary runs `benthos-sse run config` in the repository root.
@@ -170,15 +173,28 @@ func (r binResult) output() string { return r.stdout + r.stderr }
 // runBin runs the benthos-sse binary with args in dir until it exits by
 // itself (failing the test after binTimeout). env holds extra NAME=value
 // pairs; drop names variables to remove from the inherited environment.
-func runBin(t *testing.T, dir string, env, drop []string, args ...string) binResult {
+func runBin(t testing.TB, dir string, env, drop []string, args ...string) binResult {
 	t.Helper()
 	return runBinStdin(t, dir, nil, env, drop, args...)
 }
 
 // runBinStdin is runBin with stdin read from in (nil: no input).
-func runBinStdin(t *testing.T, dir string, in io.Reader, env, drop []string, args ...string) binResult {
+func runBinStdin(t testing.TB, dir string, in io.Reader, env, drop []string, args ...string) binResult {
 	t.Helper()
 	p := startBin(t, binOpts{Dir: dir, Env: env, Drop: drop, Stdin: in}, args...)
 	code := p.Wait(binTimeout)
 	return binResult{stdout: p.stdout.String(), stderr: p.stderr.String(), code: code}
+}
+
+// writeConfigFile writes yaml, a config for the binary, to name in dir (a
+// new temporary directory when dir is empty) and returns its path: the one
+// way the tests write a config file.
+func writeConfigFile(t testing.TB, dir, name, yaml string) string {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	return path
 }

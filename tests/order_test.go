@@ -54,8 +54,7 @@ func TestOrder_DefaultsKeepStreamOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.txt")
-			cfg := filepath.Join(t.TempDir(), "order.yaml")
-			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+			cfg := writeConfigFile(t, "", "order.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: warn}
 input:
@@ -67,7 +66,7 @@ pipeline:
     - mapping: 'root = content().number().string()'
 output:
   file: {path: %q, codec: lines}
-`, tt.input, out)), 0o600))
+`, tt.input, out))
 			res := runBin(t, repoRoot, nil, nil, "run", cfg)
 			stderr, code := res.stderr, res.code
 			require.Equal(t, 0, code, "stderr:\n%s", stderr)

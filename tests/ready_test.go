@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +81,7 @@ func TestReady_FollowsTheStream(t *testing.T) {
 	})
 	srv.Close() // the port is closed until Relisten
 	api := freePort(t)
-	cfg := filepath.Join(t.TempDir(), "ready.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+	cfg := writeConfigFile(t, "", "ready.yaml", fmt.Sprintf(`
 http: {address: %q}
 logger: {level: info}
 input:
@@ -92,7 +90,7 @@ input:
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
 output:
   drop: {}
-`, api, srv.URL())), 0o600))
+`, api, srv.URL()))
 	p := startBinary(t, cfg)
 
 	notReady := func(r readiness) bool { return r.Code == http.StatusServiceUnavailable && !r.Input }

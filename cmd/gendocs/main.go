@@ -263,6 +263,9 @@ All fields:
 
 ## Fields
 
+A field flagged ` + "`interpolated`" + ` is evaluated before every connection attempt, reconnections included; every other field
+is read once, when the component starts (after ` + "`${NAME}`" + ` environment variables are substituted).
+
 | Field | Type | Default | Description | Examples | Flags |
 |---|---|---|---|---|---|
 {{- range .Rows}}

@@ -342,32 +342,39 @@ func register[V prometheus.Collector](m *promMetrics, name string, vec V) (V, bo
 	return vec, true
 }
 
+// labelled is what every *prometheus.XxxVec has: a series per label values.
+type labelled[S any] interface {
+	prometheus.Collector
+	WithLabelValues(labelValues ...string) S
+}
+
+// series registers vec under name and returns the constructor of its
+// series, each wrapped for Benthos by wrap; when vec could not be
+// registered, every series is a noop.
+func series[S, E any](m *promMetrics, name string, vec labelled[S], wrap func(S) E) func(labelValues ...string) E {
+	vec, ok := register(m, name, vec)
+	return func(labelValues ...string) E {
+		if !ok {
+			return any(noop{}).(E)
+		}
+		return wrap(vec.WithLabelValues(labelValues...))
+	}
+}
+
 // NewCounterCtor exports name as a counter.
 func (m *promMetrics) NewCounterCtor(name string, labelKeys ...string) service.MetricsExporterCounterCtor {
 	name, labelKeys = sanitiseName(name), sanitiseLabels(labelKeys)
-	vec, ok := register(m, name, prometheus.NewCounterVec(prometheus.CounterOpts{
+	return series(m, name, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: name, Help: "Benthos counter " + name,
-	}, labelKeys))
-	return func(labelValues ...string) service.MetricsExporterCounter {
-		if !ok {
-			return noop{}
-		}
-		return promCounter{vec.WithLabelValues(labelValues...)}
-	}
+	}, labelKeys), func(c prometheus.Counter) service.MetricsExporterCounter { return promCounter{c} })
 }
 
 // NewGaugeCtor exports name as a gauge.
 func (m *promMetrics) NewGaugeCtor(name string, labelKeys ...string) service.MetricsExporterGaugeCtor {
 	name, labelKeys = sanitiseName(name), sanitiseLabels(labelKeys)
-	vec, ok := register(m, name, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	return series(m, name, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: name, Help: "Benthos gauge " + name,
-	}, labelKeys))
-	return func(labelValues ...string) service.MetricsExporterGauge {
-		if !ok {
-			return noop{}
-		}
-		return promGauge{vec.WithLabelValues(labelValues...)}
-	}
+	}, labelKeys), func(g prometheus.Gauge) service.MetricsExporterGauge { return promGauge{g} })
 }
 
 // NewTimerCtor exports name as a summary of nanoseconds, or a histogram of
@@ -375,25 +382,13 @@ func (m *promMetrics) NewGaugeCtor(name string, labelKeys ...string) service.Met
 func (m *promMetrics) NewTimerCtor(name string, labelKeys ...string) service.MetricsExporterTimerCtor {
 	name, labelKeys = sanitiseName(name), sanitiseLabels(labelKeys)
 	if m.useHistogram {
-		vec, ok := register(m, name, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		return series(m, name, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: name, Help: "Benthos timing " + name + ", in seconds", Buckets: m.buckets,
-		}, labelKeys))
-		return func(labelValues ...string) service.MetricsExporterTimer {
-			if !ok {
-				return noop{}
-			}
-			return promTimer{o: vec.WithLabelValues(labelValues...), scale: 1e-9}
-		}
+		}, labelKeys), func(o prometheus.Observer) service.MetricsExporterTimer { return promTimer{o: o, scale: 1e-9} })
 	}
-	vec, ok := register(m, name, prometheus.NewSummaryVec(prometheus.SummaryOpts{
+	return series(m, name, prometheus.NewSummaryVec(prometheus.SummaryOpts{
 		Name: name, Help: "Benthos timing " + name + ", in nanoseconds", Objectives: m.objectives,
-	}, labelKeys))
-	return func(labelValues ...string) service.MetricsExporterTimer {
-		if !ok {
-			return noop{}
-		}
-		return promTimer{o: vec.WithLabelValues(labelValues...), scale: 1}
-	}
+	}, labelKeys), func(o prometheus.Observer) service.MetricsExporterTimer { return promTimer{o: o, scale: 1} })
 }
 
 // DeleteSeriesPartialMatch drops every series whose labels include labels:
