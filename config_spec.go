@@ -444,8 +444,8 @@ comments, multi-line data, ` + "`retry`" + `, ` + "`Last-Event-ID`" + ` and reco
   resume point once this event is settled (what a transactional output can store beside the events).
 - Response headers selected by ` + "`extract_headers`" + `, and the optional keys of ` + "`metadata`" + `.
 - With ` + "`checkpoint.cache`" + ` set: ` + "`sse_checkpoint_key`" + `, the checkpoint key, and ` + "`sse_resume_point`" + `, the resume point
-  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `): what the
-  input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
+  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `, or the
+  ` + "`resume.cursor`" + ` when one is set): what the input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
   records, so keep both keys through the pipeline.
 
 ### Acknowledgements and resuming

@@ -120,3 +120,29 @@ func TestOwnedCheckpointKey(t *testing.T) {
 	assert.Equal(t, uint64(0), gen)
 	assert.Equal(t, "a b", id)
 }
+
+// TestInput_OwnedCheckpointCursor: with resume.cursor, sse_resume_point is
+// the cursor, from the checkpoint the input started from on.
+func TestInput_OwnedCheckpointCursor(t *testing.T) {
+	res, _ := ownedCache(t, "c2")
+	s := newScript(t, "data: {\"seq\":\"c3\"}\n\ndata: {}\n\ndata: {\"seq\":\"c5\"}\n\n")
+	var mu sync.Mutex
+	var points []string
+	sb := service.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.AddInputYAML(sseYAML(s.srv.URL, "  checkpoint: {cache: ck, key: test}", "  resume: {cursor: this.seq}")))
+	require.NoError(t, sb.AddResourcesYAML(res))
+	require.NoError(t, sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		p, _ := m.MetaGet(benthossse.MetaResumePoint)
+		mu.Lock()
+		points = append(points, p)
+		mu.Unlock()
+		return nil
+	}))
+	st, err := sb.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, st.Run(ctx))
+	assert.Equal(t, []string{"c3", "c3", "c5"}, points, "an event without a cursor keeps the previous one")
+}

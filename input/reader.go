@@ -842,7 +842,7 @@ func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service
 	}
 	if r.keyMeta != nil {
 		msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyMeta)
-		msg.MetaSetMut(benthossse.MetaResumePoint, r.es.LastEventID())
+		msg.MetaSetMut(benthossse.MetaResumePoint, r.resume.point(r.es)) // the cursor in cursor mode
 	}
 	for k, v := range r.headers {
 		msg.MetaSetMut(k, v)

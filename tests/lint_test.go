@@ -65,6 +65,8 @@ func resourceConfigs(t *testing.T) []string {
 	// The examples the README promises; a rename must update this list.
 	for _, want := range []string{
 		"quickstart.yaml", "wikimedia.yaml", "openai.yaml", "checkpointed.yaml",
+		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "kafka_exactly_once.yaml", "openai_resume.yaml",
+		"many_streams.yaml", "fleet.yaml", "fleet_streams.yaml",
 	} {
 		require.Contains(t, names, want, "resources/%s is missing", want)
 	}
