@@ -55,6 +55,25 @@ func positiveDurationRule(name string) string {
 } else { null }].filter(x -> x != null)`
 }
 
+// DurationRangeRule is a field lint rule that accepts a duration from lo
+// to hi inclusive (hi 0: no maximum), naming the field. It is exported for
+// the distribution's own components (cmd/benthos-sse/internal/...), so that
+// each duration field of the binary is linted as this package lints its
+// own: by the same pattern, and against the bounds its runtime accepts,
+// zero included or not.
+func DurationRangeRule(name string, lo, hi time.Duration) string {
+	n := "(" + durationNanosExpr("this") + ")"
+	rule := "root = [" + durationExpr(name, "this") + fmt.Sprintf(`, if %[1]s != null && %[1]s < %[3]d {
+  "%[2]s: %%v is below the minimum of %[4]v".format(this)
+} else { null }`, n, name, lo.Nanoseconds(), lo)
+	if hi > 0 {
+		rule += fmt.Sprintf(`, if %[1]s != null && %[1]s > %[3]d {
+  "%[2]s: %%v is above the maximum of %[4]v".format(this)
+} else { null }`, n, name, hi.Nanoseconds(), hi)
+	}
+	return rule + "].filter(x -> x != null)"
+}
+
 // durationNanosExpr is a bloblang expression for the nanoseconds of v, a
 // string that durationPattern matches, or null when it is not one.
 func durationNanosExpr(v string) string {

@@ -89,6 +89,7 @@ const (
 const (
 	FieldFrom            = fieldFrom
 	FieldCheckpointCache = fieldCheckpoint + "." + fieldCheckpointCache
+	FieldMaxInFlight     = fieldMaxInFlight
 )
 
 // DedupeMode is the value of `dedupe.mode`: how the input drops events a
@@ -127,11 +128,10 @@ const (
 	// MetaStream is the stream's name, on every message of an input with a
 	// `streams` list (or built with input.NewStreams).
 	MetaStream = "sse_stream"
-	// MetaCheckpointKey and MetaResumePoint are set on every message when
-	// checkpoint.cache is set: the stream's own checkpoint key, and its
-	// resume point (the Last-Event-ID a restart would send) once this event
-	// is settled. A transactional output can store the second under the
-	// first, next to the events, for exactly-once delivery.
+	// MetaCheckpointKey and MetaResumePoint are set only with
+	// checkpoint.cache: the stream's checkpoint key, and its resume point
+	// after this event, which an output that commits resume points with
+	// its records (kafka_franz with transactional_id) writes under that key.
 	MetaCheckpointKey = "sse_checkpoint_key"
 	MetaResumePoint   = "sse_resume_point"
 	// MetaCursor is the resume cursor (resume.cursor) on the message that
@@ -443,6 +443,10 @@ comments, multi-line data, ` + "`retry`" + `, ` + "`Last-Event-ID`" + ` and reco
 - ` + "`sse_checkpoint_key`" + ` and ` + "`sse_resume_point`" + `: with ` + "`checkpoint.cache`" + `, the stream's checkpoint key and its
   resume point once this event is settled (what a transactional output can store beside the events).
 - Response headers selected by ` + "`extract_headers`" + `, and the optional keys of ` + "`metadata`" + `.
+- With ` + "`checkpoint.cache`" + ` set: ` + "`sse_checkpoint_key`" + `, the checkpoint key, and ` + "`sse_resume_point`" + `, the resume point
+  after this event (the last event ID up to and including this one that can be sent as ` + "`Last-Event-ID`" + `, or the
+  ` + "`resume.cursor`" + ` when one is set): what the input checkpoints once this event is acknowledged. A transactional ` + "`kafka_franz`" + ` output commits it with the
+  records, so keep both keys through the pipeline.
 
 ### Acknowledgements and resuming
 

@@ -317,11 +317,19 @@ const probeTimeout = 10 * time.Second
 // unreachable server) stops the input from starting instead of failing
 // every checkpoint write later. It reads the first slot and writes and
 // deletes a probe key beside the slots, leaving the checkpoint untouched.
-func (s *checkpointStore) probe(ctx context.Context) error {
+// A cache whose checkpoints an output owns (see [OwnedMarker]) is only
+// asked for its marker: the input never writes to it, and its first read
+// may wait for the output to fence an earlier instance.
+func (s *checkpointStore) probe(ctx context.Context) (owned bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	if owned, err = s.ownedBy(ctx); owned || err != nil {
+		if err != nil {
+			err = fmt.Errorf("cache %q cannot hold checkpoints: %w", s.cache, err)
+		}
+		return owned, err
+	}
 	key := s.key + ".probe"
-	var err error
 	if aerr := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 		if _, err = c.Get(ctx, s.slot(0)); errors.Is(err, service.ErrKeyNotFound) {
 			err = nil
@@ -343,7 +351,7 @@ func (s *checkpointStore) probe(ctx context.Context) error {
 		err = aerr
 	}
 	if err != nil {
-		return fmt.Errorf("cache %q cannot hold checkpoints: %w", s.cache, err)
+		return false, fmt.Errorf("cache %q cannot hold checkpoints: %w", s.cache, err)
 	}
-	return nil
+	return false, nil
 }

@@ -29,7 +29,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			in, err := newInput(c, res, len(c.Streams) > 0, false)
+			in, err := newInput(conf, c, res, len(c.Streams) > 0, false)
 			if err != nil {
 				return nil, err
 			}
@@ -107,7 +107,10 @@ type sseInput struct {
 	req              *requestTemplate // what each connection attempt sends; a stream with headers of its own derives its own
 	include, exclude map[string]bool
 	store            *checkpointStore // the input's; each stream's key derives from its key
-	from             *fromOpener      // the `from` file, unless it is stdin
+	// ownedCheckpoint: the checkpoint cache serves resume points an output
+	// commits with its records, and the input writes none (see OwnedMarker).
+	ownedCheckpoint bool
+	from            *fromOpener // the `from` file, unless it is stdin
 	// many: the input runs named streams (a streams list, or NewStreams):
 	// sse_stream on every message, a stream label on the metrics, and
 	// readers that reconnect by themselves instead of waiting for Connect.
@@ -141,7 +144,7 @@ type sseInput struct {
 // newInput builds an input from its parsed configuration: one stream from
 // c.URL or c.From, or, with many, the streams of c.Streams (and later those
 // given to Put).
-func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bool) (*sseInput, error) {
+func newInput(conf *service.ParsedConfig, c *benthossse.Config, res *service.Resources, many, keepRunning bool) (*sseInput, error) {
 	in := &sseInput{
 		conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics(), many),
 		many: many, keepRunning: keepRunning, h: newHandoff(), closing: make(chan struct{}),
@@ -167,8 +170,15 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, fmt.Errorf("cache resource %q not found", c.CheckpointCache))
 		}
 		in.store = &checkpointStore{res: res, cache: c.CheckpointCache, key: c.CheckpointKey}
-		if err := in.store.probe(context.Background()); err != nil {
+		owned, err := in.store.probe(context.Background())
+		if err != nil {
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, err)
+		}
+		if owned {
+			if err := checkOwnedCheckpoint(conf, c); err != nil {
+				return nil, err
+			}
+			in.ownedCheckpoint = true
 		}
 	}
 	if !many {

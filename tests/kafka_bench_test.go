@@ -1,9 +1,11 @@
 package tests
 
 // SSE -> Kafka through the binary, the broker in another process
-// (tests/kafkabroker, in memory), no checkpoint:
+// (tests/kafkabroker, in memory); BenchmarkKafka without a checkpoint,
+// BenchmarkKafkaExactlyOnce also transactional:
 //
-//	go test -run '^$' -bench Kafka -benchtime 1x ./tests/
+//	go test -run '^$' -bench 'Kafka$' -benchtime 1x ./tests/
+//	go test -run '^$' -bench KafkaExactlyOnce -benchtime 1x ./tests/
 //
 // throughput: the server writes the events as fast as the pipeline takes
 // them; events/s is from the first event written to the last record
@@ -30,21 +32,50 @@ import (
 // kafkaBenchConfigs are the settings compared: the components' defaults,
 // resources/kafka.yaml's (one batch in flight on each side: stream order
 // even across replays), and tuned for throughput.
-var kafkaBenchConfigs = []struct{ name, input, output string }{
+var kafkaBenchConfigs = []kafkaBenchConfig{
 	{name: "defaults"},
 	{name: "kafka.yaml", input: "max_batch_size: 256\n    max_in_flight: 1", output: "max_in_flight: 1"},
 	{name: "tuned", input: "max_batch_size: 1024", output: "max_in_flight: 64\n    compression: lz4"},
 }
 
-func BenchmarkKafka(b *testing.B) {
-	for _, c := range kafkaBenchConfigs {
+// kafkaBenchConfig is one set of settings: YAML lines for the sse input and
+// the kafka_franz output, and whether the pipeline is exactly once (then
+// the input resumes through a kafka_offsets cache, the output commits a
+// transaction per batch, and the consumer reads committed records only).
+type kafkaBenchConfig struct {
+	name, input, output string
+	exactlyOnce         bool
+}
+
+// kafkaEOSBenchConfigs compare exactly once with at least once on the same
+// stream, in the same run: resources/kafka.yaml's settings, then each mode
+// with the input's default batch (1024, resources/kafka_exactly_once.yaml's)
+// and a tuned one. Every config has one batch in flight on each side, as
+// exactly once requires.
+//
+//	go test -run '^$' -bench KafkaExactlyOnce -benchtime 1x ./tests/
+var kafkaEOSBenchConfigs = []kafkaBenchConfig{
+	{name: "at-least-once/kafka.yaml", input: "max_batch_size: 256\n    max_in_flight: 1", output: "max_in_flight: 1"},
+	{name: "exactly-once/batch-256", input: "max_batch_size: 256\n    max_in_flight: 1", output: "max_in_flight: 1", exactlyOnce: true},
+	{name: "at-least-once/batch-1024", input: "max_batch_size: 1024\n    max_in_flight: 1", output: "max_in_flight: 1"},
+	{name: "exactly-once/batch-1024", input: "max_batch_size: 1024\n    max_in_flight: 1", output: "max_in_flight: 1", exactlyOnce: true},
+	{name: "at-least-once/batch-8192", input: "max_batch_size: 8192\n    max_in_flight: 1", output: "max_in_flight: 1\n    compression: lz4"},
+	{name: "exactly-once/batch-8192", input: "max_batch_size: 8192\n    max_in_flight: 1", output: "max_in_flight: 1\n    compression: lz4", exactlyOnce: true},
+}
+
+func BenchmarkKafka(b *testing.B) { benchmarkKafka(b, kafkaBenchConfigs) }
+
+func BenchmarkKafkaExactlyOnce(b *testing.B) { benchmarkKafka(b, kafkaEOSBenchConfigs) }
+
+func benchmarkKafka(b *testing.B, configs []kafkaBenchConfig) {
+	for _, c := range configs {
 		for _, mode := range []string{"throughput", "latency"} {
 			b.Run(c.name+"/"+mode, func(b *testing.B) {
 				b.ReportAllocs()
 				var rate float64
 				var lat []time.Duration
 				for range b.N {
-					r, l := runKafkaBench(b, c.input, c.output, mode == "latency")
+					r, l := runKafkaBench(b, c, mode == "latency")
 					rate += r
 					lat = append(lat, l...)
 				}
@@ -64,7 +95,7 @@ func BenchmarkKafka(b *testing.B) {
 
 // runKafkaBench runs one stream through the binary and returns its rate
 // and, when paced, every event's latency.
-func runKafkaBench(b *testing.B, inputExtra, outputExtra string, paced bool) (float64, []time.Duration) {
+func runKafkaBench(b *testing.B, c kafkaBenchConfig, paced bool) (float64, []time.Duration) {
 	b.Helper()
 	n := 200000
 	if paced {
@@ -110,6 +141,14 @@ func runKafkaBench(b *testing.B, inputExtra, outputExtra string, paced bool) (fl
 	})
 	defer srv.Close()
 
+	inputExtra, outputExtra, resources := c.input, c.output, ""
+	isolation := kgo.ReadUncommitted()
+	if c.exactlyOnce {
+		inputExtra += "\n    checkpoint: {cache: offsets, key: bench}"
+		outputExtra += "\n    transactional_id: bench\n    offsets_topic: offsets"
+		resources = fmt.Sprintf("cache_resources:\n  - label: offsets\n    kafka_offsets: {seed_brokers: [ %q ], topic: offsets}\n", broker.addr)
+		isolation = kgo.ReadCommitted()
+	}
 	config := writeConfigFile(b, "", "bench.yaml", fmt.Sprintf(`
 http: {enabled: false}
 logger: {level: warn}
@@ -125,11 +164,12 @@ output:
     key: ${! @sse_id }
     metadata: {include_prefixes: [ sse_ ]}
     %s
-`, srv.Addr(), inputExtra, broker.addr, topic, outputExtra))
+%s`, srv.Addr(), inputExtra, broker.addr, topic, outputExtra, resources))
 
 	// The consumer, started first so that it is fetching when records come.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -119,7 +119,18 @@ func (b *kafkaBroker) Kill() {
 	b.cmd = nil
 }
 
-// Restart starts a killed broker again on the same address and data.
+// Stop stops the broker with its clean shutdown (SIGTERM: the cluster is
+// closed and its data directory flushed) and waits for it to exit.
+func (b *kafkaBroker) Stop() {
+	if b.cmd == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	<-b.done
+	b.cmd = nil
+}
+
+// Restart starts a stopped broker again on the same address and data.
 func (b *kafkaBroker) Restart(topic string) {
 	b.t.Helper()
 	b.start(topic)

@@ -40,6 +40,8 @@ var exampleEnv = map[string]string{
 	"LOG_LEVEL":           "debug",
 	"RESPONSE_ID":         "resp_test",
 	"OPENAI_API_KEY_FILE": "./no-such.key",
+	"OFFSETS_TOPIC":       "test-offsets",
+	"TRANSACTIONAL_ID":    "test-txn",
 }
 
 var (
@@ -60,7 +62,7 @@ func resourceConfigs(t *testing.T) []string {
 	// The examples the README promises; a rename must update this list.
 	for _, want := range []string{
 		"quickstart.yaml", "wikimedia.yaml", "openai.yaml", "checkpointed.yaml",
-		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "openai_resume.yaml",
+		"to_ndjson.yaml", "to_webhook.yaml", "scanner_stdin.yaml", "kafka.yaml", "kafka_exactly_once.yaml", "openai_resume.yaml",
 		"many_streams.yaml",
 	} {
 		require.Contains(t, names, want, "resources/%s is missing", want)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -25,38 +27,72 @@ import (
 )
 
 const (
-	fSeedBrokers      = "seed_brokers"
-	fTopic            = "topic"
-	fKey              = "key"
-	fPartitioner      = "partitioner"
-	fPartition        = "partition"
-	fClientID         = "client_id"
-	fIdempotentWrite  = "idempotent_write"
-	fMetadata         = "metadata"
-	fTimestampMs      = "timestamp_ms"
-	fTimeout          = "timeout"
-	fBatching         = "batching"
-	fMaxMessageBytes  = "max_message_bytes"
-	fBrokerWriteMax   = "broker_write_max_bytes"
-	fCompression      = "compression"
-	fTLS              = "tls"
-	fSASL             = "sasl"
-	fMetadataMaxAge   = "metadata_max_age"
-	fReqTimeoutExtra  = "request_timeout_overhead"
-	fConnIdleTimeout  = "conn_idle_timeout"
-	fAutoTopicCreate  = "allow_auto_topic_creation"
-	fSASLMechanism    = "mechanism"
-	fSASLUsername     = "username"
-	fSASLPassword     = "password"
-	fSASLToken        = "token"
-	fSASLExtensions   = "extensions"
-	partitionerManual = "manual"
+	fieldSeedBrokers     = "seed_brokers"
+	fieldTopic           = "topic"
+	fieldKey             = "key"
+	fieldPartitioner     = "partitioner"
+	fieldPartition       = "partition"
+	fieldClientID        = "client_id"
+	fieldIdempotentWrite = "idempotent_write"
+	fieldMetadata        = "metadata"
+	fieldTimestampMs     = "timestamp_ms"
+	fieldTimeout         = "timeout"
+	fieldBatching        = "batching"
+	fieldMaxMessageBytes = "max_message_bytes"
+	fieldBrokerWriteMax  = "broker_write_max_bytes"
+	fieldCompression     = "compression"
+	fieldTLS             = "tls"
+	fieldSASL            = "sasl"
+	fieldMetadataMaxAge  = "metadata_max_age"
+	fieldReqTimeoutExtra = "request_timeout_overhead"
+	fieldConnIdleTimeout = "conn_idle_timeout"
+	fieldAutoTopicCreate = "allow_auto_topic_creation"
+	fieldTransactionalID = "transactional_id"
+	fieldOffsetsTopic    = "offsets_topic"
+	fieldTxnTimeout      = "transaction_timeout"
+	fieldSASLMechanism   = "mechanism"
+	fieldSASLUsername    = "username"
+	fieldSASLPassword    = "password"
+	fieldSASLToken       = "token"
+	fieldSASLExtensions  = "extensions"
+	partitionerManual    = "manual"
 )
 
-// durationRule is a lint rule for a duration field: lint does not parse
+// durationBounds are the durations each duration field accepts, from the
+// first to the second (0: no maximum): franz-go's own limits (kgo's
+// cfg.validate), and above zero for the output's own timeout, which a
+// zero would expire before any write. The lint rule and the parsing code
+// both use them, so lint refuses exactly what would fail at run time.
+var durationBounds = map[string][2]time.Duration{
+	fieldTimeout:          {time.Millisecond, 0},
+	fieldMetadataMaxAge:   {5 * time.Second, time.Hour}, // not below kgo's metadata min age, 5s
+	fieldReqTimeoutExtra:  {100 * time.Millisecond, 15 * time.Minute},
+	fieldConnIdleTimeout:  {100 * time.Millisecond, 15 * time.Minute},
+	fieldTxnTimeout:       {time.Second, 15 * time.Minute}, // Kafka's default transaction.max.timeout.ms
+	offsetsFieldWriterCap: {time.Millisecond, 0},           // kafka_offsets; its timeout is fieldTimeout's
+}
+
+// durationRule is the lint rule of a duration field: lint does not parse
 // durations by itself.
 func durationRule(name string) string {
-	return fmt.Sprintf(`root = if this.type() != "string" || this.parse_duration().catch(null) == null { [ "%s: %%v is not a valid duration such as 10s".format(this) ] } else if this.parse_duration() <= 0 { [ "%s must be positive" ] }`, name, name)
+	b := durationBounds[name]
+	return benthossse.DurationRangeRule(name, b[0], b[1])
+}
+
+// duration reads a duration field, refusing what its lint rule refuses.
+func duration(conf *service.ParsedConfig, name string) (time.Duration, error) {
+	v, err := conf.FieldDuration(name)
+	if err != nil {
+		return 0, err
+	}
+	b := durationBounds[name]
+	if v < b[0] || b[1] > 0 && v > b[1] {
+		if b[1] > 0 {
+			return 0, fmt.Errorf("%s: %v is not between %v and %v", name, v, b[0], b[1])
+		}
+		return 0, fmt.Errorf("%s: %v is below the minimum of %v", name, v, b[0])
+	}
+	return v, nil
 }
 
 func outputSpec() *service.ConfigSpec {
@@ -84,46 +120,38 @@ the stream while the brokers accept them (idempotent writes keep the client's re
 fails is replayed by the input after later ones may have been written, so after a failure a partition can hold an
 event again, after events that followed it.`).
 		Fields(
-			service.NewStringListField(fSeedBrokers).
-				Description("A list of broker addresses to connect to, as `host:port`. An entry may hold several addresses separated by commas.").
-				Example([]string{"localhost:9092"}).
-				Example([]string{"foo:9092", "bar:9092"}).
-				Example([]string{"foo:9092,bar:9092"}),
-			service.NewInterpolatedStringField(fTopic).
+			seedBrokersField(),
+			service.NewInterpolatedStringField(fieldTopic).
 				Description("The topic to write each message to.").
 				Example("sse-events").
 				Example(`${! @sse_event }`),
-			service.NewInterpolatedStringField(fKey).
+			service.NewInterpolatedStringField(fieldKey).
 				Description("The record key of each message. Unset, records have no key.").
 				Example(`${! @sse_id }`).
 				Optional(),
-			service.NewStringEnumField(fPartitioner, "murmur2_hash", "round_robin", "least_backup", partitionerManual).
+			service.NewStringEnumField(fieldPartitioner, "murmur2_hash", "round_robin", "least_backup", partitionerManual).
 				Description("How records are spread over the partitions of a topic. `murmur2_hash`: by the Kafka (Java client) murmur2 hash of the key, with records without a key sticking to one partition per batch. `round_robin`: one partition after the other. `least_backup`: the partition with the fewest records waiting. `manual`: the partition given by `partition`. Unset: franz-go's default, which hashes keys with murmur2 too and spreads records without a key by bytes written.").
 				Example("murmur2_hash").
 				Example(partitionerManual).
 				Optional().
 				Advanced(),
-			service.NewInterpolatedStringField(fPartition).
+			service.NewInterpolatedStringField(fieldPartition).
 				Description("The partition of each message, an integer. Only used, and then required, with `partitioner: manual`.").
 				Example(`${! @partition }`).
 				Example("0").
 				Optional(),
-			service.NewStringField(fClientID).
-				Description("The client ID the brokers see. Redpanda Connect defaults to its own product name; this binary defaults to `benthos-sse`.").
-				Example("my-pipeline").
-				Default("benthos-sse").
-				Advanced(),
-			service.NewBoolField(fIdempotentWrite).
+			clientIDField(),
+			service.NewBoolField(fieldIdempotentWrite).
 				Description("Write idempotently: the brokers drop a record the client sends again after a lost response, and keep the records of a partition in the order sent. It needs the `IDEMPOTENT_WRITE` permission on the cluster; set it to `false` where that is not granted.").
 				Example(false).
 				Default(true).
 				Advanced(),
-			service.NewMetadataFilterField(fMetadata).
+			service.NewMetadataFilterField(fieldMetadata).
 				Description("Which message metadata becomes record headers (key = metadata key, value = its string value). By default none does.").
 				Example(map[string]any{"include_prefixes": []string{"sse_"}}).
 				Example(map[string]any{"include_patterns": []string{"^sse_(id|event)$"}}).
 				Optional(),
-			service.NewInterpolatedStringField(fTimestampMs).
+			service.NewInterpolatedStringField(fieldTimestampMs).
 				Description("The record timestamp, in milliseconds since the Unix epoch. Unset: the time the record is written.").
 				Example(`${! timestamp_unix_milli() }`).
 				Example(`${! metadata("kafka_timestamp_ms") }`).
@@ -133,88 +161,63 @@ event again, after events that followed it.`).
 				Description("The maximum number of batches written at once. Use 1 to keep the stream's order within a partition.").
 				Example(1).
 				Default(10),
-			service.NewDurationField(fTimeout).
+			service.NewDurationField(fieldTimeout).
 				Description("How long writing a batch may wait for the brokers to acknowledge its records. When it passes, the records not yet acknowledged fail, their messages are nacked and the input delivers them again. The client checks it before sending a request and after a response, so a write that waits on retries can take a few seconds longer.").
 				Example("30s").
 				Default("10s").
-				LintRule(durationRule(fTimeout)).
+				LintRule(durationRule(fieldTimeout)).
 				Advanced(),
-			service.NewBatchPolicyField(fBatching).
+			service.NewBatchPolicyField(fieldBatching).
 				Description("Groups messages into batches before they are written; a batch is written as one produce call per message, which the client groups into requests by partition.").
 				Example(map[string]any{"count": 100, "period": "50ms"}),
-			service.NewStringField(fMaxMessageBytes).
+			service.NewStringField(fieldMaxMessageBytes).
 				Description("The largest record batch, before compression, that the client sends: Kafka's `max.message.bytes`. A record larger than this fails (its message is nacked) without reaching the broker. Units: `B`, `KB`, `MB`, `KiB`, `MiB`, ...").
 				Example("100B").
 				Example("50mib").
 				Default("1MB").
 				Advanced(),
-			service.NewStringField(fBrokerWriteMax).
+			service.NewStringField(fieldBrokerWriteMax).
 				Description("The largest request the client writes to a broker, at least `max_message_bytes`: Kafka's `socket.request.max.bytes`.").
 				Example("128MB").
 				Example("50mib").
 				Default("100MB").
 				Advanced(),
-			service.NewStringEnumField(fCompression, "none", "snappy", "lz4", "gzip", "zstd").
+			service.NewStringEnumField(fieldCompression, "none", "snappy", "lz4", "gzip", "zstd").
 				Description("The compression of record batches. Unset: franz-go's default, snappy (a batch that does not get smaller is sent uncompressed).").
 				Example("lz4").
 				Example("none").
 				Optional().
 				Advanced(),
-			service.NewTLSToggledField(fTLS),
-			service.NewObjectListField(fSASL,
-				service.NewStringEnumField(fSASLMechanism, "none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER").
-					Description("The SASL mechanism. `none` skips the entry. Connect's `AWS_MSK_IAM` is not available in this binary.").
-					Example("SCRAM-SHA-512"),
-				service.NewStringField(fSASLUsername).
-					Description("The user name, for `PLAIN` and `SCRAM-*`.").
-					Example("${KAFKA_USER}").
-					Default(""),
-				service.NewStringField(fSASLPassword).
-					Description("The password, for `PLAIN` and `SCRAM-*`.").
-					Example("${KAFKA_PASSWORD}").
-					Default("").
-					Secret(),
-				service.NewStringField(fSASLToken).
-					Description("The OAuth bearer token, for `OAUTHBEARER`.").
-					Example("${KAFKA_TOKEN}").
-					Default("").
-					Secret(),
-				service.NewStringMapField(fSASLExtensions).
-					Description("Key/value pairs sent with the token, for `OAUTHBEARER`.").
-					Example(map[string]string{"logicalCluster": "lkc-123"}).
-					Optional(),
-			).
-				Description("SASL authentication, tried in the order given until a mechanism the brokers support is found.").
-				Example([]map[string]any{{"mechanism": "SCRAM-SHA-512", "username": "${KAFKA_USER}", "password": "${KAFKA_PASSWORD}"}}).
-				Optional().
-				Advanced(),
-			service.NewDurationField(fMetadataMaxAge).
+			service.NewTLSToggledField(fieldTLS),
+			saslField(),
+			service.NewDurationField(fieldMetadataMaxAge).
 				Description("How often the client refreshes the cluster's metadata (brokers, partitions, leaders) without a reason to.").
 				Example("5m").
 				Default("1m").
-				LintRule(durationRule(fMetadataMaxAge)).
+				LintRule(durationRule(fieldMetadataMaxAge)).
 				Advanced(),
-			service.NewDurationField(fReqTimeoutExtra).
+			service.NewDurationField(fieldReqTimeoutExtra).
 				Description("Added to a request's own timeout to bound how long the client waits for the response before it closes the connection.").
 				Example("5s").
 				Default("10s").
-				LintRule(durationRule(fReqTimeoutExtra)).
+				LintRule(durationRule(fieldReqTimeoutExtra)).
 				Advanced(),
-			service.NewDurationField(fConnIdleTimeout).
+			service.NewDurationField(fieldConnIdleTimeout).
 				Description("How long an idle connection to a broker stays open.").
 				Example("1m").
 				Default("20s").
-				LintRule(durationRule(fConnIdleTimeout)).
+				LintRule(durationRule(fieldConnIdleTimeout)).
 				Advanced(),
-			service.NewBoolField(fAutoTopicCreate).
+			service.NewBoolField(fieldAutoTopicCreate).
 				Description("Let the brokers create a topic that does not exist when it is first written to (if the cluster allows it).").
 				Example(false).
 				Default(true).
 				Advanced(),
 		).
+		Fields(transactionFields()...).
 		LintRule(`root = match {
   this.partitioner.or("") == "manual" && this.partition.or("") == "" => [ "partition must be set when partitioner is manual" ],
-  this.partitioner.or("") != "manual" && this.partition.or("") != "" => [ "partition is only used with partitioner: manual" ],
+  this.partitioner.or("") != "manual" && this.partition.or("") != "" => [ "partition is only used with partitioner: manual" ],`+transactionLint+`
 }`).
 		Example("SSE to Kafka", "Every event becomes a record keyed by its ID, with `sse_id` and `sse_event` as headers; one batch at a time keeps the stream's order.", `
 input:
@@ -233,6 +236,55 @@ output:
 `)
 }
 
+// The fields every component of this package shares, as Connect's Kafka
+// components name them.
+
+func seedBrokersField() *service.ConfigField {
+	return service.NewStringListField(fieldSeedBrokers).
+		Description("A list of broker addresses to connect to, as `host:port`. An entry may hold several addresses separated by commas.").
+		Example([]string{"localhost:9092"}).
+		Example([]string{"foo:9092", "bar:9092"}).
+		Example([]string{"foo:9092,bar:9092"})
+}
+
+func clientIDField() *service.ConfigField {
+	return service.NewStringField(fieldClientID).
+		Description("The client ID the brokers see. Redpanda Connect defaults to its own product name; this binary defaults to `benthos-sse`.").
+		Example("my-pipeline").
+		Default("benthos-sse").
+		Advanced()
+}
+
+func saslField() *service.ConfigField {
+	return service.NewObjectListField(fieldSASL,
+		service.NewStringEnumField(fieldSASLMechanism, "none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER").
+			Description("The SASL mechanism. `none` skips the entry. Connect's `AWS_MSK_IAM` is not available in this binary.").
+			Example("SCRAM-SHA-512"),
+		service.NewStringField(fieldSASLUsername).
+			Description("The user name, for `PLAIN` and `SCRAM-*`.").
+			Example("${KAFKA_USER}").
+			Default(""),
+		service.NewStringField(fieldSASLPassword).
+			Description("The password, for `PLAIN` and `SCRAM-*`.").
+			Example("${KAFKA_PASSWORD}").
+			Default("").
+			Secret(),
+		service.NewStringField(fieldSASLToken).
+			Description("The OAuth bearer token, for `OAUTHBEARER`.").
+			Example("${KAFKA_TOKEN}").
+			Default("").
+			Secret(),
+		service.NewStringMapField(fieldSASLExtensions).
+			Description("Key/value pairs sent with the token, for `OAUTHBEARER`.").
+			Example(map[string]string{"logicalCluster": "lkc-123"}).
+			Optional(),
+	).
+		Description("SASL authentication, tried in the order given until a mechanism the brokers support is found.").
+		Example([]map[string]any{{"mechanism": "SCRAM-SHA-512", "username": "${KAFKA_USER}", "password": "${KAFKA_PASSWORD}"}}).
+		Optional().
+		Advanced()
+}
+
 func init() {
 	service.MustRegisterBatchOutput("kafka_franz", outputSpec(),
 		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
@@ -240,7 +292,7 @@ func init() {
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
-			policy, err := conf.FieldBatchPolicy(fBatching)
+			policy, err := conf.FieldBatchPolicy(fieldBatching)
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
@@ -266,74 +318,53 @@ type output struct {
 	timeout   time.Duration
 	log       *service.Logger
 
+	txn *transaction // nil without transactional_id
+
 	mu     sync.Mutex
 	client *kgo.Client
 }
 
 func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	o := &output{log: res.Logger()}
-	var err error
-
-	entries, err := conf.FieldStringList(fSeedBrokers)
+	conn, err := connOpts(conf, res)
 	if err != nil {
 		return nil, err
 	}
-	var brokers []string
-	for _, e := range entries {
-		for _, b := range strings.Split(e, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				brokers = append(brokers, b)
-			}
-		}
-	}
-	if len(brokers) == 0 {
-		return nil, errors.New("seed_brokers: at least one broker address is required")
-	}
-	if o.topic, err = conf.FieldInterpolatedString(fTopic); err != nil {
+	if o.topic, err = conf.FieldInterpolatedString(fieldTopic); err != nil {
 		return nil, err
 	}
-	if conf.Contains(fKey) {
-		if o.key, err = conf.FieldInterpolatedString(fKey); err != nil {
+	if conf.Contains(fieldKey) {
+		if o.key, err = conf.FieldInterpolatedString(fieldKey); err != nil {
 			return nil, err
 		}
 	}
-	if conf.Contains(fTimestampMs) {
-		if o.timestamp, err = conf.FieldInterpolatedString(fTimestampMs); err != nil {
+	if conf.Contains(fieldTimestampMs) {
+		if o.timestamp, err = conf.FieldInterpolatedString(fieldTimestampMs); err != nil {
 			return nil, err
 		}
 	}
-	if conf.Contains(fMetadata) {
-		if o.headers, err = conf.FieldMetadataFilter(fMetadata); err != nil {
+	if conf.Contains(fieldMetadata) {
+		if o.headers, err = conf.FieldMetadataFilter(fieldMetadata); err != nil {
 			return nil, err
 		}
 	}
-	if o.timeout, err = conf.FieldDuration(fTimeout); err != nil {
-		return nil, err
-	}
-	if o.timeout <= 0 {
-		return nil, fmt.Errorf("timeout must be positive, not %v", o.timeout)
-	}
-	clientID, err := conf.FieldString(fClientID)
-	if err != nil {
+	if o.timeout, err = duration(conf, fieldTimeout); err != nil {
 		return nil, err
 	}
 
-	o.opts = []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.ClientID(clientID),
+	o.opts = append(conn,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.WithLogger(kgoLogger{res.Logger()}),
 		// The partition's records wait no longer than the batch does.
 		kgo.ProducerLinger(0),
-	}
+	)
 
 	partitioner := ""
-	if conf.Contains(fPartitioner) {
-		if partitioner, err = conf.FieldString(fPartitioner); err != nil {
+	if conf.Contains(fieldPartitioner) {
+		if partitioner, err = conf.FieldString(fieldPartitioner); err != nil {
 			return nil, err
 		}
 	}
-	hasPartition := conf.Contains(fPartition)
+	hasPartition := conf.Contains(fieldPartition)
 	switch {
 	case partitioner == partitionerManual && !hasPartition:
 		return nil, errors.New("partition must be set when partitioner is manual")
@@ -350,14 +381,14 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.LeastBackupPartitioner()))
 	case partitionerManual:
 		o.opts = append(o.opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-		if o.partition, err = conf.FieldInterpolatedString(fPartition); err != nil {
+		if o.partition, err = conf.FieldInterpolatedString(fieldPartition); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("partitioner: unknown %q", partitioner)
 	}
 
-	idempotent, err := conf.FieldBool(fIdempotentWrite)
+	idempotent, err := conf.FieldBool(fieldIdempotentWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -365,11 +396,11 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		o.opts = append(o.opts, kgo.DisableIdempotentWrite())
 	}
 
-	maxMessage, err := byteSize(conf, fMaxMessageBytes)
+	maxMessage, err := byteSize(conf, fieldMaxMessageBytes)
 	if err != nil {
 		return nil, err
 	}
-	brokerWrite, err := byteSize(conf, fBrokerWriteMax)
+	brokerWrite, err := byteSize(conf, fieldBrokerWriteMax)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +412,8 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	}
 	o.opts = append(o.opts, kgo.ProducerBatchMaxBytes(maxMessage), kgo.BrokerMaxWriteBytes(brokerWrite))
 
-	if conf.Contains(fCompression) {
-		name, err := conf.FieldString(fCompression)
+	if conf.Contains(fieldCompression) {
+		name, err := conf.FieldString(fieldCompression)
 		if err != nil {
 			return nil, err
 		}
@@ -393,49 +424,77 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		o.opts = append(o.opts, kgo.ProducerBatchCompression(codec))
 	}
 
-	tlsConf, tlsOn, err := conf.FieldTLSToggled(fTLS)
-	if err != nil {
-		return nil, err
-	}
-	if tlsOn {
-		o.opts = append(o.opts, kgo.DialTLSConfig(tlsConf))
-	}
-
-	if conf.Contains(fSASL) {
-		mechs, err := saslMechanisms(conf)
-		if err != nil {
-			return nil, err
-		}
-		if len(mechs) > 0 {
-			o.opts = append(o.opts, kgo.SASL(mechs...))
-		}
-	}
-
 	for _, d := range []struct {
 		field string
 		opt   func(time.Duration) kgo.Opt
 	}{
-		{fMetadataMaxAge, kgo.MetadataMaxAge},
-		{fReqTimeoutExtra, kgo.RequestTimeoutOverhead},
-		{fConnIdleTimeout, kgo.ConnIdleTimeout},
+		{fieldMetadataMaxAge, kgo.MetadataMaxAge},
+		{fieldReqTimeoutExtra, kgo.RequestTimeoutOverhead},
+		{fieldConnIdleTimeout, kgo.ConnIdleTimeout},
 	} {
-		v, err := conf.FieldDuration(d.field)
+		v, err := duration(conf, d.field)
 		if err != nil {
 			return nil, err
 		}
-		if v <= 0 {
-			return nil, fmt.Errorf("%s must be positive, not %v", d.field, v)
-		}
 		o.opts = append(o.opts, d.opt(v))
 	}
-	autoCreate, err := conf.FieldBool(fAutoTopicCreate)
+	autoCreate, err := conf.FieldBool(fieldAutoTopicCreate)
 	if err != nil {
 		return nil, err
 	}
 	if autoCreate {
 		o.opts = append(o.opts, kgo.AllowAutoTopicCreation())
 	}
+	if err := o.parseTransaction(conf, idempotent, conn); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// connOpts are the client options of the fields every component of this
+// package shares: seed_brokers, client_id, tls and sasl.
+func connOpts(conf *service.ParsedConfig, res *service.Resources) ([]kgo.Opt, error) {
+	entries, err := conf.FieldStringList(fieldSeedBrokers)
+	if err != nil {
+		return nil, err
+	}
+	var brokers []string
+	for _, e := range entries {
+		for _, b := range strings.Split(e, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				brokers = append(brokers, b)
+			}
+		}
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("seed_brokers: at least one broker address is required")
+	}
+	clientID, err := conf.FieldString(fieldClientID)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(clientID),
+		kgo.WithLogger(kgoLogger{res.Logger()}),
+	}
+	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
+	if err != nil {
+		return nil, err
+	}
+	if tlsOn {
+		opts = append(opts, kgo.DialTLSConfig(tlsConf))
+	}
+	if conf.Contains(fieldSASL) {
+		mechs, err := saslMechanisms(conf)
+		if err != nil {
+			return nil, err
+		}
+		if len(mechs) > 0 {
+			opts = append(opts, kgo.SASL(mechs...))
+		}
+	}
+	return opts, nil
 }
 
 // byteSize reads a size such as "1MB" or "50mib".
@@ -471,21 +530,21 @@ func compressionCodec(name string) (kgo.CompressionCodec, error) {
 }
 
 func saslMechanisms(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
-	entries, err := conf.FieldObjectList(fSASL)
+	entries, err := conf.FieldObjectList(fieldSASL)
 	if err != nil {
 		return nil, err
 	}
 	var mechs []sasl.Mechanism
 	for i, e := range entries {
-		mech, err := e.FieldString(fSASLMechanism)
+		mech, err := e.FieldString(fieldSASLMechanism)
 		if err != nil {
 			return nil, err
 		}
-		user, err := e.FieldString(fSASLUsername)
+		user, err := e.FieldString(fieldSASLUsername)
 		if err != nil {
 			return nil, err
 		}
-		pass, err := e.FieldString(fSASLPassword)
+		pass, err := e.FieldString(fieldSASLPassword)
 		if err != nil {
 			return nil, err
 		}
@@ -498,7 +557,7 @@ func saslMechanisms(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
 		case "SCRAM-SHA-512":
 			mechs = append(mechs, scram.Auth{User: user, Pass: pass}.AsSha512Mechanism())
 		case "OAUTHBEARER":
-			token, err := e.FieldString(fSASLToken)
+			token, err := e.FieldString(fieldSASLToken)
 			if err != nil {
 				return nil, err
 			}
@@ -506,8 +565,8 @@ func saslMechanisms(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
 				return nil, fmt.Errorf("sasl[%d]: OAUTHBEARER needs a token", i)
 			}
 			var ext map[string]string
-			if e.Contains(fSASLExtensions) {
-				if ext, err = e.FieldStringMap(fSASLExtensions); err != nil {
+			if e.Contains(fieldSASLExtensions) {
+				if ext, err = e.FieldStringMap(fieldSASLExtensions); err != nil {
 					return nil, err
 				}
 			}
@@ -534,6 +593,12 @@ func (o *output) Connect(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("no Kafka broker answered: %w", err)
 	}
+	if o.txn != nil {
+		if err := o.connectTransaction(ctx, cl); err != nil {
+			cl.Close()
+			return err
+		}
+	}
 	o.client = cl
 	return nil
 }
@@ -548,11 +613,15 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if cl == nil {
 		return service.ErrNotConnected
 	}
+	if o.txn != nil {
+		return o.writeTransaction(ctx, cl, batch)
+	}
 
 	errs := make([]error, len(batch))
 	records := make([]*kgo.Record, len(batch))
+	x := o.executors(batch)
 	for i := range batch {
-		records[i], errs[i] = o.record(batch, i)
+		records[i], errs[i] = o.record(x, batch, i)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -599,27 +668,50 @@ func countErrs(errs []error) int {
 	return n
 }
 
-// record builds the record of message i.
-func (o *output) record(batch service.MessageBatch, i int) (*kgo.Record, error) {
+// executors resolve the output's interpolations on one batch. Building
+// one converts the batch once, where MessageBatch.TryInterpolatedString
+// converts it on every call: quadratic in the batch size, which made a
+// batch of 8192 events take 2,942 events/s.
+type executors struct {
+	topic, key, partition, timestamp *service.MessageBatchInterpolationExecutor
+}
+
+func (o *output) executors(batch service.MessageBatch) *executors {
+	x := &executors{topic: batch.InterpolationExecutor(o.topic)}
+	if o.key != nil {
+		x.key = batch.InterpolationExecutor(o.key)
+	}
+	if o.partition != nil {
+		x.partition = batch.InterpolationExecutor(o.partition)
+	}
+	if o.timestamp != nil {
+		x.timestamp = batch.InterpolationExecutor(o.timestamp)
+	}
+	return x
+}
+
+// record builds the record of message i of batch, resolving the
+// interpolations with x.
+func (o *output) record(x *executors, batch service.MessageBatch, i int) (*kgo.Record, error) {
 	msg := batch[i]
 	value, err := msg.AsBytes()
 	if err != nil {
 		return nil, err
 	}
 	r := &kgo.Record{Value: value}
-	if r.Topic, err = batch.TryInterpolatedString(i, o.topic); err != nil {
+	if r.Topic, err = x.topic.TryString(i); err != nil {
 		return nil, fmt.Errorf("topic: %w", err)
 	}
 	if r.Topic == "" {
 		return nil, errors.New("topic: the interpolation gave an empty topic")
 	}
 	if o.key != nil {
-		if r.Key, err = batch.TryInterpolatedBytes(i, o.key); err != nil {
+		if r.Key, err = x.key.TryBytes(i); err != nil {
 			return nil, fmt.Errorf("key: %w", err)
 		}
 	}
 	if o.partition != nil {
-		s, err := batch.TryInterpolatedString(i, o.partition)
+		s, err := x.partition.TryString(i)
 		if err != nil {
 			return nil, fmt.Errorf("partition: %w", err)
 		}
@@ -630,7 +722,7 @@ func (o *output) record(batch service.MessageBatch, i int) (*kgo.Record, error) 
 		r.Partition = int32(p)
 	}
 	if o.timestamp != nil {
-		s, err := batch.TryInterpolatedString(i, o.timestamp)
+		s, err := x.timestamp.TryString(i)
 		if err != nil {
 			return nil, fmt.Errorf("timestamp_ms: %w", err)
 		}

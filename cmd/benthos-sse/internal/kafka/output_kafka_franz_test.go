@@ -584,7 +584,7 @@ func TestOutput_ConfigErrors(t *testing.T) {
 	}{
 		{name: "partition without manual", yaml: "partition: '1'", lint: "partition is only used with partitioner: manual"},
 		{name: "manual without partition", yaml: "partitioner: manual", lint: "partition must be set when partitioner is manual"},
-		{name: "bad timeout", yaml: "timeout: soon", lint: "timeout: soon is not a valid duration"},
+		{name: "bad timeout", yaml: "timeout: soon", lint: "timeout: soon is not a valid non-negative duration"},
 		{name: "unknown partitioner", yaml: "partitioner: sticky", lint: "sticky"},
 		{name: "unknown compression", yaml: "compression: brotli", lint: "brotli"},
 		{name: "unknown sasl mechanism", yaml: "sasl: [ {mechanism: GSSAPI} ]", lint: "GSSAPI"},
@@ -593,6 +593,19 @@ func TestOutput_ConfigErrors(t *testing.T) {
 		{name: "write max below message max", yaml: "max_message_bytes: 2MB\nbroker_write_max_bytes: 1MB", build: "must be at least max_message_bytes"},
 		{name: "no brokers", yaml: "seed_brokers: [ ' , ' ]", build: "at least one broker"},
 		{name: "max_in_flight zero", yaml: "max_in_flight: 0", build: "max_in_flight must be at least 1"},
+		// Durations: lint refuses what the runtime refuses, zero included.
+		{name: "zero timeout", yaml: "timeout: 0s", lint: "timeout: 0s is below the minimum of 1ms"},
+		{name: "zero conn_idle_timeout", yaml: "conn_idle_timeout: 0s", lint: "conn_idle_timeout: 0s is below the minimum of 100ms"},
+		{name: "zero request_timeout_overhead", yaml: "request_timeout_overhead: 0s", lint: "request_timeout_overhead: 0s is below the minimum of 100ms"},
+		{name: "metadata_max_age below kgo's min age", yaml: "metadata_max_age: 1s", lint: "metadata_max_age: 1s is below the minimum of 5s"},
+		{name: "metadata_max_age above an hour", yaml: "metadata_max_age: 2h", lint: "metadata_max_age: 2h is above the maximum of 1h0m0s"},
+		{name: "zero transaction_timeout", yaml: "transactional_id: x\noffsets_topic: o\nmax_in_flight: 1\ntransaction_timeout: 0s", lint: "transaction_timeout: 0s is below the minimum of 1s"},
+		// The combinations that cannot be exactly once.
+		{name: "transactional without idempotence", yaml: "transactional_id: x\noffsets_topic: o\nmax_in_flight: 1\nidempotent_write: false", lint: "idempotent_write: false cannot be exactly once"},
+		{name: "transactional with default max_in_flight", yaml: "transactional_id: x\noffsets_topic: o", lint: "max_in_flight: 10 cannot be exactly once with transactional_id"},
+		{name: "transactional with max_in_flight 2", yaml: "transactional_id: x\noffsets_topic: o\nmax_in_flight: 2", lint: "max_in_flight: 2 cannot be exactly once with transactional_id"},
+		{name: "transactional without offsets_topic", yaml: "transactional_id: x\nmax_in_flight: 1", lint: "offsets_topic must be set with transactional_id"},
+		{name: "offsets_topic without transactional", yaml: "offsets_topic: o", lint: "offsets_topic is only used with transactional_id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -669,7 +682,8 @@ func TestOutput_EveryFieldHasDescriptionAndExample(t *testing.T) {
 	}
 	for _, name := range []string{"seed_brokers", "topic", "key", "partition", "partitioner", "client_id",
 		"metadata.include_prefixes", "metadata.include_patterns", "max_in_flight", "batching", "timeout",
-		"max_message_bytes", "compression", "idempotent_write", "tls", "sasl", "sasl[].mechanism"} {
+		"max_message_bytes", "compression", "idempotent_write", "tls", "sasl", "sasl[].mechanism",
+		"transactional_id", "offsets_topic", "transaction_timeout"} {
 		assert.True(t, seen[name], "field %s is missing", name)
 	}
 }
