@@ -29,7 +29,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			in, err := newInput(c, res, len(c.Streams) > 0, false)
+			in, err := newInput(conf, c, res, len(c.Streams) > 0, false)
 			if err != nil {
 				return nil, err
 			}
@@ -41,11 +41,6 @@ func init() {
 // wrap adds Benthos' replay of rejected batches and the bound on batches in
 // flight, both read from conf, around in.
 func wrap(conf *service.ParsedConfig, in *sseInput) (service.BatchInput, error) {
-	if in.ownedCheckpoint {
-		if err := checkOwnedCheckpoint(conf, in.conf); err != nil {
-			return nil, err
-		}
-	}
 	retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
 	if err != nil {
 		return nil, err
@@ -149,7 +144,7 @@ type sseInput struct {
 // newInput builds an input from its parsed configuration: one stream from
 // c.URL or c.From, or, with many, the streams of c.Streams (and later those
 // given to Put).
-func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bool) (*sseInput, error) {
+func newInput(conf *service.ParsedConfig, c *benthossse.Config, res *service.Resources, many, keepRunning bool) (*sseInput, error) {
 	in := &sseInput{
 		conf: c, res: res, log: res.Logger(), m: newMetrics(res.Metrics(), many),
 		many: many, keepRunning: keepRunning, h: newHandoff(), closing: make(chan struct{}),
@@ -179,7 +174,12 @@ func newInput(c *benthossse.Config, res *service.Resources, many, keepRunning bo
 		if err != nil {
 			return nil, benthossse.FieldError(benthossse.FieldCheckpointCache, err)
 		}
-		in.ownedCheckpoint = owned
+		if owned {
+			if err := checkOwnedCheckpoint(conf, c); err != nil {
+				return nil, err
+			}
+			in.ownedCheckpoint = true
+		}
 	}
 	if !many {
 		var err error

@@ -164,7 +164,6 @@ type reader struct {
 	labels   []string // metric label values after the fixed ones; nil without
 	gauges   bool     // whether this stream sets its own gauges
 	nameMeta any      // name, stored once as an any for sse_stream
-	keyMeta  any      // the checkpoint key, for sse_checkpoint_key; nil without checkpoint
 	store    *checkpointStore
 	req      *requestTemplate // what each connection attempt sends; nil for `from`
 	closing  chan struct{}    // closed by stop: releases a waiting reader
@@ -192,6 +191,7 @@ type reader struct {
 	ending        bool   // end_on_data was seen: end after this chunk
 	unsendableIDs uint64 // event IDs that could not be sent, for onIDNotSendable
 	meta          eventMeta
+	points        *resumeMeta // with checkpoint.cache: sse_checkpoint_key and sse_resume_point
 	dedupe        *deduper
 	resume        resumer // the resume point: the event ID, or resume.cursor
 
@@ -244,7 +244,6 @@ func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 		if in.many {
 			r.store = &checkpointStore{res: in.res, cache: in.store.cache, key: benthossse.StreamCheckpointKey(in.store.key, s.Name)}
 		}
-		r.keyMeta = r.store.key
 	}
 	if c.DedupeMode != benthossse.DedupeNone {
 		r.dedupe = newDeduper(c.DedupeMode, c.DedupeWindow)
@@ -308,6 +307,9 @@ func (r *reader) start(src io.Reader) error {
 		// A replaced stream goes on from where the old one's events were
 		// settled, which its final checkpoint also holds.
 		opts.LastEventID = r.handover
+	}
+	if r.store != nil {
+		r.points = newResumeMeta(r.store.key, opts.LastEventID)
 	}
 	if r.resume.cursorMode() {
 		// The cursor is the resume point; the event source starts with no
@@ -823,6 +825,13 @@ func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service
 	r.resume.observe(ev) // filtered and replayed events move the resume point too
 	c.events++
 	c.bytes += int64(len(ev.Data))
+	if r.points != nil {
+		if r.resume.cursorMode() {
+			r.points.moveTo(r.resume.cursor)
+		} else {
+			r.points.advance(ev.LastEventID)
+		}
+	}
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
 		c.filtered++
 		return msgs
@@ -840,9 +849,8 @@ func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service
 	if r.nameMeta != nil {
 		msg.MetaSetMut(benthossse.MetaStream, r.nameMeta)
 	}
-	if r.keyMeta != nil {
-		msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyMeta)
-		msg.MetaSetMut(benthossse.MetaResumePoint, r.resume.point(r.es)) // the cursor in cursor mode
+	if r.points != nil {
+		r.points.set(msg, &r.meta)
 	}
 	for k, v := range r.headers {
 		msg.MetaSetMut(k, v)
@@ -879,4 +887,55 @@ func (m *eventMeta) message(ev sse.Event) *service.Message {
 	msg.MetaSetMut(benthossse.MetaEvent, m.typAny)
 	msg.MetaSetMut(benthossse.MetaLastEventID, m.idAny)
 	return msg
+}
+
+// resumeMeta sets sse_checkpoint_key and sse_resume_point, so that an
+// output committing resume points with its records (a transactional
+// kafka_franz) knows each event's: what the input would checkpoint once the
+// event is acknowledged. That is the resume.cursor when one is configured;
+// otherwise the event ID, following the event source's rule: an ID that
+// cannot be sent as Last-Event-ID does not move it. Like eventMeta, it stores a value in an any only when it changes, and
+// shares eventMeta's when the resume point is the event's own ID.
+type resumeMeta struct {
+	keyAny   any
+	seen     string // the last event ID seen, sendable or not
+	point    string // the resume point
+	pointAny any    // point, stored in an any; nil when stale
+}
+
+// newResumeMeta starts from the input's starting ID, which is sendable.
+func newResumeMeta(key, lastEventID string) *resumeMeta {
+	return &resumeMeta{keyAny: key, seen: lastEventID, point: lastEventID}
+}
+
+// moveTo sets the resume point, a resume.cursor (which is sendable).
+func (r *resumeMeta) moveTo(point string) {
+	if point != r.point {
+		r.point, r.pointAny = point, nil
+	}
+}
+
+// advance moves past an event, filtered or not, whose last event ID is id.
+func (r *resumeMeta) advance(id string) {
+	if id == r.seen {
+		return
+	}
+	r.seen = id
+	if sse.SendableID(id) && id != r.point {
+		r.point, r.pointAny = id, nil
+	}
+}
+
+// set writes both keys to msg, whose event is the last one advanced past;
+// m is the eventMeta that made msg.
+func (r *resumeMeta) set(msg *service.Message, m *eventMeta) {
+	if r.pointAny == nil {
+		if r.point == m.id && m.idAny != nil {
+			r.pointAny = m.idAny
+		} else {
+			r.pointAny = r.point
+		}
+	}
+	msg.MetaSetMut(benthossse.MetaCheckpointKey, r.keyAny)
+	msg.MetaSetMut(benthossse.MetaResumePoint, r.pointAny)
 }

@@ -52,7 +52,7 @@ func NewStreams(conf *service.ParsedConfig, res *service.Resources, opts Streams
 	if err != nil {
 		return nil, err
 	}
-	in, err := newInput(c, res, true, opts.KeepRunning)
+	in, err := newInput(conf, c, res, true, opts.KeepRunning)
 	if err != nil {
 		return nil, err
 	}
