@@ -51,21 +51,13 @@ func read(ctx context.Context, opts []kgo.Opt, topic string, list func(*kadm.Cli
 	if err != nil {
 		return nil, fmt.Errorf("list the end offsets of %s: %w", topic, err)
 	}
-	want := map[int32]int64{}
+	want, err := nonEmpty(ends, topic)
+	if err != nil {
+		return nil, err
+	}
 	start := map[int32]kgo.Offset{}
-	var perr error
-	ends.Each(func(o kadm.ListedOffset) {
-		switch {
-		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
-		case o.Err != nil:
-			perr = errors.Join(perr, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
-		case o.Offset > 0:
-			want[o.Partition] = o.Offset
-			start[o.Partition] = kgo.NewOffset().AtStart()
-		}
-	})
-	if perr != nil {
-		return nil, fmt.Errorf("list the end offsets of %s: %w", topic, perr)
+	for p := range want {
+		start[p] = kgo.NewOffset().AtStart()
 	}
 	if len(want) == 0 {
 		return nil, nil
@@ -123,4 +115,25 @@ func Newest(records []*kgo.Record) map[string]string {
 		m[string(r.Key)] = string(r.Value)
 	}
 	return m
+}
+
+// nonEmpty returns the end offset of each partition of topic that has
+// records, from listed end offsets. A topic that does not exist has none;
+// any other partition's error is returned, all of them joined.
+func nonEmpty(ends kadm.ListedOffsets, topic string) (map[int32]int64, error) {
+	want := map[int32]int64{}
+	var perr error
+	ends.Each(func(o kadm.ListedOffset) {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+		case o.Err != nil:
+			perr = errors.Join(perr, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
+		case o.Offset > 0:
+			want[o.Partition] = o.Offset
+		}
+	})
+	if perr != nil {
+		return nil, fmt.Errorf("list the end offsets of %s: %w", topic, perr)
+	}
+	return want, nil
 }

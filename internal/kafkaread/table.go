@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -107,19 +106,9 @@ func (t *Table) Get(ctx context.Context, key string) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("list the end offsets of %s: %w", t.topic, err)
 	}
-	want := map[int32]int64{}
-	var perr error
-	ends.Each(func(o kadm.ListedOffset) {
-		switch {
-		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
-		case o.Err != nil:
-			perr = errors.Join(perr, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
-		case o.Offset > 0:
-			want[o.Partition] = o.Offset
-		}
-	})
-	if perr != nil {
-		return "", false, fmt.Errorf("list the end offsets of %s: %w", t.topic, perr)
+	want, err := nonEmpty(ends, t.topic)
+	if err != nil {
+		return "", false, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
