@@ -332,15 +332,9 @@ func (r *Reader) startAll(p int32, names []string, pt *partition) {
 	}
 	var streams []Named
 	for _, name := range names {
-		if q, ok := r.owner[name]; ok && q != p {
-			r.badRecords.Add(1)
-			r.log.Errorf("fleet: stream %q is keyed in partitions %d and %d of %s; it runs from partition %d only (produce every record with the same partitioner)", name, q, p, r.cfg.Topic, q)
-			continue
+		if r.claim(name, p) {
+			streams = append(streams, Named{name, pt.entries[name].spec})
 		}
-		if _, ok := r.owner[name]; !ok {
-			r.leases.grant(name, p)
-		}
-		streams = append(streams, Named{name, pt.entries[name].spec})
 	}
 	if err := bp.PutAll(streams); err != nil {
 		// One by one, each failure logged for its own stream.
@@ -361,13 +355,8 @@ func (r *Reader) startAll(p int32, names []string, pt *partition) {
 
 // start puts a stream and gives it a lease if it was not running.
 func (r *Reader) start(name string, p int32, spec Spec) {
-	if q, ok := r.owner[name]; ok && q != p {
-		r.badRecords.Add(1)
-		r.log.Errorf("fleet: stream %q is keyed in partitions %d and %d of %s; it runs from partition %d only (produce every record with the same partitioner)", name, q, p, r.cfg.Topic, q)
+	if !r.claim(name, p) {
 		return
-	}
-	if _, ok := r.owner[name]; !ok {
-		r.leases.grant(name, p)
 	}
 	if err := r.run.Put(name, spec); err != nil {
 		r.log.Errorf("fleet: starting stream %q: %v", name, err)
@@ -379,6 +368,22 @@ func (r *Reader) start(name string, p int32, spec Spec) {
 		r.running.Add(1)
 		r.changed(false)
 	}
+}
+
+// claim readies name to be put from partition p: false, counted and
+// logged, if another partition runs it; otherwise true, with a lease
+// granted if it was not running.
+func (r *Reader) claim(name string, p int32) bool {
+	q, ok := r.owner[name]
+	if ok && q != p {
+		r.badRecords.Add(1)
+		r.log.Errorf("fleet: stream %q is keyed in partitions %d and %d of %s; it runs from partition %d only (produce every record with the same partitioner)", name, q, p, r.cfg.Topic, q)
+		return false
+	}
+	if !ok {
+		r.leases.grant(name, p)
+	}
+	return true
 }
 
 // changed reports a change to Config.OnChange.
