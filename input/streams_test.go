@@ -79,6 +79,22 @@ func (s *streamsServer) connections(name string) int {
 	defer s.mu.Unlock()
 	return s.open[name]
 }
+// newFleetStreams is the setup of the tests that drive Streams as the
+// fleet does: a streams server, an input that keeps running with no stream
+// and checkpoints to cache ck, and a context bounding the test.
+func newFleetStreams(t *testing.T) (*streamsServer, *Streams, *service.Resources, context.Context) {
+	t.Helper()
+	srv := newStreamsServer(t)
+	s, res := newTestStreams(t, `
+max_in_flight: 0
+reconnect: {initial_interval: 10ms, max_interval: 100ms}
+checkpoint: {cache: ck, key: fleet}
+`, StreamsOptions{KeepRunning: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return srv, s, res, ctx
+}
+
 
 // newTestStreams builds a Streams input with the shared fields of yaml and
 // a memory cache "ck".
@@ -153,14 +169,7 @@ func countPrefix(msgs []string, prefix string) int {
 // acknowledged; a removed stream's connection closes; the input keeps
 // running with no stream.
 func TestStreams_PutReplaceRemove(t *testing.T) {
-	srv := newStreamsServer(t)
-	s, res := newTestStreams(t, `
-max_in_flight: 0
-reconnect: {initial_interval: 10ms, max_interval: 100ms}
-checkpoint: {cache: ck, key: fleet}
-`, StreamsOptions{KeepRunning: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	srv, s, res, ctx := newFleetStreams(t)
 
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b", LastEventID: "10"}))
@@ -326,14 +335,7 @@ func TestStreams_PutRefusesBadStreams(t *testing.T) {
 // one's final checkpoint and closes each connection, and leaves the others
 // running.
 func TestStreams_RemoveAll(t *testing.T) {
-	srv := newStreamsServer(t)
-	s, res := newTestStreams(t, `
-max_in_flight: 0
-reconnect: {initial_interval: 10ms, max_interval: 100ms}
-checkpoint: {cache: ck, key: fleet}
-`, StreamsOptions{KeepRunning: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	srv, s, res, ctx := newFleetStreams(t)
 	for _, n := range []string{"a", "b", "c"} {
 		require.NoError(t, s.Put(ctx, StreamConfig{Name: n, URL: srv.URL + "/s/" + n}))
 	}
@@ -374,14 +376,7 @@ checkpoint: {cache: ck, key: fleet}
 // TestStreams_PutAll puts several streams at once: new ones start from
 // their checkpoints, read ahead, and one that exists is replaced.
 func TestStreams_PutAll(t *testing.T) {
-	srv := newStreamsServer(t)
-	s, _ := newTestStreams(t, `
-max_in_flight: 0
-reconnect: {initial_interval: 10ms, max_interval: 100ms}
-checkpoint: {cache: ck, key: fleet}
-`, StreamsOptions{KeepRunning: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	srv, s, _, ctx := newFleetStreams(t)
 	require.Error(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/a"}, {Name: "bad", URL: "ftp://x"}}), "an invalid stream")
 	assert.Empty(t, s.List(), "nothing is put when one stream is invalid")
 	require.NoError(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/a"}, {Name: "b", URL: srv.URL + "/s/b"}}))
