@@ -613,6 +613,9 @@ func appendDecoded(dst, src []byte) []byte {
 			continue
 		}
 		need, lower, upper := 0, byte(0x80), byte(0xBF)
+		// The three- and four-byte arms look alike on purpose: each is a
+		// row of the Encoding Standard's UTF-8 decoder table, written out
+		// so that it can be checked against the standard line by line.
 		switch {
 		case b >= 0xC2 && b <= 0xDF:
 			need = 1
