@@ -134,6 +134,34 @@ func newNumberedServer(t *testing.T, last, perTick int, tick time.Duration) *num
 	return s
 }
 
+// resumedAfter waits for request number before+1 and returns the
+// Last-Event-ID it sent ("-" for none).
+func (s *numberedServer) resumedAfter(before int) string {
+	reqs := s.WaitRequests(before + 1)
+	return lastEventIDs(reqs[before : before+1])[0]
+}
+
+// resumeID is the Last-Event-ID a run resuming after event resume sends.
+func resumeID(resume int) string {
+	if resume > 0 {
+		return strconv.Itoa(resume)
+	}
+	return "-"
+}
+
+// awaitKillAt waits until the server sent event killAt (set in killAt
+// before p started) and fails run if p exits first or it never comes.
+func (s *numberedServer) awaitKillAt(t *testing.T, p *binProc, run, killAt int) {
+	t.Helper()
+	select {
+	case <-s.reached:
+	case <-p.done:
+		t.Fatalf("run %d exited before event %d; output:\n%s", run, killAt, p.Output())
+	case <-time.After(waitLimit):
+		t.Fatalf("run %d: event %d was never sent; output:\n%s", run, killAt, p.Output())
+	}
+}
+
 // TestFault_CrashRestart runs the binary with a `file` cache checkpoint and
 // a `file` output against a numbered stream. It is SIGKILLed at ten seeded
 // random points and restarted each time; then stopped with SIGTERM; then run
@@ -191,12 +219,7 @@ output:
 		before := len(srv.Requests())
 		p := startBinary(t, config)
 		runs++
-		want := "-"
-		if resume > 0 {
-			want = strconv.Itoa(resume)
-		}
-		reqs := srv.WaitRequests(before + 1)
-		assert.Equal(t, want, lastEventIDs(reqs[before : before+1])[0],
+		assert.Equal(t, resumeID(resume), srv.resumedAfter(before),
 			"run %d must resume at the checkpoint the previous run left", runs)
 		return p
 	}
@@ -222,13 +245,7 @@ output:
 		killAt = resume + 1 + 200 + rng.IntN(2500)
 		srv.killAt.Store(int64(killAt))
 		p := startRun()
-		select {
-		case <-srv.reached:
-		case <-p.done:
-			t.Fatalf("run %d exited before event %d; output:\n%s", runs, killAt, p.Output())
-		case <-time.After(waitLimit):
-			t.Fatalf("run %d: event %d was never sent; output:\n%s", runs, killAt, p.Output())
-		}
+		srv.awaitKillAt(t, p, runs, killAt)
 		return p.Signal(sig), killAt
 	}
 

@@ -280,24 +280,13 @@ func TestKafka_CrashRestartFailover(t *testing.T) {
 			srv.killAt.Store(0)
 		}
 		proc := p.start(dirs[r%2])
-		reqs := srv.WaitRequests(before + 1)
-		want := "-"
-		if resume > 0 {
-			want = strconv.Itoa(resume)
-		}
-		require.Equal(t, want, lastEventIDs(reqs[before : before+1])[0],
+		require.Equal(t, resumeID(resume), srv.resumedAfter(before),
 			"run %d (directory %d) resumes at the checkpoint in Redis", r+1, r%2)
 		if r == rounds {
 			require.Equal(t, 0, proc.Wait(2*waitLimit), "the last run ends with the stream:\n%s", proc.Output())
 			break
 		}
-		select {
-		case <-srv.reached:
-		case <-proc.done:
-			t.Fatalf("run %d exited before event %d:\n%s", r+1, killAt, proc.Output())
-		case <-time.After(waitLimit):
-			t.Fatalf("run %d: event %d was never sent:\n%s", r+1, killAt, proc.Output())
-		}
+		srv.awaitKillAt(t, proc, r+1, killAt)
 		if r == 0 {
 			metricsSeen = scrapeEventsReceived(t, p.http)
 		}

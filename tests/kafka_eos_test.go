@@ -220,23 +220,12 @@ func TestKafkaEOS_KillRestart(t *testing.T) {
 		}
 		srv.killAt.Store(int64(killAt))
 		proc := p.start("")
-		reqs := srv.WaitRequests(before + 1)
-		want := "-"
-		if resume > 0 {
-			want = strconv.Itoa(resume)
-		}
-		require.Equal(t, want, lastEventIDs(reqs[before : before+1])[0], "run %d resumes at the committed resume point", r+1)
+		require.Equal(t, resumeID(resume), srv.resumedAfter(before), "run %d resumes at the committed resume point", r+1)
 		if r == rounds {
 			require.Equal(t, 0, proc.Wait(2*waitLimit), "the last run ends with the stream:\n%s", proc.Output())
 			break
 		}
-		select {
-		case <-srv.reached:
-		case <-proc.done:
-			t.Fatalf("run %d exited before event %d:\n%s", r+1, killAt, proc.Output())
-		case <-time.After(waitLimit):
-			t.Fatalf("run %d: event %d was never sent:\n%s", r+1, killAt, proc.Output())
-		}
+		srv.awaitKillAt(t, proc, r+1, killAt)
 		how := "at a random moment"
 		if r%2 == 1 {
 			// Wait for a commit, then kill within a few milliseconds of it.
