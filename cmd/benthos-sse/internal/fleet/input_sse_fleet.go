@@ -35,6 +35,9 @@ const (
 	EndpointPath = "/sse_fleet"
 )
 
+// The spec is written out in full, like the other components' here (same
+// shape: field-name constants, then one chain): Benthos spec boilerplate
+// that reads best inline, so it is not shared on purpose.
 func inputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
@@ -186,20 +189,28 @@ func newFleetInput(conf *service.ParsedConfig, res *service.Resources) (service.
 	return f, nil
 }
 
-// brokers splits comma-separated entries, as kafka_franz does.
-func brokers(conf *service.ParsedConfig) ([]string, error) {
-	list, err := conf.FieldStringList(fieldBrokers)
-	if err != nil {
-		return nil, err
-	}
+// SplitBrokers returns the broker addresses of seed_brokers entries, each
+// of which may list several separated by commas, without blanks: the one
+// reading of the field for sse_fleet and the kafka components.
+func SplitBrokers(entries []string) []string {
 	var out []string
-	for _, e := range list {
+	for _, e := range entries {
 		for _, b := range strings.Split(e, ",") {
 			if b = strings.TrimSpace(b); b != "" {
 				out = append(out, b)
 			}
 		}
 	}
+	return out
+}
+
+// brokers splits comma-separated entries, as kafka_franz does.
+func brokers(conf *service.ParsedConfig) ([]string, error) {
+	list, err := conf.FieldStringList(fieldBrokers)
+	if err != nil {
+		return nil, err
+	}
+	out := SplitBrokers(list)
 	if len(out) == 0 {
 		return nil, fmt.Errorf("field %q: at least one broker is required", fieldBrokers)
 	}
