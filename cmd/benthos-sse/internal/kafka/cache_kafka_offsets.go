@@ -21,6 +21,9 @@ const (
 	offsetsFieldWriterCap = "writer_wait"
 )
 
+// The spec is written out in full, like the other components' here (same
+// shape: field-name constants, then one chain): Benthos spec boilerplate
+// that reads best inline, so it is not shared on purpose.
 func offsetsCacheSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().

@@ -43,6 +43,9 @@ const (
 	fieldFileOutputPath     = "file_output_path"
 )
 
+// The spec is written out in full, like the other components' here (same
+// shape: field-name constants, then one chain): Benthos spec boilerplate
+// that reads best inline, so it is not shared on purpose.
 func promMetricsSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
@@ -173,6 +176,9 @@ type deleter interface {
 	DeletePartialMatch(labels prometheus.Labels) int
 }
 
+// The field reads are written out one by one, as in the other components'
+// config readers: Benthos boilerplate, kept inline on purpose so that each
+// error points at its own field.
 func newPromMetricsFromConfig(conf *service.ParsedConfig, log *service.Logger) (*promMetrics, error) {
 	m := &promMetrics{log: log, reg: prometheus.NewRegistry(), vecs: map[string]deleter{}}
 	var err error
