@@ -64,14 +64,19 @@ func (w *activityWatcher) remove(in *reader) {
 
 func (w *activityWatcher) run(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(activityInterval)
+	tickUntil(stop, activityInterval, w.update)
+}
+
+// tickUntil calls f every d until stop is closed.
+func tickUntil(stop <-chan struct{}, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			w.update()
+			f()
 		}
 	}
 }

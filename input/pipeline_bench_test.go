@@ -239,17 +239,10 @@ func BenchmarkPipelineBlockedOutput(b *testing.B) {
 		go func() {
 			defer close(sampled)
 			var ms runtime.MemStats
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					runtime.ReadMemStats(&ms)
-					peak = max(peak, ms.HeapInuse)
-				}
-			}
+			tickUntil(stop, 20*time.Millisecond, func() {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			})
 		}()
 		done := make(chan error, 1)
 		go func() { done <- strm.Run(context.Background()) }()

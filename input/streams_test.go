@@ -79,6 +79,7 @@ func (s *streamsServer) connections(name string) int {
 	defer s.mu.Unlock()
 	return s.open[name]
 }
+
 // newFleetStreams is the setup of the tests that drive Streams as the
 // fleet does: a streams server, an input that keeps running with no stream
 // and checkpoints to cache ck, and a context bounding the test.
@@ -94,7 +95,6 @@ checkpoint: {cache: ck, key: fleet}
 	t.Cleanup(cancel)
 	return srv, s, res, ctx
 }
-
 
 // newTestStreams builds a Streams input with the shared fields of yaml and
 // a memory cache "ck".
