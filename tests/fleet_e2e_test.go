@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -385,11 +384,7 @@ func (in *fleetInstance) checkObservable(t *testing.T) {
 		members = append(members, m.ClientID)
 	}
 	assert.Contains(t, members, in.id, "the group's members, at /sse_fleet")
-	resp, err := http.Get("http://" + in.http + "/metrics")
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
+	body := scrapeMetrics(t, in.http)
 	metric := func(name string) float64 {
 		m := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? ([0-9.e+]+)$`).FindSubmatch(body)
 		require.NotNil(t, m, "no %s in /metrics of %s", name, in.id)

@@ -225,9 +225,8 @@ func redisCheckpoint(t *testing.T, redis *redistest.Server, topic string) int {
 
 var eventsReceivedRe = regexp.MustCompile(`(?m)^sse_events_received(\{[^}]*\})? ([0-9.e+]+)$`)
 
-// scrapeEventsReceived reads sse_events_received from the Prometheus
-// /metrics endpoint of a running binary.
-func scrapeEventsReceived(t *testing.T, addr string) float64 {
+// scrapeMetrics returns the Prometheus /metrics page of a running binary.
+func scrapeMetrics(t *testing.T, addr string) []byte {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
@@ -235,6 +234,14 @@ func scrapeEventsReceived(t *testing.T, addr string) float64 {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	return body
+}
+
+// scrapeEventsReceived reads sse_events_received from the Prometheus
+// /metrics endpoint of a running binary.
+func scrapeEventsReceived(t *testing.T, addr string) float64 {
+	t.Helper()
+	body := scrapeMetrics(t, addr)
 	m := eventsReceivedRe.FindSubmatch(body)
 	require.NotNil(t, m, "no sse_events_received in /metrics:\n%s", body)
 	v, err := strconv.ParseFloat(string(m[2]), 64)
@@ -354,11 +361,7 @@ func TestKafka_CrashRestartFailover(t *testing.T) {
 // incremented is not listed, and reads 0.
 func metricValue(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	body := scrapeMetrics(t, addr)
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? ([0-9.e+-]+)$`)
 	var sum float64
 	for _, m := range re.FindAllSubmatch(body, -1) {
