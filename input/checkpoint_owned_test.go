@@ -38,23 +38,13 @@ func TestInput_OwnedCheckpoint(t *testing.T) {
 	res, dir := ownedCache(t, "2")
 	s := newScript(t, "id: 3\ndata: c\n\ndata: d\n\nid: x\x01y\ndata: e\n\nid: 6\ndata: f\n\n")
 
-	var mu sync.Mutex
 	var meta []string
-	sb := service.NewStreamBuilder()
-	require.NoError(t, sb.SetLoggerYAML("level: none"))
-	require.NoError(t, sb.AddInputYAML(sseYAML(s.srv.URL, "  checkpoint: {cache: ck, key: test}")))
-	require.NoError(t, sb.AddResourcesYAML(res))
-	require.NoError(t, sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+	st := ownedStream(t, res, sseYAML(s.srv.URL, "  checkpoint: {cache: ck, key: test}"), func(m *service.Message) {
 		b, _ := m.AsBytes()
 		k, _ := m.MetaGet(benthossse.MetaCheckpointKey)
 		p, _ := m.MetaGet(benthossse.MetaResumePoint)
-		mu.Lock()
 		meta = append(meta, string(b)+"|"+k+"|"+p)
-		mu.Unlock()
-		return nil
-	}))
-	st, err := sb.Build()
-	require.NoError(t, err)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, st.Run(ctx))
@@ -87,16 +77,10 @@ func TestInput_OwnedCheckpointRefusals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res, _ := ownedCache(t, "")
-			sb := service.NewStreamBuilder()
-			require.NoError(t, sb.SetLoggerYAML("level: none"))
-			require.NoError(t, sb.AddInputYAML(sseYAML("http://127.0.0.1:1/", "  checkpoint: {cache: ck, key: test}", tt.extra)))
-			require.NoError(t, sb.AddResourcesYAML(res))
-			require.NoError(t, sb.AddConsumerFunc(func(context.Context, *service.Message) error { return nil }))
-			st, err := sb.Build()
-			require.NoError(t, err)
+			st := ownedStream(t, res, sseYAML("http://127.0.0.1:1/", "  checkpoint: {cache: ck, key: test}", tt.extra), func(*service.Message) {})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			err = st.Run(ctx) // builds the input, which refuses to start
+			err := st.Run(ctx) // builds the input, which refuses to start
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
@@ -126,23 +110,33 @@ func TestOwnedCheckpointKey(t *testing.T) {
 func TestInput_OwnedCheckpointCursor(t *testing.T) {
 	res, _ := ownedCache(t, "c2")
 	s := newScript(t, "data: {\"seq\":\"c3\"}\n\ndata: {}\n\ndata: {\"seq\":\"c5\"}\n\n")
-	var mu sync.Mutex
 	var points []string
-	sb := service.NewStreamBuilder()
-	require.NoError(t, sb.SetLoggerYAML("level: none"))
-	require.NoError(t, sb.AddInputYAML(sseYAML(s.srv.URL, "  checkpoint: {cache: ck, key: test}", "  resume: {cursor: this.seq}")))
-	require.NoError(t, sb.AddResourcesYAML(res))
-	require.NoError(t, sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+	st := ownedStream(t, res, sseYAML(s.srv.URL, "  checkpoint: {cache: ck, key: test}", "  resume: {cursor: this.seq}"), func(m *service.Message) {
 		p, _ := m.MetaGet(benthossse.MetaResumePoint)
-		mu.Lock()
 		points = append(points, p)
-		mu.Unlock()
-		return nil
-	}))
-	st, err := sb.Build()
-	require.NoError(t, err)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, st.Run(ctx))
 	assert.Equal(t, []string{"c3", "c3", "c5"}, points, "an event without a cursor keeps the previous one")
+}
+
+// ownedStream builds a stream of the input in inputYAML on the resources
+// res, whose messages go to each, called for one message at a time.
+func ownedStream(t *testing.T, res, inputYAML string, each func(*service.Message)) *service.Stream {
+	t.Helper()
+	var mu sync.Mutex
+	sb := service.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.AddInputYAML(inputYAML))
+	require.NoError(t, sb.AddResourcesYAML(res))
+	require.NoError(t, sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		each(m)
+		return nil
+	}))
+	st, err := sb.Build()
+	require.NoError(t, err)
+	return st
 }

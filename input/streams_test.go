@@ -80,6 +80,21 @@ func (s *streamsServer) connections(name string) int {
 	return s.open[name]
 }
 
+// ackAndAwait acknowledges every held event, then waits for done, which
+// must deliver nil before ctx ends (failing with msg otherwise).
+func ackAndAwait(ctx context.Context, t *testing.T, all []held, done <-chan error, msg string) {
+	t.Helper()
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal(msg)
+	}
+}
+
 // newFleetStreams is the setup of the tests that drive Streams as the
 // fleet does: a streams server, an input that keeps running with no stream
 // and checkpoints to cache ck, and a context bounding the test.
@@ -208,15 +223,7 @@ func TestStreams_PutReplaceRemove(t *testing.T) {
 	go func() {
 		replaced <- s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b", Headers: http.Header{"X-New": {"1"}}})
 	}()
-	for _, h := range all {
-		require.NoError(t, h.ack(ctx, nil))
-	}
-	select {
-	case err := <-removed:
-		require.NoError(t, err)
-	case <-ctx.Done():
-		t.Fatal("Remove did not return once a's events were acknowledged")
-	}
+	ackAndAwait(ctx, t, all, removed, "Remove did not return once a's events were acknowledged")
 	select {
 	case err := <-replaced:
 		require.NoError(t, err)
@@ -352,15 +359,7 @@ func TestStreams_RemoveAll(t *testing.T) {
 		t.Fatalf("RemoveAll returned (%v) with events unacknowledged", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	for _, h := range all {
-		require.NoError(t, h.ack(ctx, nil))
-	}
-	select {
-	case err := <-removed:
-		require.NoError(t, err)
-	case <-ctx.Done():
-		t.Fatal("RemoveAll did not return once the events were acknowledged")
-	}
+	ackAndAwait(ctx, t, all, removed, "RemoveAll did not return once the events were acknowledged")
 	for _, n := range []string{"a", "b"} {
 		store := &checkpointStore{res: res, cache: "ck", key: "fleet." + n}
 		_, _, ok, _, _, err := store.load(ctx)
