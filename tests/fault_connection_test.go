@@ -111,16 +111,20 @@ func TestFault_DropBetweenEvents(t *testing.T) {
 	assert.Equal(t, int64(1), h.Metrics.Get("sse_reconnects", "cause=network"))
 }
 
+// threeAndHold sends the three events after the request's Last-Event-ID
+// (e1 to e3 on the first) and holds the connection open.
+func threeAndHold(w *sseWriter, _ *http.Request, _ int) {
+	from := w.ResumeAfter() + 1
+	w.Events("e", from, from+2)
+	w.Hold()
+}
+
 // TestFault_ServerRestartSamePort closes the server, its port included,
 // and listens again on the same address: the input reconnects there with
 // the last ID.
 func TestFault_ServerRestartSamePort(t *testing.T) {
 	noLeaks(t)
-	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := w.ResumeAfter() + 1
-		w.Events("e", from, from+2)
-		w.Hold()
-	})
+	srv := newSSEServer(t, threeAndHold)
 	h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events")})
 	h.WaitEvents(3)
 	srv.Restart()
@@ -136,11 +140,7 @@ func TestFault_ServerRestartSamePort(t *testing.T) {
 // by the backoff, and the input resumes with the last ID.
 func TestFault_ConnectionRefusedForAWhile(t *testing.T) {
 	noLeaks(t)
-	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		from := w.ResumeAfter() + 1
-		w.Events("e", from, from+2)
-		w.Hold()
-	})
+	srv := newSSEServer(t, threeAndHold)
 	h := runInput(t, runOpts{Input: sseYAML(srv.URL() + "/events"), Metrics: true})
 	h.WaitEvents(3)
 	srv.Close()

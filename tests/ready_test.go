@@ -69,29 +69,39 @@ func waitReady(t *testing.T, p *binProc, addr string, what string, want func(rea
 	return last
 }
 
+// eventNAndHold sends the request's number as one event (id n, data en)
+// and holds the connection open.
+func eventNAndHold(w *sseWriter, _ *http.Request, n int) {
+	w.Event(n, fmt.Sprintf("e%d", n))
+	w.Hold()
+}
+
+// readyConfig writes a config serving the HTTP API on api, with an sse
+// input of the fields in sse (indented under it) and a drop output.
+func readyConfig(t *testing.T, api, sse string) string {
+	t.Helper()
+	return writeConfigFile(t, "", "ready.yaml", fmt.Sprintf(`
+http: {address: %q}
+logger: {level: info}
+input:
+  sse:%s
+output:
+  drop: {}
+`, api, sse))
+}
+
 // TestReady_FollowsTheStream points the binary at a closed port: /ready
 // answers 503 with the input not connected, on every poll for a while (the
 // input keeps retrying); once a server listens there and the stream opens,
 // 200; when the server goes away, 503 again; when it is back, 200.
 func TestReady_FollowsTheStream(t *testing.T) {
 	t.Parallel()
-	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		w.Event(n, fmt.Sprintf("e%d", n))
-		w.Hold()
-	})
+	srv := newSSEServer(t, eventNAndHold)
 	srv.Close() // the port is closed until Relisten
 	api := freePort(t)
-	cfg := writeConfigFile(t, "", "ready.yaml", fmt.Sprintf(`
-http: {address: %q}
-logger: {level: info}
-input:
-  sse:
+	p := startBinary(t, readyConfig(t, api, fmt.Sprintf(`
     url: %s/events
-    reconnect: {initial_interval: 50ms, max_interval: 200ms}
-output:
-  drop: {}
-`, api, srv.URL()))
-	p := startBinary(t, cfg)
+    reconnect: {initial_interval: 50ms, max_interval: 200ms}`, srv.URL())))
 
 	notReady := func(r readiness) bool { return r.Code == http.StatusServiceUnavailable && !r.Input }
 	ready := func(r readiness) bool { return r.Code == http.StatusOK && r.Input }
@@ -122,25 +132,14 @@ output:
 // streams that are not open and why; 200 again once one reopens.
 func TestReady_ManyStreams(t *testing.T) {
 	t.Parallel()
-	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		w.Event(n, fmt.Sprintf("e%d", n))
-		w.Hold()
-	})
+	srv := newSSEServer(t, eventNAndHold)
 	down := "http://" + freePort(t) // nothing listens there
 	api := freePort(t)
-	cfg := writeConfigFile(t, "", "ready.yaml", fmt.Sprintf(`
-http: {address: %q}
-logger: {level: info}
-input:
-  sse:
+	p := startBinary(t, readyConfig(t, api, fmt.Sprintf(`
     reconnect: {initial_interval: 50ms, max_interval: 200ms}
     streams:
       - {name: up, url: %s/up}
-      - {name: down, url: %s/down}
-output:
-  drop: {}
-`, api, srv.URL(), down))
-	p := startBinary(t, cfg)
+      - {name: down, url: %s/down}`, srv.URL(), down)))
 
 	ready := func(r readiness) bool { return r.Code == http.StatusOK && r.Input }
 	waitReady(t, p, api, "became ready with one of two streams open", ready)
