@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 	"unicode/utf8"
 
@@ -44,10 +43,7 @@ func BenchmarkParser(b *testing.B) {
 		b.Run(c.Name, func(b *testing.B) {
 			benchCheckCorpus(b, c)
 			r := bytes.NewReader(c.Stream)
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.Stream)))
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
+			before := corpus.StartPerEvent(b, c)
 			for b.Loop() {
 				r.Reset(c.Stream)
 				p := NewParser(r, ParserOptions{})
@@ -66,7 +62,7 @@ func BenchmarkParser(b *testing.B) {
 					b.Fatalf("parsed %d events, want %d", n, len(c.Events))
 				}
 			}
-			corpus.ReportPerEvent(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, before, len(c.Events))
 		})
 	}
 }
@@ -102,10 +98,7 @@ func BenchmarkEventSource(b *testing.B) {
 			srv := benchServer(b, c.Stream)
 			ctx := context.Background()
 			first, last := c.Events[0], c.Events[len(c.Events)-1]
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.Stream)))
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
+			before := corpus.StartPerEvent(b, c)
 			for b.Loop() {
 				es, err := New(srv.URL, Options{Client: srv.Client()})
 				if err != nil {
@@ -122,7 +115,7 @@ func BenchmarkEventSource(b *testing.B) {
 				}
 				es.Close()
 			}
-			corpus.ReportPerEvent(b, &before, len(c.Events))
+			corpus.ReportPerEvent(b, before, len(c.Events))
 		})
 	}
 }

@@ -5,6 +5,18 @@ import (
 	"testing"
 )
 
+// StartPerEvent readies a benchmark over c for [ReportPerEvent]: it
+// reports allocations, counts c's stream as the bytes of an iteration, and
+// returns the MemStats to pass to ReportPerEvent, read last, just before the
+// timed loop.
+func StartPerEvent(b *testing.B, c Corpus) *runtime.MemStats {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(c.Stream)))
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	return &before
+}
+
 // ReportPerEvent adds allocs/event and events/s to a benchmark whose every
 // iteration handled events events; before is the MemStats read just before
 // the timed loop. The allocations are the whole process's, so a library's

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -133,10 +132,7 @@ func benchParse(b *testing.B, c corpus.Corpus, parse ParseFunc) {
 	ck := newChecker(c.Events, benchSamples)
 	fn := ck.event
 	r := bytes.NewReader(c.Stream)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(c.Stream)))
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := corpus.StartPerEvent(b, c)
 	for b.Loop() {
 		ck.reset()
 		r.Reset(c.Stream)
@@ -147,16 +143,13 @@ func benchParse(b *testing.B, c corpus.Corpus, parse ParseFunc) {
 			b.Fatal(err)
 		}
 	}
-	corpus.ReportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, before, len(c.Events))
 }
 
 func benchBound(b *testing.B, c corpus.Corpus) {
 	lines := bytes.Count(c.Stream, []byte("\n"))
 	r := bytes.NewReader(c.Stream)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(c.Stream)))
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := corpus.StartPerEvent(b, c)
 	for b.Loop() {
 		r.Reset(c.Stream)
 		n, err := ScanLines(r)
@@ -164,7 +157,7 @@ func benchBound(b *testing.B, c corpus.Corpus) {
 			b.Fatalf("got %d lines, %v; want %d", n, err, lines)
 		}
 	}
-	corpus.ReportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, before, len(c.Events))
 }
 
 // sink keeps benchFloor's copies from being optimised away.
@@ -173,10 +166,7 @@ var sink []byte
 func benchFloor(b *testing.B, c corpus.Corpus) {
 	r := bytes.NewReader(c.Stream)
 	keep := func(data []byte) { sink = data }
-	b.ReportAllocs()
-	b.SetBytes(int64(len(c.Stream)))
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := corpus.StartPerEvent(b, c)
 	for b.Loop() {
 		r.Reset(c.Stream)
 		n, err := ScanLinesAlloc(r, keep)
@@ -184,7 +174,7 @@ func benchFloor(b *testing.B, c corpus.Corpus) {
 			b.Fatalf("got %d events, %v; want %d", n, err, len(c.Events))
 		}
 	}
-	corpus.ReportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, before, len(c.Events))
 }
 
 // BenchmarkClient reads every event of a corpus through each library's
@@ -206,10 +196,7 @@ func benchClient(b *testing.B, c corpus.Corpus, url string, client *http.Client,
 	ck := newChecker(c.Events, benchSamples)
 	fn := ck.event
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(c.Stream)))
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := corpus.StartPerEvent(b, c)
 	for b.Loop() {
 		ck.reset()
 		if err := read(ctx, url, client, len(c.Events), fn); err != nil {
@@ -219,7 +206,7 @@ func benchClient(b *testing.B, c corpus.Corpus, url string, client *http.Client,
 			b.Fatal(err)
 		}
 	}
-	corpus.ReportPerEvent(b, &before, len(c.Events))
+	corpus.ReportPerEvent(b, before, len(c.Events))
 }
 
 // TestChecker makes sure the checks above can fail.
