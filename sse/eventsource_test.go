@@ -329,9 +329,7 @@ func TestEventSource_OpenMessageErrorOrder(t *testing.T) {
 	if st := es.ReadyState(); st != Closed {
 		t.Fatalf("after Close: ReadyState = %v, want CLOSED", st)
 	}
-	if _, err := next(t, es); err != ErrClosed {
-		t.Fatalf("Next after Close: got %v, want ErrClosed", err)
-	}
+	wantNextClosed(t, es, "Next after Close")
 }
 
 func TestEventSource_RequestHeaders(t *testing.T) {
@@ -863,9 +861,7 @@ func TestEventSource_Close(t *testing.T) {
 		es.Close()
 		_, err := await(t, res)
 		wantClosed(t, es, err)
-		if _, err := next(t, es); err != ErrClosed {
-			t.Fatalf("later Next: got %v, want ErrClosed", err)
-		}
+		wantNextClosed(t, es, "later Next")
 	})
 
 	t.Run("twice", func(t *testing.T) {
@@ -878,9 +874,7 @@ func TestEventSource_Close(t *testing.T) {
 				t.Fatalf("Close #%d: %v", i+1, err)
 			}
 		}
-		if _, err := next(t, es); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
+		wantNextClosed(t, es, "Next")
 	})
 
 	t.Run("before next", func(t *testing.T) {
@@ -891,9 +885,7 @@ func TestEventSource_Close(t *testing.T) {
 		if st := es.ReadyState(); st != Closed {
 			t.Fatalf("ReadyState = %v, want CLOSED", st)
 		}
-		if _, err := next(t, es); err != ErrClosed {
-			t.Fatalf("Next: got %v, want ErrClosed", err)
-		}
+		wantNextClosed(t, es, "Next")
 		s.wantRequests(t, 0)
 	})
 
@@ -1451,6 +1443,15 @@ func TestEventSource_MinReconnectionTime(t *testing.T) {
 
 // wantClosed fails unless err, from Next, is ErrClosed and the event source
 // is CLOSED: Close is final.
+// wantNextClosed fails unless the next Next returns ErrClosed; what names
+// the call in the failure.
+func wantNextClosed(t *testing.T, es *EventSource, what string) {
+	t.Helper()
+	if _, err := next(t, es); err != ErrClosed {
+		t.Fatalf("%s: got %v, want ErrClosed", what, err)
+	}
+}
+
 func wantClosed(t *testing.T, es *EventSource, err error) {
 	t.Helper()
 	if err != ErrClosed {
