@@ -1441,8 +1441,6 @@ func TestEventSource_MinReconnectionTime(t *testing.T) {
 	}
 }
 
-// wantClosed fails unless err, from Next, is ErrClosed and the event source
-// is CLOSED: Close is final.
 // wantNextClosed fails unless the next Next returns ErrClosed; what names
 // the call in the failure.
 func wantNextClosed(t *testing.T, es *EventSource, what string) {
@@ -1452,6 +1450,8 @@ func wantNextClosed(t *testing.T, es *EventSource, what string) {
 	}
 }
 
+// wantClosed fails unless err, from Next, is ErrClosed and the event source
+// is CLOSED: Close is final.
 func wantClosed(t *testing.T, es *EventSource, err error) {
 	t.Helper()
 	if err != ErrClosed {
