@@ -326,6 +326,9 @@ func readReply(r *bufio.Reader) (any, error) {
 	case ':':
 		return strconv.ParseInt(body, 10, 64)
 	case '$':
+		// The bulk-string and array arms open alike on purpose: RESP gives
+		// both the same length header, with -1 for nil, and each arm reads
+		// as its line of the protocol.
 		n, err := strconv.Atoi(body)
 		if err != nil {
 			return nil, errProtocol

@@ -26,6 +26,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
+// The flags are declared inline, in the flag package's usual shape, which
+// the repository's small commands share on purpose.
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "the 127.0.0.1 address to listen on; port 0 picks a free one")
 	topics := flag.String("topics", "", "comma-separated topics to create at start")

@@ -23,6 +23,8 @@ import (
 	"strings"
 )
 
+// The flags are declared inline, in the flag package's usual shape, which
+// the repository's small commands share on purpose.
 func main() {
 	ours := flag.String("ours", "benthos-sse", "the library the ratios are computed for")
 	bound := flag.String("bound", "bufio", "the library that is the upper bound, not a peer")

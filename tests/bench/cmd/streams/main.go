@@ -258,20 +258,21 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	r.startup = time.Since(start)
 	time.Sleep(c.settle)
 
-	cpu0, err := cpuTime(cmd.Process.Pid)
-	if err != nil {
-		return r, err
+	// sample reads the process's CPU time and the events it delivered.
+	sample := func() (time.Duration, int64, error) {
+		cpu, err := cpuTime(cmd.Process.Pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		ev, err := counter()
+		return cpu, ev, err
 	}
-	ev0, err := counter()
+	cpu0, ev0, err := sample()
 	if err != nil {
 		return r, err
 	}
 	time.Sleep(c.window)
-	cpu1, err := cpuTime(cmd.Process.Pid)
-	if err != nil {
-		return r, err
-	}
-	ev1, err := counter()
+	cpu1, ev1, err := sample()
 	if err != nil {
 		return r, err
 	}
