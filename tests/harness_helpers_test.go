@@ -4,7 +4,6 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/benthos-sse/benthos-sse/internal/freeport"
 )
 
 // datas returns the data of each event.
@@ -33,13 +34,12 @@ func seq(prefix string, from, to int) []string {
 	return out
 }
 
-// freePort returns a 127.0.0.1 address nothing listens on.
+// freePort returns a 127.0.0.1 address nothing listens on, below the
+// ephemeral range that listeners on port 0 are given (see internal/freeport).
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	return addr
 }
 

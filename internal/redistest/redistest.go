@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benthos-sse/benthos-sse/internal/freeport"
 	"github.com/benthos-sse/benthos-sse/internal/syncbuf"
 )
 
@@ -131,7 +132,7 @@ func (s *Server) startOnFreePort() bool {
 	// it; try a few fresh ports before giving up.
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := freeport.Port()
 		if err != nil {
 			t.Fatalf("redistest: finding a free port: %v", err)
 			return false
@@ -296,15 +297,6 @@ func (s *Server) stopLocked() {
 }
 
 // freePort asks the kernel for a free 127.0.0.1 TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // errProtocol reports a reply this package cannot parse.
 var errProtocol = errors.New("redistest: malformed reply")
 
