@@ -57,6 +57,7 @@ const (
 	fieldDedupe         = "dedupe"
 	fieldMetadata       = "metadata"
 	fieldMaxInFlight    = "max_in_flight"
+	fieldLinger         = "linger"
 	fieldFailOn         = "fail_on"
 	fieldOAuth2         = "oauth2"
 	fieldResume         = "resume"
@@ -154,6 +155,9 @@ const (
 	// maxMaxEventSize bounds max_event_size: the parser may buffer this much
 	// for one event, and a value near the int limit once overflowed it.
 	maxMaxEventSize = 1 << 30 // 1GiB
+	// maxLinger bounds linger: a batch that waits longer is a batching
+	// output's job (its batching.period).
+	maxLinger = time.Minute
 	// maxMaxBatchSize bounds max_batch_size.
 	maxMaxBatchSize = 100_000
 	// maxMaxInFlight bounds max_in_flight.
@@ -322,6 +326,11 @@ func SharedFields() []*service.ConfigField {
 			Default(defaultMaxBatchSize).Examples(1, 256, 4096).
 			Advanced().
 			LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
+		service.NewDurationField(fieldLinger).
+			Description(fmt.Sprintf("How long a batch may wait for more events, as Kafka producers' `linger.ms`: once an event is read, the batch holding it is handed out when it holds `max_batch_size` events (or 4 MiB of data), or when this long has passed since that event arrived, whichever comes first. `0s` (the default) hands out what arrived at once, never waiting. Benthos' machinery (a transaction, its acknowledgement, the output's call) costs the same for a batch of one event as for a batch of a thousand: with a `streams` list of thousands of quiet streams, whose events arrive one at a time, a few milliseconds here gather them into batches and cut the CPU per event (see the README's cost table), at the price of that much latency. At most %v.", maxLinger)).
+			Default("0s").Examples("0s", "5ms", "50ms").
+			Advanced().
+			LintRule(DurationRangeRule(fieldLinger, 0, maxLinger)),
 		service.NewObjectField(fieldCheckpoint,
 			service.NewStringField(fieldCheckpointCache).
 				Description("The name of a cache resource that stores the resume point. Empty disables checkpointing. A name with no such resource is refused when the input starts: lint cannot see resources.").
@@ -559,6 +568,8 @@ type Config struct {
 
 	MaxEventSize int
 	MaxBatchSize int
+	// Linger is how long a batch may wait for more events after its first.
+	Linger time.Duration
 
 	CheckpointCache string
 	CheckpointKey   string
@@ -729,6 +740,12 @@ func parseShared(conf *service.ParsedConfig, c *Config) error {
 	}
 	if c.MaxBatchSize, err = boundedInt(conf, 1, maxMaxBatchSize, fieldMaxBatchSize); err != nil {
 		return err
+	}
+	if c.Linger, err = nonNegativeDuration(conf, fieldLinger); err != nil {
+		return err
+	}
+	if c.Linger > maxLinger {
+		return FieldError(fieldLinger, fmt.Errorf("%v is above the maximum of %v", c.Linger, maxLinger))
 	}
 	if c.CheckpointCache, err = conf.FieldString(fieldCheckpoint, fieldCheckpointCache); err != nil {
 		return FieldError(FieldCheckpointCache, err)

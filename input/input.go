@@ -403,6 +403,15 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 	h := in.h
 	h.mu.Lock()
 	for {
+		if len(h.queue) > 0 && in.conf.Linger > 0 && !h.full(in.conf.MaxBatchSize) && !in.isClosing() {
+			if until := h.queue[0].at.Add(in.conf.Linger); time.Now().Before(until) {
+				if !h.linger(until, ctx.Done(), in.closing) {
+					h.mu.Unlock()
+					return nil, nil, ctx.Err()
+				}
+				continue
+			}
+		}
 		if len(h.queue) > 0 {
 			batch, parts := in.take()
 			h.broadcast()
@@ -438,6 +447,16 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			h.mu.Unlock()
 			return nil, nil, ctx.Err()
 		}
+	}
+}
+
+// isClosing reports whether Close was called.
+func (in *sseInput) isClosing() bool {
+	select {
+	case <-in.closing:
+		return true
+	default:
+		return false
 	}
 }
 

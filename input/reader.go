@@ -61,6 +61,12 @@ var errRemoved = errors.New("stream removed")
 type handoff struct {
 	mu      sync.Mutex
 	changed chan struct{}
+	waiters int // goroutines in await: broadcast has nothing to do without one
+
+	// filled, while ReadBatch lingers over a batch that is not full, is
+	// closed by the reader that fills it. It is apart from changed so that
+	// a lingering ReadBatch is not woken by every event of every stream.
+	filled chan struct{}
 
 	queue  []*chunk // read ahead, not yet handed out, in arrival order
 	events int      // messages in queue
@@ -80,6 +86,7 @@ type chunk struct {
 	msgs  service.MessageBatch
 	bytes int
 	id    string
+	at    time.Time // when it was queued; only with linger
 }
 
 func newHandoff() *handoff {
@@ -88,6 +95,9 @@ func newHandoff() *handoff {
 
 // broadcast wakes every waiter; h.mu must be held.
 func (h *handoff) broadcast() {
+	if h.waiters == 0 {
+		return // a waiter takes changed under h.mu: none can miss this
+	}
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
@@ -97,10 +107,45 @@ func (h *handoff) broadcast() {
 // further, once done is closed.
 func (h *handoff) await(done <-chan struct{}) bool {
 	ch := h.changed
+	h.waiters++
 	h.mu.Unlock()
-	defer h.mu.Lock()
+	defer func() {
+		h.mu.Lock()
+		h.waiters--
+	}()
 	select {
 	case <-ch:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+// full reports whether the queue holds a whole batch: limit events, or
+// readAheadBytes of data; h.mu must be held.
+func (h *handoff) full(limit int) bool {
+	return h.events >= limit || h.bytes >= readAheadBytes
+}
+
+// linger waits until the queue is full, until, or until closing is
+// closed, releasing h.mu meanwhile; h.mu must be held, and is held again
+// on return. It reports false, without waiting further, once done is
+// closed.
+func (h *handoff) linger(until time.Time, done, closing <-chan struct{}) bool {
+	if h.filled == nil {
+		h.filled = make(chan struct{})
+	}
+	filled := h.filled
+	h.mu.Unlock()
+	defer h.mu.Lock()
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-filled:
+		return true
+	case <-t.C:
+		return true
+	case <-closing:
 		return true
 	case <-done:
 		return false
@@ -576,11 +621,18 @@ func (r *reader) read(es *sse.EventSource) {
 		switch {
 		case len(msgs) > 0:
 			ch := &chunk{r: r, msgs: msgs, bytes: size, id: id}
+			if r.in.conf.Linger > 0 {
+				ch.at = time.Now()
+			}
 			h.queue = append(h.queue, ch)
 			h.events += len(msgs)
 			h.bytes += size
 			r.queued++
 			r.last = ch
+			if h.filled != nil && h.full(r.in.conf.MaxBatchSize) {
+				close(h.filled)
+				h.filled = nil
+			}
 		case r.queued > 0:
 			// Everything was filtered out: the resume point after the
 			// stream's last queued chunk moves past it.
@@ -607,7 +659,7 @@ func (r *reader) waitForRoom() (room int, ok bool) {
 	limit := r.in.conf.MaxBatchSize
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for h.events >= limit || h.bytes >= readAheadBytes {
+	for h.full(limit) {
 		if !h.await(r.closing) {
 			return 0, false
 		}
