@@ -54,6 +54,8 @@ type config struct {
 	connectTimeout time.Duration
 	rounds         int
 	heapDir        string
+	cpuDir         string
+	linger         time.Duration
 	keep           string
 }
 
@@ -63,13 +65,15 @@ func main() {
 	flag.StringVar(&c.benthos, "benthos", "", "path of the benthos-sse binary")
 	flag.StringVar(&c.gosse, "gosse", "", "path of the gossestreams binary")
 	flag.StringVar(&ns, "n", "100,1000,10000", "comma-separated stream counts")
-	flag.StringVar(&clients, "clients", "list,sse,generate,go-sse", "comma-separated clients to run")
+	flag.StringVar(&clients, "clients", "list,sse,generate,go-sse", "comma-separated clients to run: list, list-linger (the list with -linger), sse, generate, go-sse")
+	flag.DurationVar(&c.linger, "linger", 5*time.Millisecond, "the list-linger client's linger")
 	flag.IntVar(&c.ports, "ports", 8, "listening ports the streams are spread over")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "wait after every stream is open, before measuring")
 	flag.DurationVar(&c.window, "window", 10*time.Second, "how long CPU and events are measured")
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 3*time.Minute, "bound on starting a client and opening its streams")
 	flag.IntVar(&c.rounds, "rounds", 1, "runs of each client at each N; the table shows medians")
 	flag.StringVar(&c.heapDir, "heap", "", "directory to write each client's heap profile (pprof) to at the end of its window")
+	flag.StringVar(&c.cpuDir, "cpuprofile", "", "directory to write each client's CPU profile (pprof) of its window to")
 	flag.StringVar(&c.keep, "keep", "", "directory to keep the generated configs and the clients' logs in")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
@@ -81,7 +85,7 @@ func main() {
 	}
 	c.clients = strings.Split(clients, ",")
 	for _, cl := range c.clients {
-		if !slices.Contains([]string{"list", "sse", "generate", "go-sse"}, cl) {
+		if !slices.Contains([]string{"list", "list-linger", "sse", "generate", "go-sse"}, cl) {
 			log.Fatalf("-clients: unknown client %q", cl)
 		}
 	}
@@ -122,7 +126,7 @@ func run(c config) error {
 	}
 	defer os.RemoveAll(tmp)
 	dir := cmp.Or(c.keep, tmp)
-	for _, d := range []string{dir, c.heapDir} {
+	for _, d := range []string{dir, c.heapDir, c.cpuDir} {
 		if d == "" {
 			continue
 		}
@@ -185,13 +189,13 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	var cmd *exec.Cmd
 	var debugAddr string
 	switch client {
-	case "list", "sse", "generate":
+	case "list", "list-linger", "sse", "generate":
 		debugAddr, err = freeAddr()
 		if err != nil {
 			return r, err
 		}
 		cfg := filepath.Join(dir, name+".yaml")
-		if err := os.WriteFile(cfg, benthosConfig(client, debugAddr, urls), 0o644); err != nil {
+		if err := os.WriteFile(cfg, benthosConfig(client, debugAddr, urls, c.linger), 0o644); err != nil {
 			return r, err
 		}
 		cmd = exec.Command(c.benthos, "-c", cfg)
@@ -271,7 +275,18 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	if err != nil {
 		return r, err
 	}
+	profiled := make(chan error, 1)
+	if c.cpuDir != "" {
+		go func() {
+			profiled <- saveProfile(cl, debugAddr, c.window, filepath.Join(c.cpuDir, name+".cpu.pb.gz"))
+		}()
+	} else {
+		profiled <- nil
+	}
 	time.Sleep(c.window)
+	if err := <-profiled; err != nil {
+		return r, err
+	}
 	cpu1, ev1, err := sample()
 	if err != nil {
 		return r, err
@@ -309,13 +324,17 @@ func stop(cmd *exec.Cmd, exited <-chan error) {
 // set once per input, which tells when every generate input runs: every
 // other metric is mapped away, which makes it a no-op (rendering every
 // metric of 10,000 inputs would cost the process seconds of CPU).
-func benthosConfig(client, addr string, urls []string) []byte {
+func benthosConfig(client, addr string, urls []string, linger time.Duration) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "http:\n  address: %s\n  debug_endpoints: true\n", addr)
 	b.WriteString("logger:\n  level: warn\n")
 	b.WriteString("metrics:\n  json_api: {}\n  mapping: 'root = if ![\"output_sent\", \"input_connection_up\"].contains(this) { deleted() }'\n")
-	if client == "list" {
-		b.WriteString("input:\n  sse:\n    streams:\n")
+	if client == "list" || client == "list-linger" {
+		b.WriteString("input:\n  sse:\n")
+		if client == "list-linger" {
+			fmt.Fprintf(&b, "    linger: %v\n", linger)
+		}
+		b.WriteString("    streams:\n")
 		for i, u := range urls {
 			fmt.Fprintf(&b, "      - {name: s%d, url: %s}\n", i, u)
 		}
@@ -431,7 +450,24 @@ func saveHeap(cl *http.Client, addr, path string) error {
 	if i := bytes.Index(b, []byte("# runtime.MemStats")); i >= 0 {
 		b = b[i:]
 	}
-	return os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".memstats.txt", b, 0o644)
+	if err := os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".memstats.txt", b, 0o644); err != nil {
+		return err
+	}
+	// Where the goroutines wait, grouped: what their stacks hold.
+	if b, err = get(cl, "http://"+addr+"/debug/pprof/goroutine?debug=1"); err != nil {
+		return err
+	}
+	return os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".goroutines.txt", b, 0o644)
+}
+
+// saveProfile writes a CPU profile of the client over the window.
+func saveProfile(cl *http.Client, addr string, window time.Duration, path string) error {
+	secs := max(1, int(window/time.Second)-1)
+	b, err := get(cl, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // cpuTime is the process's user+system time from /proc/PID/stat.
