@@ -878,11 +878,8 @@ func (r *reader) add(msgs service.MessageBatch, ev sse.Event, c *counts) service
 	c.events++
 	c.bytes += int64(len(ev.Data))
 	if r.points != nil {
-		if r.resume.cursorMode() {
-			r.points.moveTo(r.resume.cursor)
-		} else {
-			r.points.advance(ev.LastEventID)
-		}
+		// Right after the event source returned ev: the point after ev.
+		r.points.moveTo(r.resume.point(r.es))
 	}
 	if in.include != nil && !in.include[ev.Type] || in.exclude[ev.Type] {
 		c.filtered++
@@ -944,41 +941,29 @@ func (m *eventMeta) message(ev sse.Event) *service.Message {
 // resumeMeta sets sse_checkpoint_key and sse_resume_point, so that an
 // output committing resume points with its records (a transactional
 // kafka_franz) knows each event's: what the input would checkpoint once the
-// event is acknowledged. That is the resume.cursor when one is configured;
-// otherwise the event ID, following the event source's rule: an ID that
-// cannot be sent as Last-Event-ID does not move it. Like eventMeta, it stores a value in an any only when it changes, and
-// shares eventMeta's when the resume point is the event's own ID.
+// event is acknowledged, which the resumer decides (the event source's
+// last sendable ID, or the resume.cursor). Like eventMeta, it stores a
+// value in an any only when it changes, and shares eventMeta's when the
+// resume point is the event's own ID.
 type resumeMeta struct {
 	keyAny   any
-	seen     string // the last event ID seen, sendable or not
 	point    string // the resume point
 	pointAny any    // point, stored in an any; nil when stale
 }
 
-// newResumeMeta starts from the input's starting ID, which is sendable.
-func newResumeMeta(key, lastEventID string) *resumeMeta {
-	return &resumeMeta{keyAny: key, seen: lastEventID, point: lastEventID}
+// newResumeMeta starts from the input's starting point, which is sendable.
+func newResumeMeta(key, start string) *resumeMeta {
+	return &resumeMeta{keyAny: key, point: start}
 }
 
-// moveTo sets the resume point, a resume.cursor (which is sendable).
+// moveTo sets the resume point.
 func (r *resumeMeta) moveTo(point string) {
 	if point != r.point {
 		r.point, r.pointAny = point, nil
 	}
 }
 
-// advance moves past an event, filtered or not, whose last event ID is id.
-func (r *resumeMeta) advance(id string) {
-	if id == r.seen {
-		return
-	}
-	r.seen = id
-	if sse.SendableID(id) && id != r.point {
-		r.point, r.pointAny = id, nil
-	}
-}
-
-// set writes both keys to msg, whose event is the last one advanced past;
+// set writes both keys to msg, whose event is the last one moved past;
 // m is the eventMeta that made msg.
 func (r *resumeMeta) set(msg *service.Message, m *eventMeta) {
 	if r.pointAny == nil {
