@@ -135,11 +135,22 @@ func (h *running) Count() int {
 // WaitEvents waits until n events were delivered and returns them all.
 func (h *running) WaitEvents(n int) []event {
 	h.t.Helper()
-	deadline := time.After(waitLimit)
+	// It fails when no event arrives for waitLimit: a wedged stream, not
+	// a slow machine (a race-enabled run on two busy cores once took over
+	// 15s for 32 MiB). The overall bound keeps the loop bounded in time.
+	stall := time.NewTimer(waitLimit)
+	defer stall.Stop()
+	overall := time.After(10 * waitLimit)
+	seen := -1
 	for {
 		h.problems.Check(h.t)
-		if e := h.Events(); len(e) >= n {
-			return e
+		c := h.Count()
+		if c >= n {
+			return h.Events()
+		}
+		if c > seen {
+			seen = c
+			stall.Reset(waitLimit)
 		}
 		select {
 		case <-h.notify:
@@ -149,8 +160,10 @@ func (h *running) WaitEvents(n int) []event {
 				return e
 			}
 			h.t.Fatalf("the stream ended (%v) after %d of %d events; logs:\n%s", err, h.Count(), n, h.Logs.All())
-		case <-deadline:
-			h.t.Fatalf("waited %v for %d events; got %d; logs:\n%s", waitLimit, n, h.Count(), h.Logs.All())
+		case <-stall.C:
+			h.t.Fatalf("no event for %v, waiting for %d events; got %d; logs:\n%s", waitLimit, n, h.Count(), h.Logs.All())
+		case <-overall:
+			h.t.Fatalf("waited %v for %d events; got %d; logs:\n%s", 10*waitLimit, n, h.Count(), h.Logs.All())
 		}
 	}
 }
