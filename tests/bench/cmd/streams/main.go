@@ -99,10 +99,18 @@ func main() {
 
 // result is one client's figures at one N.
 type result struct {
-	client     string
-	n          int
-	rssKiB     int64 // VmRSS at the end of the window
-	hwmKiB     int64 // VmHWM: the peak
+	client string
+	n      int
+	rssKiB int64 // VmRSS at the end of the window
+	hwmKiB int64 // VmHWM: the peak
+	// liveKiB is what the process holds whenever its GC last ran: the live
+	// heap and the goroutine stacks, read after a forced collection, after
+	// the window. RSS also holds the garbage allocated since the last
+	// collection, up to the GC's goal (twice the live heap by default), so
+	// it depends on when that was: a client that allocates little goes
+	// minutes without one after start-up, and its RSS keeps growing
+	// meanwhile towards its goal.
+	liveKiB    int64
 	goroutines int
 	cpu        time.Duration // user+system during the window
 	events     int64         // received during the window
@@ -152,8 +160,8 @@ func run(c config) error {
 				if err != nil {
 					return fmt.Errorf("%s, N=%d: %w", cl, n, err)
 				}
-				fmt.Fprintf(os.Stderr, "%-8s N=%-6d RSS %7.1f MiB (peak %7.1f)  %6d goroutines  %8.1f µs CPU/event  %6d events  startup %v\n",
-					r.client, r.n, float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024, r.goroutines,
+				fmt.Fprintf(os.Stderr, "%-11s N=%-6d RSS %7.1f MiB (peak %7.1f, live %7.1f)  %6d goroutines  %8.1f µs CPU/event  %6d events  startup %v\n",
+					r.client, r.n, float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024, float64(r.liveKiB)/1024, r.goroutines,
 					cpuPerEvent(r), r.events, r.startup.Round(time.Millisecond))
 				all = append(all, r)
 			}
@@ -298,6 +306,9 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	if r.goroutines, err = goroutines(cl, debugAddr); err != nil {
 		return r, err
 	}
+	if r.liveKiB, err = live(cl, debugAddr); err != nil {
+		return r, err
+	}
 	if c.heapDir != "" {
 		if err := saveHeap(cl, debugAddr, filepath.Join(c.heapDir, name+".heap.pb.gz")); err != nil {
 			return r, err
@@ -417,6 +428,30 @@ func get(cl *http.Client, url string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// live forces a collection and returns the live heap and the stacks
+// (HeapAlloc + StackInuse) from the runtime.MemStats that the heap
+// profile's text form ends with.
+func live(cl *http.Client, addr string) (int64, error) {
+	b, err := get(cl, "http://"+addr+"/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, err
+	}
+	var heap, stack int64 = -1, -1
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			heap, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
+			inuse, _, _ := strings.Cut(v, " ")
+			stack, _ = strconv.ParseInt(inuse, 10, 64)
+		}
+	}
+	if heap < 0 || stack < 0 {
+		return 0, errors.New("no HeapAlloc or Stack in the heap profile's MemStats")
+	}
+	return (heap + stack) / 1024, nil
 }
 
 // goroutines reads the total from the goroutine profile's first line,
@@ -622,8 +657,8 @@ func printTable(w io.Writer, c config, all []result) {
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
 	}
 	rssPer := func(r result) float64 { return float64(r.rssKiB) / float64(r.n) }
-	fmt.Fprintf(w, "| client | N | RSS MiB (peak) | RSS/stream KiB | goroutines/stream | CPU µs/event | events/s | startup s |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| client | N | RSS MiB (peak) | live heap + stacks MiB | RSS/stream KiB | goroutines/stream | CPU µs/event | events/s | startup s |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range c.ns {
 		for _, cl := range c.clients {
 			k := key{cl, n}
@@ -637,28 +672,40 @@ func printTable(w io.Writer, c config, all []result) {
 			cpu, _ := med(k, cpuPerEvent)
 			eps, _ := med(k, func(r result) float64 { return float64(r.events) / r.window.Seconds() })
 			up, _ := med(k, func(r result) float64 { return r.startup.Seconds() })
-			fmt.Fprintf(w, "| %s | %d | %.1f (%.1f) | %.1f | %.2f | %.1f | %.0f | %.1f |\n", cl, n, rss, hwm, per, gor, cpu, eps, up)
+			lv, _ := med(k, func(r result) float64 { return float64(r.liveKiB) / 1024 })
+			fmt.Fprintf(w, "| %s | %d | %.1f (%.1f) | %.1f | %.1f | %.2f | %.1f | %.0f | %.1f |\n", cl, n, rss, hwm, lv, per, gor, cpu, eps, up)
 		}
 	}
 	fmt.Fprintf(w, "\nOne input with a streams list against go-sse holding the same connections (targets: memory ≤ 1.0×, CPU per event ≤ 1.5×), and what the list saves over a broker of single inputs.\n\n")
-	fmt.Fprintf(w, "| N | list RSS MiB | go-sse RSS MiB | memory ratio | list CPU µs/event | go-sse CPU µs/event | CPU ratio | broker RSS MiB | broker CPU µs/event |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| N | client | RSS MiB: client / go-sse = ratio | live heap + stacks MiB: client / go-sse = ratio | CPU µs/event: client / go-sse = ratio | broker RSS MiB | broker CPU µs/event |\n")
+	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, n := range c.ns {
 		rss := func(r result) float64 { return float64(r.rssKiB) / 1024 }
-		lr, ok1 := med(key{"list", n}, rss)
-		gr, ok2 := med(key{"go-sse", n}, rss)
-		if !ok1 || !ok2 {
+		lv := func(r result) float64 { return float64(r.liveKiB) / 1024 }
+		gr, ok := med(key{"go-sse", n}, rss)
+		if !ok {
 			continue
 		}
-		lc, _ := med(key{"list", n}, cpuPerEvent)
+		gl, _ := med(key{"go-sse", n}, lv)
 		gc, _ := med(key{"go-sse", n}, cpuPerEvent)
-		br, okb := med(key{"sse", n}, rss)
-		bc, _ := med(key{"sse", n}, cpuPerEvent)
 		broker := "| - | - |"
-		if okb {
+		if br, ok := med(key{"sse", n}, rss); ok {
+			bc, _ := med(key{"sse", n}, cpuPerEvent)
 			broker = fmt.Sprintf("| %.1f | %.1f |", br, bc)
 		}
-		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f %s\n", n, lr, gr, lr/gr, lc, gc, lc/gc, broker)
+		for _, cl := range []string{"list", "list-linger"} {
+			lr, ok := med(key{cl, n}, rss)
+			if !ok {
+				continue
+			}
+			ll, _ := med(key{cl, n}, lv)
+			lc, _ := med(key{cl, n}, cpuPerEvent)
+			name := cl
+			if cl == "list-linger" {
+				name = fmt.Sprintf("list, linger %v", c.linger)
+			}
+			fmt.Fprintf(w, "| %d | %s | %.1f / %.1f = %.2f | %.1f / %.1f = %.2f | %.1f / %.1f = %.2f %s\n", n, name, lr, gr, lr/gr, ll, gl, ll/gl, lc, gc, lc/gc, broker)
+		}
 	}
 	fmt.Fprintf(w, "\nThe SSE part of a stream: sse minus generate, per stream; go-sse per connection; the target is half of go-sse.\n\n")
 	fmt.Fprintf(w, "| N | SSE part KiB/stream | go-sse KiB/conn | ratio | SSE part goroutines/stream | go-sse goroutines/conn |\n")
