@@ -520,6 +520,9 @@ func (r *Reader) drop(ctx context.Context, ps []int32, lost bool) {
 	}
 	r.running.Add(-int64(len(names)))
 	r.changed(false)
+	if len(names) > 0 {
+		releaser.release()
+	}
 	verb := "revoked"
 	if lost {
 		verb = "lost"
