@@ -58,10 +58,26 @@ func TestFleetScale(t *testing.T) {
 		return out
 	}
 
+	// rss logs each instance's resident memory and returns it by instance,
+	// with its streams.
+	type mem struct{ kib, streams int }
+	rss := func(when string, ins ...*fleetInstance) map[*fleetInstance]mem {
+		out := map[*fleetInstance]mem{}
+		for _, in := range ins {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(procStatus(in.proc.cmd.Process.Pid, "VmRSS"), " kB")))
+			k := len(in.streams())
+			out[in] = mem{kb, k}
+			t.Logf("%s, %s: %d streams, RSS %d MiB, %.1f KiB per stream", when, in.id, k, kb/1024, float64(kb)/float64(max(k, 1)))
+		}
+		return out
+	}
+
 	start := time.Now()
 	a, b := env.start("fleet-a"), env.start("fleet-b")
 	within(t, 4*time.Minute, "every stream produces on a fleet of 2", producedSince(names, nil))
 	t.Logf("%d streams on 2 instances: all produced %v after the start", n, time.Since(start).Round(time.Millisecond))
+	time.Sleep(10 * time.Second)
+	before := rss("a fleet of 2", a, b)
 
 	// Join: from the third instance's start until every stream it took
 	// has produced again, and the shares are fair (each within 1.3x).
@@ -81,12 +97,18 @@ func TestFleetScale(t *testing.T) {
 	within(t, 4*time.Minute, "the moved streams produce again", producedSince(moved, at))
 	t.Logf("join: %d streams moved to the new instance and produced again %v after it started", len(moved), time.Since(joined).Round(time.Millisecond))
 
-	// Memory per stream, once settled.
+	// Memory per stream, once settled. The instances that gave streams to
+	// the newcomer returned their memory (a revocation releases it): what
+	// each stream costs an instance is what an instance's memory moved by
+	// per stream it gave up.
 	time.Sleep(10 * time.Second)
-	for _, in := range []*fleetInstance{a, b, c} {
-		kb, _ := strconv.Atoi(strings.TrimSuffix(procStatus(in.proc.cmd.Process.Pid, "VmRSS"), " kB"))
-		k := len(in.streams())
-		t.Logf("%s: %d streams, RSS %d MiB, %.1f KiB per stream", in.id, k, kb/1024, float64(kb)/float64(max(k, 1)))
+	after := rss("a fleet of 3", a, b, c)
+	for _, in := range []*fleetInstance{a, b} {
+		d := before[in].streams - after[in].streams
+		if d > 0 {
+			t.Logf("%s gave up %d streams and %d MiB: %.1f KiB per stream", in.id, d, (before[in].kib-after[in].kib)/1024,
+				float64(before[in].kib-after[in].kib)/float64(d))
+		}
 	}
 
 	// Kill: from the SIGKILL until every stream of the killed instance
