@@ -155,12 +155,12 @@ func streamsField() *service.ConfigField {
 			Description("Headers added to the input's `headers` for this stream, replacing those of the same name. Secrets, as the input's are.").
 			Example(map[string]any{"X-Tenant": "acme"}).
 			Default(map[string]any{}).Secret().
-			LintRule(headersRule),
+			LintRule(headersRuleFor(fieldStreams+": "+fieldHeaders)),
 		service.NewStringField(fieldLastEventID).
 			Description("Where this stream starts when it has no checkpoint, sent as `Last-Event-ID`.").
 			Example("1700000000000-0").
 			Default("").
-			LintRule(lastEventIDRule),
+			LintRule(lastEventIDRuleFor(fieldStreams+": "+fieldLastEventID)),
 	).
 		Description("Many streams in one input, instead of `url`: each entry names one stream and may override `method`, `body`, `headers` and `last_event_id`; every other field is shared. Each stream has its own connection, reconnection backoff, `retry:`, dedupe state, readiness and resume point, checkpointed under its own key (`checkpoint.key`, a dot and the name; see the README). Every message carries `sse_stream`, the stream's name. A batch holds the events that have already arrived, from any streams, in arrival order, and each stream's events stay in order. A stream that ends (204, `stream_end: stop`, `fail_on`) ends alone; the input ends once every stream has ended. Exclusive with `url` and `from`.").
 		Example([]any{

@@ -59,9 +59,10 @@ func TestStreams_Lint(t *testing.T) {
 		{"empty list", "sse:\n  streams: []\n", 2, "exactly one of url and from must be set: neither is"},
 		{"bad url", "sse:\n  streams:\n    - url: http://a/1\n    - url: ftp://a/2\n", 4, "streams: url: ftp://a/2 must start with http:// or https://"},
 		{"url without host", "sse:\n  streams:\n    - url: http:///x\n", 3, "has no host"},
-		{"bad header value", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        X: \"a\\nb\"\n", 5, "headers: the value on this line holds a control character"},
-		{"bad header name", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        \"X Y\": a\n", 5, `headers: "X Y" is not a valid HTTP header name`},
-		{"bad last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: \"a\\x01\"\n", 4, "holds a control character, which cannot be sent in a Last-Event-ID header"},
+		{"bad header value", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        X: \"a\\nb\"\n", 5, "streams: headers: the value on this line holds a control character"},
+		{"bad header name", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        \"X Y\": a\n", 5, `streams: headers: "X Y" is not a valid HTTP header name`},
+		{"bad last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: \"a\\x01\"\n", 4, `streams: last_event_id: "a\x01" holds a control character, which cannot be sent in a Last-Event-ID header`},
+		{"long last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: " + strings.Repeat("a", 4097) + "\n", 4, "streams: last_event_id: is 4097 bytes"},
 		{"bad name", "sse:\n  streams:\n    - url: http://a/1\n      name: \"a\\x01\"\n", 4, "streams: name"},
 		{"bad method", "sse:\n  streams:\n    - url: http://a/1\n      method: get\n", 4, "streams: method get is not an HTTP method"},
 	}
