@@ -272,8 +272,8 @@ func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 	// that add no header of their own: a copy per stream cost 10,000
 	// streams 4 MiB.
 	r.req = in.req
-	if len(s.Headers) > 0 && in.req != nil {
-		r.req = in.req.withHeaders(s.Headers)
+	if len(s.Headers)+len(s.InterpolatedHeaders) > 0 && in.req != nil {
+		r.req = in.req.withHeaders(s.Headers, s.InterpolatedHeaders)
 	}
 	r.resume = resumer{mapping: c.ResumeCursor, unsendable: r.onCursorNotSendable}
 	if in.many {
@@ -395,7 +395,7 @@ func (r *reader) start(src io.Reader) error {
 func (r *reader) options() sse.Options {
 	c := r.in.conf
 	return sse.Options{
-		Client:              newHTTPClient(c, r.in.tokens, r.conf.Headers, r.conf.Body),
+		Client:              newHTTPClient(c, r.in.tokens, r.ownHeaderNames(), r.conf.Body),
 		Method:              r.conf.Method,
 		Body:                r.conf.Body,
 		PrepareRequest:      r.prepare,
@@ -423,6 +423,19 @@ func (r *reader) options() sse.Options {
 		OnError:           r.onError,
 		OnIDNotSendable:   r.onIDNotSendable,
 	}
+}
+
+// ownHeaderNames names the stream's own headers, which a redirect to
+// another origin drops as it drops the input's.
+func (r *reader) ownHeaderNames() []string {
+	var names []string
+	for k := range r.conf.Headers {
+		names = append(names, k)
+	}
+	for k := range r.conf.InterpolatedHeaders {
+		names = append(names, k)
+	}
+	return names
 }
 
 // prepare completes each connection's first request: the headers, the

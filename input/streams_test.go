@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -287,15 +289,25 @@ func TestStreams_EndsWhenEveryStreamEnded(t *testing.T) {
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "x", URL: srv.URL + "/x"}))
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "y", URL: srv.URL + "/y"}))
 	require.NoError(t, s.Connect(ctx))
+	assert.ElementsMatch(t, []string{"/x", "/y"}, readToEnd(ctx, t, s))
+	for _, st := range s.List() {
+		assert.Equal(t, sse.Closed, st.State, st.Name)
+	}
+}
+
+// readToEnd reads and acknowledges batches until the input ends, and
+// returns the data of every message.
+func readToEnd(ctx context.Context, t *testing.T, s *Streams) []string {
+	t.Helper()
 	var datas []string
 	for {
 		b, ack, err := s.ReadBatch(ctx)
 		if err == service.ErrEndOfInput {
-			break
+			return datas
 		}
 		if err == service.ErrNotConnected {
 			if err := s.Connect(ctx); err == service.ErrEndOfInput {
-				break
+				return datas
 			} else {
 				require.NoError(t, err)
 			}
@@ -307,10 +319,6 @@ func TestStreams_EndsWhenEveryStreamEnded(t *testing.T) {
 			datas = append(datas, string(d))
 		}
 		require.NoError(t, ack(ctx, nil))
-	}
-	assert.ElementsMatch(t, []string{"/x", "/y"}, datas)
-	for _, st := range s.List() {
-		assert.Equal(t, sse.Closed, st.State, st.Name)
 	}
 }
 
@@ -435,4 +443,78 @@ func TestStreams_HeadersPerStream(t *testing.T) {
 	assert.Equal(t, "a ${! 1 }", seen["/a"].Get("X-Over"), "a stream's header replaces the input's, sent as written")
 	assert.Equal(t, "s", seen["/b"].Get("X-Shared"))
 	assert.Equal(t, "input", seen["/b"].Get("X-Over"))
+}
+
+// TestStreams_InterpolatedHeadersPerStream checks a stream's interpolated
+// headers against the input's rules: evaluated at every attempt (a file
+// rotated during the first connection is read by the second), an
+// evaluation that fails or comes out empty fails the attempt without
+// sending a request and says which header, and neither they nor the
+// stream's literal headers are sent after a redirect to another origin.
+func TestStreams_InterpolatedHeadersPerStream(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	var mu sync.Mutex
+	var sent []http.Header // by the origin, then by the other origin
+	record := func(r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, r.Header.Clone())
+		return len(sent)
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if record(r) > 1 {
+			http.Redirect(w, r, other.URL+"/elsewhere", http.StatusFound)
+			return
+		}
+		// Rotated while the first connection is open.
+		if err := os.WriteFile(keyFile, []byte("key-two\n"), 0o600); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1\ndata: one\n\n")
+	}))
+	defer srv.Close()
+
+	s, _ := newTestStreams(t, "reconnect: {initial_interval: 10ms, max_interval: 50ms}", StreamsOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, s.Put(ctx, StreamConfig{
+		Name: "a", URL: srv.URL + "/a",
+		Headers: http.Header{"X-Literal": {"${! 1 }"}},
+		InterpolatedHeaders: map[string]*service.InterpolatedString{
+			"X-Key": interp(t, fmt.Sprintf(`${! file(path: %q, no_cache: true).string().trim() }`, keyFile)),
+		},
+	}))
+	// connectUntil calls Connect until its error holds want.
+	connectUntil := func(want string) {
+		t.Helper()
+		for {
+			err := s.Connect(ctx)
+			require.Error(t, err, "connected; wanted a failure holding %q", want)
+			require.NoError(t, ctx.Err(), "no failure holding %q", want)
+			if strings.Contains(err.Error(), want) {
+				return
+			}
+		}
+	}
+	connectUntil("headers.X-Key: open " + keyFile)
+	require.NoError(t, os.WriteFile(keyFile, nil, 0o600))
+	connectUntil("headers.X-Key: evaluated to an empty string")
+	require.NoError(t, os.WriteFile(keyFile, []byte("key-one\n"), 0o600))
+	assert.Equal(t, []string{"one"}, readToEnd(ctx, t, s))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sent, 3, "no request while the header could not be evaluated; then the stream, the redirect, the other origin")
+	assert.Equal(t, "key-one", sent[0].Get("X-Key"))
+	assert.Equal(t, "key-two", sent[1].Get("X-Key"), "evaluated again for the next attempt")
+	assert.Equal(t, "${! 1 }", sent[0].Get("X-Literal"), "a literal header is sent as written")
+	assert.Empty(t, sent[2].Values("X-Key"), "dropped once the redirect leaves the origin")
+	assert.Empty(t, sent[2].Values("X-Literal"), "dropped once the redirect leaves the origin")
 }
