@@ -631,6 +631,12 @@ func (r *reader) read(es *sse.EventSource) {
 		r.count(c)
 		id := r.resume.point(es)
 		h.mu.Lock()
+		if r.end != nil {
+			// Removed by a caller that gave up waiting for this goroutine
+			// (see abandon): its events go nowhere.
+			h.mu.Unlock()
+			return
+		}
 		switch {
 		case len(msgs) > 0:
 			ch := &chunk{r: r, msgs: msgs, bytes: size, id: id}
@@ -805,7 +811,7 @@ func (r *reader) esIfStarted() *sse.EventSource {
 // final checkpoint, returning that write's error.
 func (r *reader) close(ctx context.Context) error {
 	r.in.startMu.Lock()
-	done := r.readerDone
+	done, ckpt := r.readerDone, r.ckpt
 	r.in.startMu.Unlock()
 	if done != nil {
 		select {
@@ -816,10 +822,26 @@ func (r *reader) close(ctx context.Context) error {
 	}
 	activity.remove(r)
 	var err error
-	if r.ckpt != nil {
-		err = r.ckpt.close(ctx)
+	if ckpt != nil {
+		err = ckpt.close(ctx)
 	}
 	return err
+}
+
+// abandon releases what a removed stream owns when the caller gave up
+// waiting for its events in flight (its ctx ended): the stream is gone, and
+// may already run elsewhere from its checkpoint, so no final checkpoint is
+// written and no acknowledgement arriving later writes one; a write in
+// progress is cancelled and waited for. The reader, stopped, returns by
+// itself (and queues nothing more: its stream has ended).
+func (r *reader) abandon() {
+	r.in.startMu.Lock()
+	ckpt := r.ckpt
+	r.in.startMu.Unlock()
+	activity.remove(r)
+	if ckpt != nil {
+		ckpt.abandon()
+	}
 }
 
 // ended maps why the stream stopped to what Benthos expects, logging it

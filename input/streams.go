@@ -242,8 +242,15 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 		}
 	}
 	h.mu.Unlock()
+	// Given up (ctx ended): abandoned, as remove does, with no final write
+	// after the caller's deadline.
+	gaveUp := first != nil
 	for _, r := range rs {
 		in.forget(r)
+		if gaveUp {
+			r.abandon()
+			continue
+		}
 		if err := r.close(ctx); err != nil && first == nil {
 			first = err
 		}
@@ -252,30 +259,31 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 }
 
 // remove takes r out of the input and waits until its handed-out events
-// are settled; in.ops must be held.
+// are settled; r's name must be locked (see nameLocks). If ctx ends first,
+// the stream is gone all the same and r is abandoned: nothing of it runs
+// or writes after remove returns.
 func (in *sseInput) remove(ctx context.Context, r *reader) error {
 	r.draining.Store(true)
 	r.stop()
 	// The reader returns promptly: its event source is closed and its
 	// waits end with r.closing.
-	if err := r.waitDone(ctx); err != nil {
-		in.forget(r)
-		return err
-	}
+	err := r.waitDone(ctx)
 	h := in.h
 	h.mu.Lock()
 	h.drop(r)
 	r.stoppedLocked(errRemoved)
 	h.broadcast()
-	for r.tracker.unsettled() > 0 {
+	for err == nil && r.tracker.unsettled() > 0 {
 		if !h.await(ctx.Done()) {
-			h.mu.Unlock()
-			in.forget(r)
-			return fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
+			err = fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
 		}
 	}
 	h.mu.Unlock()
 	in.forget(r)
+	if err != nil {
+		r.abandon()
+		return err
+	}
 	return r.close(ctx)
 }
 

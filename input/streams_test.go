@@ -16,6 +16,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
@@ -517,4 +518,65 @@ func TestStreams_InterpolatedHeadersPerStream(t *testing.T) {
 	assert.Equal(t, "${! 1 }", sent[0].Get("X-Literal"), "a literal header is sent as written")
 	assert.Empty(t, sent[2].Values("X-Key"), "dropped once the redirect leaves the origin")
 	assert.Empty(t, sent[2].Values("X-Literal"), "dropped once the redirect leaves the origin")
+}
+
+// TestStreams_GivingUpReleasesTheStream: a Remove, RemoveAll or replacing
+// Put whose ctx ends while the stream's events are in flight returns ctx's
+// error, and nothing of the stream is left: its checkpoint writer is
+// closed, so an acknowledgement that arrives afterwards writes no
+// checkpoint (the stream may run elsewhere by then, from its checkpoint);
+// its activity entry is gone; and once the input and the server are
+// closed, no goroutine is left.
+func TestStreams_GivingUpReleasesTheStream(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		op   func(ctx context.Context, s *Streams, url string) error
+	}{
+		{"Remove", func(ctx context.Context, s *Streams, _ string) error { return s.Remove(ctx, "a") }},
+		{"RemoveAll", func(ctx context.Context, s *Streams, _ string) error { return s.RemoveAll(ctx, []string{"a"}) }},
+		{"replacing Put", func(ctx context.Context, s *Streams, url string) error {
+			return s.Put(ctx, StreamConfig{Name: "a", URL: url})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ignore := goleak.IgnoreCurrent()
+			srv, s, res, ctx := newFleetStreams(t)
+			url := srv.URL + "/s/a"
+			require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: url}))
+			require.NoError(t, s.Connect(ctx))
+			var all []held
+			readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+			h := s.in.h
+			h.mu.Lock()
+			r := h.readers["a"]
+			h.mu.Unlock()
+			require.NotNil(t, r)
+
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			assert.ErrorIs(t, tt.op(short, s, url), context.DeadlineExceeded)
+			assert.Empty(t, s.List(), "the stream is gone, and no new one started")
+			activity.mu.Lock()
+			_, watched := activity.inputs[r]
+			activity.mu.Unlock()
+			assert.False(t, watched, "its activity entry is left")
+
+			for _, h := range all {
+				require.NoError(t, h.ack(ctx, nil))
+			}
+			r.ckpt.mu.Lock()
+			closed, writing := r.ckpt.closed, r.ckpt.done != nil
+			r.ckpt.mu.Unlock()
+			assert.True(t, closed, "its checkpoint writer is left open")
+			assert.False(t, writing, "an acknowledgement after it was given up starts a checkpoint write")
+			store := &checkpointStore{res: res, cache: "ck", key: "fleet.a"}
+			_, _, ok, _, _, err := store.load(ctx)
+			require.NoError(t, err)
+			assert.False(t, ok, "a checkpoint written after it was given up")
+
+			require.NoError(t, s.Close(ctx))
+			srv.Close()
+			goleak.VerifyNone(t, ignore)
+		})
+	}
 }
