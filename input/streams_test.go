@@ -580,3 +580,92 @@ func TestStreams_GivingUpReleasesTheStream(t *testing.T) {
 		})
 	}
 }
+
+// TestStreams_OperationsPerStream: operations on different streams run
+// side by side, operations on one stream one after the other. A Put of
+// stream b completes, and b delivers, while a Remove of stream a waits for
+// a's acknowledgements; a Put of a itself waits for that Remove, then
+// resumes a from what was acknowledged.
+func TestStreams_OperationsPerStream(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
+	require.NoError(t, s.Connect(ctx))
+	var heldA []held
+	readUntil(t, s, &heldA, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	h := s.in.h
+	h.mu.Lock()
+	a := h.readers["a"]
+	h.mu.Unlock()
+
+	removed := make(chan error, 1)
+	go func() { removed <- s.Remove(ctx, "a") }()
+	// The Remove has stopped a and waits for its acknowledgements.
+	require.Eventually(t, func() bool { return h.locked(func() bool { return a.end != nil }) }, 5*time.Second, time.Millisecond)
+
+	putB := make(chan error, 1)
+	go func() { putB <- s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b"}) }()
+	select {
+	case err := <-putB:
+		require.NoError(t, err)
+	case err := <-removed:
+		t.Fatalf("Remove of a returned (%v) with a's events unacknowledged", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Put of b waits for the Remove of a")
+	}
+	var heldB []held
+	readUntil(t, s, &heldB, func(m []string) bool { return countPrefix(m, "b|") == 3 })
+
+	putA := make(chan error, 1)
+	go func() { putA <- s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}) }()
+	select {
+	case err := <-putA:
+		t.Fatalf("a Put of a returned (%v) while the Remove of a waits", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ackAndAwait(ctx, t, heldA, removed, "Remove did not return once a's events were acknowledged")
+	select {
+	case err := <-putA:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the Put of a did not return after the Remove of a")
+	}
+	var again []held
+	readUntil(t, s, &again, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	assert.Equal(t, []string{"-", "3"}, srv.requests("a"), "a resumes from its final checkpoint")
+	for _, h := range append(heldB, again...) {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+}
+
+// TestStreams_PutRacingClose: a replacing Put that began before Close,
+// and waits for the old stream's acknowledgements meanwhile, does not
+// start the new stream once Close was called: Close stopped every stream
+// there was, and one started after it would run for ever.
+func TestStreams_PutRacingClose(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	h := s.in.h
+	h.mu.Lock()
+	a := h.readers["a"]
+	h.mu.Unlock()
+
+	put := make(chan error, 1)
+	go func() { put <- s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}) }()
+	require.Eventually(t, func() bool { return h.locked(func() bool { return a.end != nil }) }, 5*time.Second, time.Millisecond)
+	require.NoError(t, s.Close(ctx))
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	select {
+	case err := <-put:
+		assert.ErrorIs(t, err, errInputClosed)
+	case <-ctx.Done():
+		t.Fatal("the Put did not return")
+	}
+	assert.Empty(t, s.List(), "a stream started after Close")
+	assert.Equal(t, []string{"-"}, srv.requests("a"))
+	assert.ErrorIs(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b"}), errInputClosed)
+}
