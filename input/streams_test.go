@@ -669,3 +669,20 @@ func TestStreams_PutRacingClose(t *testing.T) {
 	assert.Equal(t, []string{"-"}, srv.requests("a"))
 	assert.ErrorIs(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b"}), errInputClosed)
 }
+
+// TestStreams_PutAllSameNameTwice: of two entries with one name, PutAll
+// runs the later, as two Puts would leave it, and no reader of the
+// earlier is left running (goleak, at the end of the package's tests).
+func TestStreams_PutAllSameNameTwice(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/first"}, {Name: "a", URL: srv.URL + "/s/second"}}))
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	assert.Len(t, s.List(), 1)
+	assert.Empty(t, srv.requests("first"))
+	assert.Equal(t, []string{"-"}, srv.requests("second"))
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+}
