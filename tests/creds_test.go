@@ -626,4 +626,20 @@ output:
 	}
 	res = runBin(t, dir, nil, nil, "run", "--chilled", "bad.yaml")
 	assert.Contains(t, res.output(), `field "url": failed to parse interpolated field`)
+
+	// A header of a streams entry is interpolated too.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "streams.yaml"), []byte(`input:
+  sse:
+    streams:
+      - url: http://127.0.0.1:1/a
+        headers:
+          X-Key: '${! file(path: "/x", no_cache: true).string( }'
+output:
+  drop: {}
+`), 0o644))
+	res = runBin(t, dir, nil, nil, "lint", "streams.yaml")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.output(), "streams.yaml(6,", "a lint at the malformed interpolation's line")
+	res = runBin(t, dir, nil, nil, "run", "--chilled", "streams.yaml")
+	assert.Contains(t, res.output(), `field "streams.0.headers": failed to parse interpolated field`)
 }
