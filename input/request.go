@@ -80,18 +80,24 @@ func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *
 func (t *requestTemplate) withHeaders(literal http.Header, interpolated map[string]*service.InterpolatedString) *requestTemplate {
 	c := *t
 	c.headers = nil
-	own := func(name string) bool {
-		_, l := literal[name]
-		_, i := interpolated[name]
-		return l || i
+	own := map[string]bool{} // canonical names: a Go caller's may not be
+	for k := range literal {
+		own[http.CanonicalHeaderKey(k)] = true
+	}
+	for k := range interpolated {
+		own[http.CanonicalHeaderKey(k)] = true
 	}
 	for _, h := range t.headers {
-		if !own(h.name) {
+		if !own[h.name] {
 			c.headers = append(c.headers, h)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(literal)) {
-		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: literal.Get(k)})
+		var v string
+		if vs := literal[k]; len(vs) > 0 {
+			v = vs[0] // not Get, which looks up the canonical name only
+		}
+		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: v})
 	}
 	for _, k := range slices.Sorted(maps.Keys(interpolated)) {
 		_, static := interpolated[k].Static()
