@@ -414,19 +414,32 @@ root = if $i != null && $m != null && $m > 0 && $m < $i {
 // first line) and the values one by one (on each value's own line, the
 // only way Benthos gives a map entry its line; the rule cannot see the key
 // there, and does not show the value, which is a secret).
-var headersRule = `root = if this.type() == "object" {
-  this.keys().sort().filter(k -> !k.re_match("` + tokenPattern + `")).map_each(k -> "` + fieldHeaders + `: %q is not a valid HTTP header name".format(k))
+var headersRule = headersRuleFor(fieldHeaders)
+
+// headersRuleFor is headersRule with its messages starting with path, the
+// field's path: `headers`, or `streams: headers` for an entry of the list,
+// whose rules cannot know the entry's index (its line says which it is).
+func headersRuleFor(path string) string {
+	return `root = if this.type() == "object" {
+  this.keys().sort().filter(k -> !k.re_match("` + tokenPattern + `")).map_each(k -> "` + path + `: %q is not a valid HTTP header name".format(k))
 } else if this.type() == "string" && this.re_match("` + controlCharsPattern + `") {
-  [ "` + fieldHeaders + `: the value on this line holds a control character such as CR or LF, which cannot be sent" ]
+  [ "` + path + `: the value on this line holds a control character such as CR or LF, which cannot be sent" ]
 }`
+}
 
 // lastEventIDRule is sse.SendableID in bloblang: an ID that cannot be sent
 // as a Last-Event-ID header value would fail every connection.
-var lastEventIDRule = fmt.Sprintf(`root = if this.length() > %[2]d {
+var lastEventIDRule = lastEventIDRuleFor(fieldLastEventID)
+
+// lastEventIDRuleFor is lastEventIDRule with its messages starting with
+// path, as headersRuleFor.
+func lastEventIDRuleFor(path string) string {
+	return fmt.Sprintf(`root = if this.length() > %[2]d {
   [ "%[1]s: is %%d bytes, over the %[2]d a Last-Event-ID header may hold".format(this.length()) ]
 } else if this.re_match("%[3]s") {
   [ "%[1]s: %%q holds a control character, which cannot be sent in a Last-Event-ID header".format(this) ]
-}`, fieldLastEventID, sse.MaxIDLength, controlCharsPattern)
+}`, path, sse.MaxIDLength, controlCharsPattern)
+}
 
 // maxEventSizeField is `max_event_size` of the input and the scanner,
 // without its description, which each gives in its own words.

@@ -37,8 +37,22 @@ type Stream struct {
 	Method string
 	Body   []byte
 	// Headers are added to the input's headers, replacing those of the
-	// same name.
+	// same name. Their values are sent as written: a Go caller passes
+	// literal values, which evaluate nothing. This is the safe home for
+	// values from a source the operator does not control, such as a fleet's
+	// stream records: an interpolation there could read this machine's
+	// files and environment (file(), env()).
 	Headers http.Header
+	// InterpolatedHeaders are added like Headers, but evaluated before every
+	// connection attempt as the input's own headers are: a rotated
+	// credential is used from the next attempt on; an evaluation that fails,
+	// comes out empty or holds a control character fails the attempt (and
+	// is retried with the backoff); values are never logged, and are not
+	// sent after a redirect to another origin. The headers of a `streams`
+	// entry in YAML come here. A Go caller opts in by parsing each value
+	// with service.NewInterpolatedString itself, only for values it trusts.
+	// A name may not be in both maps.
+	InterpolatedHeaders map[string]*service.InterpolatedString
 	// LastEventID is where the stream starts when it has no checkpoint.
 	LastEventID string
 }
@@ -63,17 +77,42 @@ func (s Stream) Check() error {
 		return FieldError(fieldMethod, fmt.Errorf("%q is not an HTTP method such as GET or POST", s.Method))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-		if !isToken(k) {
-			return FieldError(fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
+		if err := checkHeader(k, s.Headers[k]...); err != nil {
+			return err
 		}
-		for _, v := range s.Headers[k] {
-			if hasControlChars(v) {
-				return FieldError(fieldHeaders+"."+k, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.InterpolatedHeaders)) {
+		v := s.InterpolatedHeaders[k]
+		if v == nil {
+			return FieldError(fieldHeaders+"."+k, errors.New("is nil"))
+		}
+		// A dynamic value is checked as it is evaluated, at each attempt.
+		static, _ := v.Static()
+		if err := checkHeader(k, static); err != nil {
+			return err
+		}
+		for l := range s.Headers {
+			if http.CanonicalHeaderKey(l) == http.CanonicalHeaderKey(k) {
+				return FieldError(fieldHeaders+"."+k, errors.New("is set both in Headers and in InterpolatedHeaders"))
 			}
 		}
 	}
 	if err := checkSendableID(s.LastEventID); err != nil {
 		return FieldError(fieldLastEventID, err)
+	}
+	return nil
+}
+
+// checkHeader checks a header of a stream: a name that is an HTTP token,
+// and values that can be sent.
+func checkHeader(name string, values ...string) error {
+	if !isToken(name) {
+		return FieldError(fieldHeaders+"."+name, errors.New("is not a valid HTTP header name"))
+	}
+	for _, v := range values {
+		if hasControlChars(v) {
+			return FieldError(fieldHeaders+"."+name, errors.New("the value holds a control character such as CR or LF, which cannot be sent"))
+		}
 	}
 	return nil
 }
@@ -151,16 +190,17 @@ func streamsField() *service.ConfigField {
 			Description("Replaces the input's `body` for this stream.").
 			Example(`{"topic":"prices"}`).
 			Optional(),
-		service.NewStringMapField(fieldHeaders).
-			Description("Headers added to the input's `headers` for this stream, replacing those of the same name. Secrets, as the input's are.").
+		service.NewInterpolatedStringMapField(fieldHeaders).
+			Description("Headers added to the input's `headers` for this stream, replacing those of the same name. Interpolated, evaluated at every attempt, and secrets, as the input's are: a per-stream credential rotates the same way (see `headers`).").
 			Example(map[string]any{"X-Tenant": "acme"}).
+			Example(map[string]any{"X-Api-Key": `${! file(path: "/var/run/secrets/acme-key", no_cache: true).string().trim() }`}).
 			Default(map[string]any{}).Secret().
-			LintRule(headersRule),
+			LintRule(headersRuleFor(fieldStreams+": "+fieldHeaders)),
 		service.NewStringField(fieldLastEventID).
 			Description("Where this stream starts when it has no checkpoint, sent as `Last-Event-ID`.").
 			Example("1700000000000-0").
 			Default("").
-			LintRule(lastEventIDRule),
+			LintRule(lastEventIDRuleFor(fieldStreams+": "+fieldLastEventID)),
 	).
 		Description("Many streams in one input, instead of `url`: each entry names one stream and may override `method`, `body`, `headers` and `last_event_id`; every other field is shared. Each stream has its own connection, reconnection backoff, `retry:`, dedupe state, readiness and resume point, checkpointed under its own key (`checkpoint.key`, a dot and the name; see the README). Every message carries `sse_stream`, the stream's name. A batch holds the events that have already arrived, from any streams, in arrival order, and each stream's events stay in order. A stream that ends (204, `stream_end: stop`, `fail_on`) ends alone; the input ends once every stream has ended. Exclusive with `url` and `from`.").
 		Example([]any{
@@ -218,18 +258,24 @@ func parseStreams(conf *service.ParsedConfig) ([]Stream, error) {
 			}
 			s.Body = []byte(body)
 		}
-		headers, err := e.FieldStringMap(fieldHeaders)
+		headers, err := e.FieldInterpolatedStringMap(fieldHeaders)
 		if err != nil {
 			return nil, FieldError(path+"."+fieldHeaders, err)
 		}
-		for k, v := range headers {
-			if s.Headers == nil {
-				s.Headers = http.Header{}
+		raw, err := e.FieldStringMap(fieldHeaders)
+		if err != nil {
+			return nil, FieldError(path+"."+fieldHeaders, err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(headers)) {
+			// The value as written: a dynamic one is checked again as it
+			// is evaluated.
+			if err := checkHeader(k, raw[k]); err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", path, s.Name, err)
 			}
-			s.Headers[http.CanonicalHeaderKey(k)] = []string{v}
-			if !isToken(k) {
-				return nil, FieldError(path+"."+fieldHeaders+"."+k, errors.New("is not a valid HTTP header name"))
+			if s.InterpolatedHeaders == nil {
+				s.InterpolatedHeaders = map[string]*service.InterpolatedString{}
 			}
+			s.InterpolatedHeaders[http.CanonicalHeaderKey(k)] = headers[k]
 		}
 		if s.LastEventID, err = e.FieldString(fieldLastEventID); err != nil {
 			return nil, FieldError(path+"."+fieldLastEventID, err)

@@ -3,7 +3,6 @@ package benthossse
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -59,10 +58,12 @@ func TestStreams_Lint(t *testing.T) {
 		{"empty list", "sse:\n  streams: []\n", 2, "exactly one of url and from must be set: neither is"},
 		{"bad url", "sse:\n  streams:\n    - url: http://a/1\n    - url: ftp://a/2\n", 4, "streams: url: ftp://a/2 must start with http:// or https://"},
 		{"url without host", "sse:\n  streams:\n    - url: http:///x\n", 3, "has no host"},
-		{"bad header value", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        X: \"a\\nb\"\n", 5, "headers: the value on this line holds a control character"},
-		{"bad header name", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        \"X Y\": a\n", 5, `headers: "X Y" is not a valid HTTP header name`},
-		{"bad last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: \"a\\x01\"\n", 4, "holds a control character, which cannot be sent in a Last-Event-ID header"},
+		{"bad header value", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        X: \"a\\nb\"\n", 5, "streams: headers: the value on this line holds a control character"},
+		{"bad header name", "sse:\n  streams:\n    - url: http://a/1\n      headers:\n        \"X Y\": a\n", 5, `streams: headers: "X Y" is not a valid HTTP header name`},
+		{"bad last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: \"a\\x01\"\n", 4, `streams: last_event_id: "a\x01" holds a control character, which cannot be sent in a Last-Event-ID header`},
+		{"long last_event_id", "sse:\n  streams:\n    - url: http://a/1\n      last_event_id: " + strings.Repeat("a", 4097) + "\n", 4, "streams: last_event_id: is 4097 bytes"},
 		{"bad name", "sse:\n  streams:\n    - url: http://a/1\n      name: \"a\\x01\"\n", 4, "streams: name"},
+		{"malformed header interpolation", "sse:\n  streams:\n    - url: http://a/1\n    - url: http://a/2\n      headers:\n        X-Key: '${! file(\"k\" }'\n", 6, "expected comma or closing bracket"},
 		{"bad method", "sse:\n  streams:\n    - url: http://a/1\n      method: get\n", 4, "streams: method get is not an HTTP method"},
 	}
 	for _, tt := range tests {
@@ -95,14 +96,22 @@ streams:
     url: http://a/2
     method: POST
     body: "{}"
-    headers: {X-Tenant: acme}
+    headers: {X-Tenant: acme, x-key: '${! env("KEY") }'}
     last_event_id: "7"
 headers: {X-Shared: s}
 `)
 	require.NoError(t, err)
 	require.Len(t, c.Streams, 2)
 	assert.Equal(t, Stream{Name: "a/1", URL: "http://a/1?key=x"}, c.Streams[0])
-	assert.Equal(t, Stream{Name: "two", URL: "http://a/2", Method: "POST", Body: []byte("{}"), Headers: http.Header{"X-Tenant": {"acme"}}, LastEventID: "7"}, c.Streams[1])
+	two := c.Streams[1]
+	require.Len(t, two.InterpolatedHeaders, 2)
+	tenant, static := two.InterpolatedHeaders["X-Tenant"].Static()
+	assert.True(t, static)
+	assert.Equal(t, "acme", tenant)
+	_, static = two.InterpolatedHeaders["X-Key"].Static()
+	assert.False(t, static, "a stream's header is interpolated, as the input's are")
+	two.InterpolatedHeaders = nil
+	assert.Equal(t, Stream{Name: "two", URL: "http://a/2", Method: "POST", Body: []byte("{}"), LastEventID: "7"}, two)
 	assert.Equal(t, "sse_streams", c.CheckpointKey, "the default key of a streams input")
 
 	for _, tt := range []struct{ yaml, want string }{
@@ -110,6 +119,8 @@ headers: {X-Shared: s}
 		{"streams: [{url: ftp://a/1}]", `streams.0 (a/1): field "url"`},
 		{"streams: [{url: http://a/1, last_event_id: \"\\x01\"}]", `field "last_event_id"`},
 		{"url: http://a/\nstreams: [{url: http://a/1}]", "streams cannot be set with url or from"},
+		{"streams: [{url: http://a/1, headers: {X-K: '${! env(\"K\" }'}}]", `field "streams.0.headers"`},
+		{"streams: [{url: http://a/1, headers: {X-K: \"a\\nb\"}}]", `streams.0 (a/1): field "headers.X-K": the value holds a control character`},
 	} {
 		_, err := parseYAML(t, tt.yaml)
 		require.Error(t, err, tt.yaml)

@@ -328,6 +328,21 @@ func (c *checkpointer) close(ctx context.Context) error {
 	return nil
 }
 
+// abandon stops the writer without a final write: a write in flight is
+// cancelled and waited for (a cache call returns once its ctx is
+// cancelled), and later changes write nothing. For a stream given up on,
+// whose checkpoint may by then belong to the stream's next run.
+func (c *checkpointer) abandon() {
+	c.mu.Lock()
+	c.closed = true
+	done := c.done
+	c.mu.Unlock()
+	c.cancel()
+	if done != nil {
+		<-done
+	}
+}
+
 // probeTimeout bounds the start-up probe of the checkpoint cache.
 const probeTimeout = 10 * time.Second
 

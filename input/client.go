@@ -22,14 +22,12 @@ import (
 // ones; extra names a stream's own headers, and body is the stream's. With
 // oauth2, a 401 to a request carrying the token is retried once with a
 // fresh token (see retryUnauthorized).
-func newHTTPClient(c *benthossse.Config, tokens *tokenSource, extra http.Header, body []byte) *http.Client {
+func newHTTPClient(c *benthossse.Config, tokens *tokenSource, extra []string, body []byte) *http.Client {
 	secret := []string{"Authorization", "Cookie", "Cookie2"}
 	for k := range c.Headers {
 		secret = append(secret, k)
 	}
-	for k := range extra {
-		secret = append(secret, k)
-	}
+	secret = append(secret, extra...)
 	var tr http.RoundTripper = transportFor(c)
 	if tokens != nil {
 		tr = &retryUnauthorized{base: tr, tokens: tokens}

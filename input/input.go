@@ -131,9 +131,9 @@ type sseInput struct {
 	startMu sync.Mutex // serialises start against Close
 	started bool
 
-	// ops serialises Put, Remove and Close: a replacement settles the old
-	// stream before the new one starts.
-	ops sync.Mutex
+	// names serialises Put and Remove per stream name: a replacement
+	// settles the old stream before the new one starts.
+	names nameLocks
 
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -212,10 +212,16 @@ func toSet(list []string) map[string]bool {
 }
 
 // add registers r with the hand-off, and starts it if the input started.
-// A stream that cannot start (its checkpoint cannot be read) is not added.
+// A stream that cannot start (its checkpoint cannot be read) is not added,
+// nor one added once Close was called.
 func (in *sseInput) add(r *reader) error {
 	in.startMu.Lock()
 	defer in.startMu.Unlock()
+	if in.isClosing() {
+		// Close already took the readers to stop, or is about to: this
+		// one would run for ever.
+		return errInputClosed
+	}
 	h := in.h
 	h.mu.Lock()
 	h.readers[r.name] = r

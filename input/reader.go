@@ -272,8 +272,8 @@ func (in *sseInput) newReader(s benthossse.Stream) (*reader, error) {
 	// that add no header of their own: a copy per stream cost 10,000
 	// streams 4 MiB.
 	r.req = in.req
-	if len(s.Headers) > 0 && in.req != nil {
-		r.req = in.req.withHeaders(s.Headers)
+	if len(s.Headers)+len(s.InterpolatedHeaders) > 0 && in.req != nil {
+		r.req = in.req.withHeaders(s.Headers, s.InterpolatedHeaders)
 	}
 	r.resume = resumer{mapping: c.ResumeCursor, unsendable: r.onCursorNotSendable}
 	if in.many {
@@ -395,7 +395,7 @@ func (r *reader) start(src io.Reader) error {
 func (r *reader) options() sse.Options {
 	c := r.in.conf
 	return sse.Options{
-		Client:              newHTTPClient(c, r.in.tokens, r.conf.Headers, r.conf.Body),
+		Client:              newHTTPClient(c, r.in.tokens, r.ownHeaderNames(), r.conf.Body),
 		Method:              r.conf.Method,
 		Body:                r.conf.Body,
 		PrepareRequest:      r.prepare,
@@ -423,6 +423,19 @@ func (r *reader) options() sse.Options {
 		OnError:           r.onError,
 		OnIDNotSendable:   r.onIDNotSendable,
 	}
+}
+
+// ownHeaderNames names the stream's own headers, which a redirect to
+// another origin drops as it drops the input's.
+func (r *reader) ownHeaderNames() []string {
+	var names []string
+	for k := range r.conf.Headers {
+		names = append(names, k)
+	}
+	for k := range r.conf.InterpolatedHeaders {
+		names = append(names, k)
+	}
+	return names
 }
 
 // prepare completes each connection's first request: the headers, the
@@ -618,6 +631,12 @@ func (r *reader) read(es *sse.EventSource) {
 		r.count(c)
 		id := r.resume.point(es)
 		h.mu.Lock()
+		if r.end != nil {
+			// Removed by a caller that gave up waiting for this goroutine
+			// (see abandon): its events go nowhere.
+			h.mu.Unlock()
+			return
+		}
 		switch {
 		case len(msgs) > 0:
 			ch := &chunk{r: r, msgs: msgs, bytes: size, id: id}
@@ -792,7 +811,7 @@ func (r *reader) esIfStarted() *sse.EventSource {
 // final checkpoint, returning that write's error.
 func (r *reader) close(ctx context.Context) error {
 	r.in.startMu.Lock()
-	done := r.readerDone
+	done, ckpt := r.readerDone, r.ckpt
 	r.in.startMu.Unlock()
 	if done != nil {
 		select {
@@ -803,10 +822,26 @@ func (r *reader) close(ctx context.Context) error {
 	}
 	activity.remove(r)
 	var err error
-	if r.ckpt != nil {
-		err = r.ckpt.close(ctx)
+	if ckpt != nil {
+		err = ckpt.close(ctx)
 	}
 	return err
+}
+
+// abandon releases what a removed stream owns when the caller gave up
+// waiting for its events in flight (its ctx ended): the stream is gone, and
+// may already run elsewhere from its checkpoint, so no final checkpoint is
+// written and no acknowledgement arriving later writes one; a write in
+// progress is cancelled and waited for. The reader, stopped, returns by
+// itself (and queues nothing more: its stream has ended).
+func (r *reader) abandon() {
+	r.in.startMu.Lock()
+	ckpt := r.ckpt
+	r.in.startMu.Unlock()
+	activity.remove(r)
+	if ckpt != nil {
+		ckpt.abandon()
+	}
 }
 
 // ended maps why the stream stopped to what Benthos expects, logging it

@@ -39,8 +39,8 @@ type headerTemplate struct {
 	name   string
 	value  *service.InterpolatedString // nil: literal
 	static bool
-	// literal is the value of a stream's own header (streams entries are
-	// not interpolated), when value is nil.
+	// literal is the value when value is nil: a stream's own header given
+	// from Go in benthossse.Stream.Headers, sent as written.
 	literal string
 }
 
@@ -74,18 +74,34 @@ func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *
 	return t
 }
 
-// withHeaders returns a copy of t with headers added, replacing those of
-// the same name: a stream's own headers (static) over the input's.
-func (t *requestTemplate) withHeaders(headers http.Header) *requestTemplate {
+// withHeaders returns a copy of t with a stream's own headers added,
+// replacing the input's of the same name: literal ones, sent as written,
+// and interpolated ones, evaluated at each attempt as the input's are.
+func (t *requestTemplate) withHeaders(literal http.Header, interpolated map[string]*service.InterpolatedString) *requestTemplate {
 	c := *t
 	c.headers = nil
+	own := map[string]bool{} // canonical names: a Go caller's may not be
+	for k := range literal {
+		own[http.CanonicalHeaderKey(k)] = true
+	}
+	for k := range interpolated {
+		own[http.CanonicalHeaderKey(k)] = true
+	}
 	for _, h := range t.headers {
-		if _, ok := headers[h.name]; !ok {
+		if !own[h.name] {
 			c.headers = append(c.headers, h)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(headers)) {
-		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: headers.Get(k)})
+	for _, k := range slices.Sorted(maps.Keys(literal)) {
+		var v string
+		if vs := literal[k]; len(vs) > 0 {
+			v = vs[0] // not Get, which looks up the canonical name only
+		}
+		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: v})
+	}
+	for _, k := range slices.Sorted(maps.Keys(interpolated)) {
+		_, static := interpolated[k].Static()
+		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), value: interpolated[k], static: static})
 	}
 	slices.SortFunc(c.headers, func(a, b headerTemplate) int { return strings.Compare(a.name, b.name) })
 	return &c

@@ -112,3 +112,20 @@ func TestResumer_Observe(t *testing.T) {
 	v := r.vars(es)
 	assert.Equal(t, attemptVars{cursor: "abc", hasCursor: true}, v)
 }
+
+// TestRequestTemplate_StreamHeadersReplaceTheInputs checks that a stream's
+// own headers replace the input's of the same name however a Go caller
+// spells the name, literal or interpolated.
+func TestRequestTemplate_StreamHeadersReplaceTheInputs(t *testing.T) {
+	c := &benthossse.Config{Headers: map[string]*service.InterpolatedString{"X-Key": interp(t, "input"), "X-Tenant": interp(t, "input")},
+		Sign: func(fs.FS, *http.Request) error { return nil }}
+	tmpl := newRequestTemplate(c, nil, nil).withHeaders(http.Header{"x-key": {"literal"}},
+		map[string]*service.InterpolatedString{"x-tenant": interp(t, `${! "evaluated" }`)})
+	for range 20 { // the order of equal names once depended on an unstable sort
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://127.0.0.1/x", nil)
+		require.NoError(t, err)
+		require.NoError(t, tmpl.prepare(req, attemptVars{}))
+		assert.Equal(t, []string{"literal"}, req.Header.Values("X-Key"))
+		assert.Equal(t, []string{"evaluated"}, req.Header.Values("X-Tenant"))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -36,8 +38,9 @@ type StreamsOptions struct {
 // return it from its constructor.
 //
 // Put and Remove are safe to call from any goroutine, before or after
-// Connect; they are serialised, so a Remove that waits for acknowledgements
-// delays the next Put.
+// Connect. Two operations on one stream name run one after the other;
+// operations on different streams run side by side, so a Remove that waits
+// for its stream's acknowledgements delays no Put or Remove of another.
 type Streams struct {
 	service.BatchInput
 	in *sseInput
@@ -78,13 +81,18 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 		return err
 	}
 	in := s.in
-	in.ops.Lock()
-	defer in.ops.Unlock()
-	select {
-	case <-in.closing:
-		return errors.New("sse: the input is closed")
-	default:
+	defer in.names.lock(sc.Name)()
+	if in.isClosing() {
+		return errInputClosed
 	}
+	return in.put(ctx, sc)
+}
+
+// errInputClosed is returned by Put and PutAll once Close was called.
+var errInputClosed = errors.New("sse: the input is closed")
+
+// put is Put; sc.Name must be locked.
+func (in *sseInput) put(ctx context.Context, sc StreamConfig) error {
 	in.h.mu.Lock()
 	old := in.h.readers[sc.Name]
 	in.h.mu.Unlock()
@@ -112,27 +120,29 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 // streams starts them in the time of a few checkpoint reads rather than one
 // after another. It checks every sc first and puts none if one is invalid;
 // a stream that cannot start is not kept, as with Put, and the first such
-// error is returned once the others are put.
+// error is returned once the others are put. Of two entries with the same
+// name, the later one is put, as two Puts would leave it.
 func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
-	for _, sc := range scs {
+	last := map[string]int{}
+	for i, sc := range scs {
 		if err := sc.Check(); err != nil {
 			return fmt.Errorf("stream %q: %w", sc.Name, err)
 		}
+		last[sc.Name] = i
 	}
 	in := s.in
-	in.ops.Lock()
-	select {
-	case <-in.closing:
-		in.ops.Unlock()
-		return errors.New("sse: the input is closed")
-	default:
+	defer in.names.lock(slices.Collect(maps.Keys(last))...)()
+	if in.isClosing() {
+		return errInputClosed
 	}
 	var fresh, replacing []StreamConfig
 	in.h.mu.Lock()
-	for _, sc := range scs {
-		if in.h.readers[sc.Name] != nil {
+	for i, sc := range scs {
+		switch {
+		case last[sc.Name] != i:
+		case in.h.readers[sc.Name] != nil:
 			replacing = append(replacing, sc)
-		} else {
+		default:
 			fresh = append(fresh, sc)
 		}
 	}
@@ -141,7 +151,6 @@ func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 	for i, sc := range fresh {
 		r, err := in.newReader(sc)
 		if err != nil {
-			in.ops.Unlock()
 			return fmt.Errorf("stream %q: %w", sc.Name, err)
 		}
 		readers[i] = r
@@ -167,9 +176,8 @@ func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 			first = fmt.Errorf("stream %q: %w", r.name, err)
 		}
 	}
-	in.ops.Unlock()
 	for _, sc := range replacing {
-		if err := s.Put(ctx, sc); err != nil && first == nil {
+		if err := in.put(ctx, sc); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -183,11 +191,11 @@ const maxConcurrentLoads = 64
 // flight are settled (acknowledged or rejected) and its final checkpoint is
 // written; its events not yet handed out are dropped, never acknowledged.
 // Removing a stream that does not exist does nothing. It returns ctx's
-// error if ctx ends first; the stream is gone either way.
+// error if ctx ends first; the stream is gone either way, and nothing of it
+// runs or writes a checkpoint afterwards.
 func (s *Streams) Remove(ctx context.Context, name string) error {
 	in := s.in
-	in.ops.Lock()
-	defer in.ops.Unlock()
+	defer in.names.lock(name)()
 	in.h.mu.Lock()
 	r := in.h.readers[name]
 	in.h.mu.Unlock()
@@ -205,12 +213,11 @@ func (s *Streams) Remove(ctx context.Context, name string) error {
 // stream is gone either way.
 func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 	in := s.in
-	in.ops.Lock()
-	defer in.ops.Unlock()
+	defer in.names.lock(names...)()
 	h := in.h
 	h.mu.Lock()
 	var rs []*reader
-	for _, name := range names {
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
 		if r := h.readers[name]; r != nil {
 			rs = append(rs, r)
 		}
@@ -242,8 +249,15 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 		}
 	}
 	h.mu.Unlock()
+	// Given up (ctx ended): abandoned, as remove does, with no final write
+	// after the caller's deadline.
+	gaveUp := first != nil
 	for _, r := range rs {
 		in.forget(r)
+		if gaveUp {
+			r.abandon()
+			continue
+		}
 		if err := r.close(ctx); err != nil && first == nil {
 			first = err
 		}
@@ -252,30 +266,31 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 }
 
 // remove takes r out of the input and waits until its handed-out events
-// are settled; in.ops must be held.
+// are settled; r's name must be locked (see nameLocks). If ctx ends first,
+// the stream is gone all the same and r is abandoned: nothing of it runs
+// or writes after remove returns.
 func (in *sseInput) remove(ctx context.Context, r *reader) error {
 	r.draining.Store(true)
 	r.stop()
 	// The reader returns promptly: its event source is closed and its
 	// waits end with r.closing.
-	if err := r.waitDone(ctx); err != nil {
-		in.forget(r)
-		return err
-	}
+	err := r.waitDone(ctx)
 	h := in.h
 	h.mu.Lock()
 	h.drop(r)
 	r.stoppedLocked(errRemoved)
 	h.broadcast()
-	for r.tracker.unsettled() > 0 {
+	for err == nil && r.tracker.unsettled() > 0 {
 		if !h.await(ctx.Done()) {
-			h.mu.Unlock()
-			in.forget(r)
-			return fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
+			err = fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
 		}
 	}
 	h.mu.Unlock()
 	in.forget(r)
+	if err != nil {
+		r.abandon()
+		return err
+	}
 	return r.close(ctx)
 }
 
@@ -315,6 +330,60 @@ func (r *reader) waitDone(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// nameLocks serialises the operations on each stream name: Put, Remove and
+// their batch forms take the locks of the names they touch, so that two
+// operations on one stream run one after the other (a replacement settles
+// the old stream before the new one starts) while operations on different
+// streams run side by side: a Remove waiting for its stream's
+// acknowledgements does not delay a Put of another. Close takes none: it
+// makes the operations that start after it refuse (see add), and stops
+// every stream there is.
+type nameLocks struct {
+	mu sync.Mutex
+	m  map[string]*nameLock
+}
+
+type nameLock struct {
+	sync.Mutex
+	refs int // holders and waiters: the entry is deleted at zero
+}
+
+// lock locks names, in sorted order so that two operations on overlapping
+// sets cannot deadlock, and returns the function that unlocks them.
+func (l *nameLocks) lock(names ...string) (unlock func()) {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	ls := make([]*nameLock, len(names))
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*nameLock{}
+	}
+	for i, name := range names {
+		nl := l.m[name]
+		if nl == nil {
+			nl = &nameLock{}
+			l.m[name] = nl
+		}
+		nl.refs++
+		ls[i] = nl
+	}
+	l.mu.Unlock()
+	for _, nl := range ls {
+		nl.Lock()
+	}
+	return func() {
+		for _, nl := range ls {
+			nl.Unlock()
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, nl := range ls {
+			if nl.refs--; nl.refs == 0 {
+				delete(l.m, names[i])
+			}
+		}
 	}
 }
 

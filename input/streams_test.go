@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	benthossse "github.com/benthos-sse/benthos-sse"
 	"github.com/benthos-sse/benthos-sse/sse"
@@ -287,15 +290,25 @@ func TestStreams_EndsWhenEveryStreamEnded(t *testing.T) {
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "x", URL: srv.URL + "/x"}))
 	require.NoError(t, s.Put(ctx, StreamConfig{Name: "y", URL: srv.URL + "/y"}))
 	require.NoError(t, s.Connect(ctx))
+	assert.ElementsMatch(t, []string{"/x", "/y"}, readToEnd(ctx, t, s))
+	for _, st := range s.List() {
+		assert.Equal(t, sse.Closed, st.State, st.Name)
+	}
+}
+
+// readToEnd reads and acknowledges batches until the input ends, and
+// returns the data of every message.
+func readToEnd(ctx context.Context, t *testing.T, s *Streams) []string {
+	t.Helper()
 	var datas []string
 	for {
 		b, ack, err := s.ReadBatch(ctx)
 		if err == service.ErrEndOfInput {
-			break
+			return datas
 		}
 		if err == service.ErrNotConnected {
 			if err := s.Connect(ctx); err == service.ErrEndOfInput {
-				break
+				return datas
 			} else {
 				require.NoError(t, err)
 			}
@@ -307,10 +320,6 @@ func TestStreams_EndsWhenEveryStreamEnded(t *testing.T) {
 			datas = append(datas, string(d))
 		}
 		require.NoError(t, ack(ctx, nil))
-	}
-	assert.ElementsMatch(t, []string{"/x", "/y"}, datas)
-	for _, st := range s.List() {
-		assert.Equal(t, sse.Closed, st.State, st.Name)
 	}
 }
 
@@ -435,4 +444,245 @@ func TestStreams_HeadersPerStream(t *testing.T) {
 	assert.Equal(t, "a ${! 1 }", seen["/a"].Get("X-Over"), "a stream's header replaces the input's, sent as written")
 	assert.Equal(t, "s", seen["/b"].Get("X-Shared"))
 	assert.Equal(t, "input", seen["/b"].Get("X-Over"))
+}
+
+// TestStreams_InterpolatedHeadersPerStream checks a stream's interpolated
+// headers against the input's rules: evaluated at every attempt (a file
+// rotated during the first connection is read by the second), an
+// evaluation that fails or comes out empty fails the attempt without
+// sending a request and says which header, and neither they nor the
+// stream's literal headers are sent after a redirect to another origin.
+func TestStreams_InterpolatedHeadersPerStream(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	var mu sync.Mutex
+	var sent []http.Header // by the origin, then by the other origin
+	record := func(r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, r.Header.Clone())
+		return len(sent)
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if record(r) > 1 {
+			http.Redirect(w, r, other.URL+"/elsewhere", http.StatusFound)
+			return
+		}
+		// Rotated while the first connection is open.
+		if err := os.WriteFile(keyFile, []byte("key-two\n"), 0o600); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1\ndata: one\n\n")
+	}))
+	defer srv.Close()
+
+	s, _ := newTestStreams(t, "reconnect: {initial_interval: 10ms, max_interval: 50ms}", StreamsOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, s.Put(ctx, StreamConfig{
+		Name: "a", URL: srv.URL + "/a",
+		Headers: http.Header{"X-Literal": {"${! 1 }"}},
+		InterpolatedHeaders: map[string]*service.InterpolatedString{
+			"X-Key": interp(t, fmt.Sprintf(`${! file(path: %q, no_cache: true).string().trim() }`, keyFile)),
+		},
+	}))
+	// connectUntil calls Connect until its error holds want.
+	connectUntil := func(want string) {
+		t.Helper()
+		for {
+			err := s.Connect(ctx)
+			require.Error(t, err, "connected; wanted a failure holding %q", want)
+			require.NoError(t, ctx.Err(), "no failure holding %q", want)
+			if strings.Contains(err.Error(), want) {
+				return
+			}
+		}
+	}
+	connectUntil("headers.X-Key: open " + keyFile)
+	require.NoError(t, os.WriteFile(keyFile, nil, 0o600))
+	connectUntil("headers.X-Key: evaluated to an empty string")
+	require.NoError(t, os.WriteFile(keyFile, []byte("key-one\n"), 0o600))
+	assert.Equal(t, []string{"one"}, readToEnd(ctx, t, s))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sent, 3, "no request while the header could not be evaluated; then the stream, the redirect, the other origin")
+	assert.Equal(t, "key-one", sent[0].Get("X-Key"))
+	assert.Equal(t, "key-two", sent[1].Get("X-Key"), "evaluated again for the next attempt")
+	assert.Equal(t, "${! 1 }", sent[0].Get("X-Literal"), "a literal header is sent as written")
+	assert.Empty(t, sent[2].Values("X-Key"), "dropped once the redirect leaves the origin")
+	assert.Empty(t, sent[2].Values("X-Literal"), "dropped once the redirect leaves the origin")
+}
+
+// TestStreams_GivingUpReleasesTheStream: a Remove, RemoveAll or replacing
+// Put whose ctx ends while the stream's events are in flight returns ctx's
+// error, and nothing of the stream is left: its checkpoint writer is
+// closed, so an acknowledgement that arrives afterwards writes no
+// checkpoint (the stream may run elsewhere by then, from its checkpoint);
+// its activity entry is gone; and once the input and the server are
+// closed, no goroutine is left.
+func TestStreams_GivingUpReleasesTheStream(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		op   func(ctx context.Context, s *Streams, url string) error
+	}{
+		{"Remove", func(ctx context.Context, s *Streams, _ string) error { return s.Remove(ctx, "a") }},
+		{"RemoveAll", func(ctx context.Context, s *Streams, _ string) error { return s.RemoveAll(ctx, []string{"a"}) }},
+		{"replacing Put", func(ctx context.Context, s *Streams, url string) error {
+			return s.Put(ctx, StreamConfig{Name: "a", URL: url})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ignore := goleak.IgnoreCurrent()
+			srv, s, res, ctx := newFleetStreams(t)
+			url := srv.URL + "/s/a"
+			require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: url}))
+			require.NoError(t, s.Connect(ctx))
+			var all []held
+			readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+			h := s.in.h
+			h.mu.Lock()
+			r := h.readers["a"]
+			h.mu.Unlock()
+			require.NotNil(t, r)
+
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			assert.ErrorIs(t, tt.op(short, s, url), context.DeadlineExceeded)
+			assert.Empty(t, s.List(), "the stream is gone, and no new one started")
+			activity.mu.Lock()
+			_, watched := activity.inputs[r]
+			activity.mu.Unlock()
+			assert.False(t, watched, "its activity entry is left")
+
+			for _, h := range all {
+				require.NoError(t, h.ack(ctx, nil))
+			}
+			r.ckpt.mu.Lock()
+			closed, writing := r.ckpt.closed, r.ckpt.done != nil
+			r.ckpt.mu.Unlock()
+			assert.True(t, closed, "its checkpoint writer is left open")
+			assert.False(t, writing, "an acknowledgement after it was given up starts a checkpoint write")
+			store := &checkpointStore{res: res, cache: "ck", key: "fleet.a"}
+			_, _, ok, _, _, err := store.load(ctx)
+			require.NoError(t, err)
+			assert.False(t, ok, "a checkpoint written after it was given up")
+
+			require.NoError(t, s.Close(ctx))
+			srv.Close()
+			goleak.VerifyNone(t, ignore)
+		})
+	}
+}
+
+// TestStreams_OperationsPerStream: operations on different streams run
+// side by side, operations on one stream one after the other. A Put of
+// stream b completes, and b delivers, while a Remove of stream a waits for
+// a's acknowledgements; a Put of a itself waits for that Remove, then
+// resumes a from what was acknowledged.
+func TestStreams_OperationsPerStream(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
+	require.NoError(t, s.Connect(ctx))
+	var heldA []held
+	readUntil(t, s, &heldA, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	h := s.in.h
+	h.mu.Lock()
+	a := h.readers["a"]
+	h.mu.Unlock()
+
+	removed := make(chan error, 1)
+	go func() { removed <- s.Remove(ctx, "a") }()
+	// The Remove has stopped a and waits for its acknowledgements.
+	require.Eventually(t, func() bool { return h.locked(func() bool { return a.end != nil }) }, 5*time.Second, time.Millisecond)
+
+	putB := make(chan error, 1)
+	go func() { putB <- s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b"}) }()
+	select {
+	case err := <-putB:
+		require.NoError(t, err)
+	case err := <-removed:
+		t.Fatalf("Remove of a returned (%v) with a's events unacknowledged", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Put of b waits for the Remove of a")
+	}
+	var heldB []held
+	readUntil(t, s, &heldB, func(m []string) bool { return countPrefix(m, "b|") == 3 })
+
+	putA := make(chan error, 1)
+	go func() { putA <- s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}) }()
+	select {
+	case err := <-putA:
+		t.Fatalf("a Put of a returned (%v) while the Remove of a waits", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ackAndAwait(ctx, t, heldA, removed, "Remove did not return once a's events were acknowledged")
+	select {
+	case err := <-putA:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the Put of a did not return after the Remove of a")
+	}
+	var again []held
+	readUntil(t, s, &again, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	assert.Equal(t, []string{"-", "3"}, srv.requests("a"), "a resumes from its final checkpoint")
+	for _, h := range append(heldB, again...) {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+}
+
+// TestStreams_PutRacingClose: a replacing Put that began before Close,
+// and waits for the old stream's acknowledgements meanwhile, does not
+// start the new stream once Close was called: Close stopped every stream
+// there was, and one started after it would run for ever.
+func TestStreams_PutRacingClose(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}))
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	h := s.in.h
+	h.mu.Lock()
+	a := h.readers["a"]
+	h.mu.Unlock()
+
+	put := make(chan error, 1)
+	go func() { put <- s.Put(ctx, StreamConfig{Name: "a", URL: srv.URL + "/s/a"}) }()
+	require.Eventually(t, func() bool { return h.locked(func() bool { return a.end != nil }) }, 5*time.Second, time.Millisecond)
+	require.NoError(t, s.Close(ctx))
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	select {
+	case err := <-put:
+		assert.ErrorIs(t, err, errInputClosed)
+	case <-ctx.Done():
+		t.Fatal("the Put did not return")
+	}
+	assert.Empty(t, s.List(), "a stream started after Close")
+	assert.Equal(t, []string{"-"}, srv.requests("a"))
+	assert.ErrorIs(t, s.Put(ctx, StreamConfig{Name: "b", URL: srv.URL + "/s/b"}), errInputClosed)
+}
+
+// TestStreams_PutAllSameNameTwice: of two entries with one name, PutAll
+// runs the later, as two Puts would leave it, and no reader of the
+// earlier is left running (goleak, at the end of the package's tests).
+func TestStreams_PutAllSameNameTwice(t *testing.T) {
+	srv, s, _, ctx := newFleetStreams(t)
+	require.NoError(t, s.PutAll(ctx, []StreamConfig{{Name: "a", URL: srv.URL + "/s/first"}, {Name: "a", URL: srv.URL + "/s/second"}}))
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool { return countPrefix(m, "a|") == 3 })
+	assert.Len(t, s.List(), 1)
+	assert.Empty(t, srv.requests("first"))
+	assert.Equal(t, []string{"-"}, srv.requests("second"))
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
 }

@@ -116,6 +116,78 @@ output:
 	assert.Contains(t, p.Output(), "answered 401")
 }
 
+// TestCreds_StreamHeaderFileRotates is TestCreds_TokenFileRotates for a
+// header of one entry of a `streams` list: the entry's header is
+// interpolated as the input's are, read from its file at every attempt, so
+// the rotated key is used from the next attempt on, while the other stream
+// goes on with its own literal header. Neither key reaches the log.
+func TestCreds_StreamHeaderFileRotates(t *testing.T) {
+	t.Parallel()
+	const last = 40
+	keyFile := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("key-one-SECRET\n"), 0o600))
+	var accepted atomic.Value
+	accepted.Store("key-one-SECRET")
+	var refused atomic.Int32
+	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/b" {
+			if r.Header.Get("X-Tenant") != "b" {
+				w.w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			numberedUntil(w, last, nil)
+			return
+		}
+		if r.Header.Get("X-Key") != accepted.Load().(string) {
+			if refused.Add(1) == 1 {
+				if err := os.WriteFile(keyFile, []byte("key-two-SECRET\n"), 0o600); err != nil {
+					w.Fail("rotating the key file: %v", err)
+				}
+			}
+			w.w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		numberedUntil(w, last, func(i int) bool {
+			if i == last/2 && accepted.CompareAndSwap("key-one-SECRET", "key-two-SECRET") {
+				return false // the old key is revoked; the stream drops
+			}
+			return true
+		})
+	})
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	config := writeBinConfig(t, fmt.Sprintf(`
+http: {enabled: false}
+logger: {level: trace}
+input:
+  sse:
+    reconnect: {initial_interval: 50ms, max_interval: 200ms}
+    streams:
+      - name: a
+        url: %q
+        headers:
+          X-Key: '${! file(path: %q, no_cache: true).string().trim() }'
+      - name: b
+        url: %q
+        headers: {X-Tenant: b}
+`, srv.URL()+"/a", keyFile, srv.URL()+"/b")+streamsOutput(out))
+	p := startBinary(t, config)
+	require.Equal(t, 0, p.Wait(waitLimit), "both streams end with 204; output:\n%s", clipOutput(p.Output()))
+
+	got := byStream(readStreamLines(t, out))
+	assert.Equal(t, seq("", 1, last), got["a"], "every event of a once, in order")
+	assert.Equal(t, seq("", 1, last), got["b"], "every event of b once, in order")
+	var keys []string
+	for _, r := range srv.Requests() {
+		if r.Path == "/a" {
+			keys = append(keys, r.Header.Get("X-Key"))
+		}
+	}
+	assert.Equal(t, []string{"key-one-SECRET", "key-one-SECRET", "key-two-SECRET", "key-two-SECRET"}, keys,
+		"the first stream, the 401, the rest of the stream with the rotated key, the 204")
+	assert.NotContains(t, p.Output(), "SECRET", "no key reaches the log, at trace level")
+}
+
 // seqInts returns from..to.
 func seqInts(from, to int) []int {
 	var out []int
@@ -554,4 +626,20 @@ output:
 	}
 	res = runBin(t, dir, nil, nil, "run", "--chilled", "bad.yaml")
 	assert.Contains(t, res.output(), `field "url": failed to parse interpolated field`)
+
+	// A header of a streams entry is interpolated too.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "streams.yaml"), []byte(`input:
+  sse:
+    streams:
+      - url: http://127.0.0.1:1/a
+        headers:
+          X-Key: '${! file(path: "/x", no_cache: true).string( }'
+output:
+  drop: {}
+`), 0o644))
+	res = runBin(t, dir, nil, nil, "lint", "streams.yaml")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.output(), "streams.yaml(6,", "a lint at the malformed interpolation's line")
+	res = runBin(t, dir, nil, nil, "run", "--chilled", "streams.yaml")
+	assert.Contains(t, res.output(), `field "streams.0.headers": failed to parse interpolated field`)
 }

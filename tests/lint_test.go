@@ -401,7 +401,7 @@ var badConfigs = []badConfig{
 	{
 		name:  "a stream's bad header",
 		input: "sse:\n    streams:\n      - url: http://127.0.0.1:1/a\n        headers:\n          X-A: \"a\\nb\"",
-		lint:  "headers: the value on this line holds a control character such as CR or LF, which cannot be sent",
+		lint:  "streams: headers: the value on this line holds a control character such as CR or LF, which cannot be sent",
 		line:  8,
 		run:   `field "headers.X-A"`,
 	},

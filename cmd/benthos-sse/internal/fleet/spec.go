@@ -21,7 +21,9 @@ import (
 type Spec struct {
 	// URL is the stream's http or https address. Required.
 	URL string `json:"url"`
-	// Headers are sent on every request of the stream, beside the input's.
+	// Headers are sent on every request of the stream, beside the input's,
+	// as written: a record is not interpolated, so whoever can write to the
+	// topic cannot make an instance evaluate file() or env().
 	Headers map[string]string `json:"headers,omitempty"`
 	// Method is the request method; empty means GET.
 	Method string `json:"method,omitempty"`
