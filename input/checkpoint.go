@@ -226,7 +226,7 @@ func (s *checkpointStore) save(ctx context.Context, gen uint64, id string) error
 type checkpointer struct {
 	store   *checkpointStore
 	tracker *tracker
-	log     *service.Logger
+	log     logger
 	errors  *service.MetricCounter
 	labels  []string // of errors
 
@@ -244,7 +244,7 @@ type checkpointer struct {
 	wrote   bool
 }
 
-func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log *service.Logger, errs *service.MetricCounter, labels []string) *checkpointer {
+func newCheckpointer(store *checkpointStore, t *tracker, gen uint64, log logger, errs *service.MetricCounter, labels []string) *checkpointer {
 	c := &checkpointer{store: store, tracker: t, log: log, errors: errs, labels: labels, gen: gen}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c

@@ -104,6 +104,7 @@ type sseInput struct {
 	log              *service.Logger
 	m                metrics
 	tokens           *tokenSource     // oauth2's, shared by the streams; nil when off
+	client           *http.Client     // what the streams with no header or body of their own send with
 	req              *requestTemplate // what each connection attempt sends; a stream with headers of its own derives its own
 	include, exclude map[string]bool
 	store            *checkpointStore // the input's; each stream's key derives from its key
@@ -162,6 +163,7 @@ func newInput(conf *service.ParsedConfig, c *benthossse.Config, res *service.Res
 			in.tokens = newTokenSource(c.OAuth2, &http.Client{Transport: transportFor(c)}, c.Timeout)
 		}
 		in.req = newRequestTemplate(c, in.tokens, res.FS())
+		in.client = newHTTPClient(c, in.tokens, nil, c.Body)
 	}
 	in.include = toSet(c.Events)
 	in.exclude = toSet(c.ExcludeEvents)

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"unicode/utf8"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
 // maxLogText bounds each piece of server-controlled text (an event ID, a
@@ -84,4 +86,34 @@ func boundErr(err error) error {
 		return nil
 	}
 	return &boundedErr{msg: logErr(err), err: err}
+}
+
+// logger is what the input logs through: a *service.Logger, or a stream's
+// streamLogger.
+type logger interface {
+	Infof(format string, args ...any)
+	Warnf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// streamLogger logs a line of one of many streams with the field
+// stream=<name>. It derives that logger for each line rather than holding
+// one: lines are rare (a connection, a failure), and a logger held by
+// each stream (its own copy of the fields) cost 10,000 streams 7 MiB of
+// live heap, twice that in memory held once the GC's headroom is counted.
+type streamLogger struct {
+	log  *service.Logger
+	name string
+}
+
+func (l streamLogger) Infof(format string, args ...any) {
+	l.log.With("stream", l.name).Infof(format, args...)
+}
+
+func (l streamLogger) Warnf(format string, args ...any) {
+	l.log.With("stream", l.name).Warnf(format, args...)
+}
+
+func (l streamLogger) Errorf(format string, args ...any) {
+	l.log.With("stream", l.name).Errorf(format, args...)
 }
