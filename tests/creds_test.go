@@ -53,6 +53,30 @@ func numberedUntil(w *sseWriter, last int, before func(i int) bool) {
 	}
 }
 
+// rotating serves a stream whose credential rotates: a request whose
+// credential (got, after prefix) is not the one accepted gets a 401, and
+// the first such refusal writes the new credential to file (the rotation
+// reaches the file just after the server); with the accepted one, it
+// serves events up to last, and halfway revokes old for next, dropping
+// the stream.
+func rotating(w *sseWriter, got, prefix string, accepted *atomic.Value, refused *atomic.Int32, file, old, next string, last int) {
+	if got != prefix+accepted.Load().(string) {
+		if refused.Add(1) == 1 {
+			if err := os.WriteFile(file, []byte(next+"\n"), 0o600); err != nil {
+				w.Fail("rotating %s: %v", file, err)
+			}
+		}
+		w.w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	numberedUntil(w, last, func(i int) bool {
+		if i == last/2 && accepted.CompareAndSwap(old, next) {
+			return false // the old credential is revoked; the stream drops
+		}
+		return true
+	})
+}
+
 // TestCreds_TokenFileRotates runs the binary with bearer_token read from a
 // file at every attempt. The file is missing at first: the attempt fails,
 // is logged with the reason, and no request is sent. Mid-stream the server
@@ -67,22 +91,7 @@ func TestCreds_TokenFileRotates(t *testing.T) {
 	accepted.Store("token-one-SECRET")
 	var refused atomic.Int32
 	srv := newSSEServer(t, func(w *sseWriter, r *http.Request, n int) {
-		if r.Header.Get("Authorization") != "Bearer "+accepted.Load().(string) {
-			if refused.Add(1) == 1 {
-				// The rotation reaches the file just after the server.
-				if err := os.WriteFile(tokenFile, []byte("token-two-SECRET\n"), 0o600); err != nil {
-					w.Fail("rotating the token file: %v", err)
-				}
-			}
-			w.w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		numberedUntil(w, last, func(i int) bool {
-			if i == last/2 && accepted.CompareAndSwap("token-one-SECRET", "token-two-SECRET") {
-				return false // the old token is revoked; the stream drops
-			}
-			return true
-		})
+		rotating(w, r.Header.Get("Authorization"), "Bearer ", &accepted, &refused, tokenFile, "token-one-SECRET", "token-two-SECRET", last)
 	})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.txt")
@@ -138,21 +147,7 @@ func TestCreds_StreamHeaderFileRotates(t *testing.T) {
 			numberedUntil(w, last, nil)
 			return
 		}
-		if r.Header.Get("X-Key") != accepted.Load().(string) {
-			if refused.Add(1) == 1 {
-				if err := os.WriteFile(keyFile, []byte("key-two-SECRET\n"), 0o600); err != nil {
-					w.Fail("rotating the key file: %v", err)
-				}
-			}
-			w.w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		numberedUntil(w, last, func(i int) bool {
-			if i == last/2 && accepted.CompareAndSwap("key-one-SECRET", "key-two-SECRET") {
-				return false // the old key is revoked; the stream drops
-			}
-			return true
-		})
+		rotating(w, r.Header.Get("X-Key"), "", &accepted, &refused, keyFile, "key-one-SECRET", "key-two-SECRET", last)
 	})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
