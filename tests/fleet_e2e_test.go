@@ -325,6 +325,12 @@ func (e *fleetEnv) start(id string) *fleetInstance {
 		"INSTANCE_ID=" + id,
 		"HTTP_ADDRESS=" + in.http,
 	}}, "run", filepath.Join(repoRoot, "resources", "fleet.yaml"))
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			out := in.proc.Output()
+			e.t.Logf("%s's log (its last 16 KiB):\n%s", id, out[max(0, len(out)-16<<10):])
+		}
+	})
 	return in
 }
 
