@@ -327,7 +327,7 @@ func SharedFields() []*service.ConfigField {
 			Advanced().
 			LintRule(intRule(fieldMaxBatchSize, 1, maxMaxBatchSize)),
 		service.NewDurationField(fieldLinger).
-			Description(fmt.Sprintf("How long a batch may wait for more events, as Kafka producers' `linger.ms`: once an event is read, the batch holding it is handed out when it holds `max_batch_size` events (or 4 MiB of data), or when this long has passed since that event arrived, whichever comes first. `0s` (the default) hands out what arrived at once, never waiting. Benthos' machinery (a transaction, its acknowledgement, the output's call) costs the same for a batch of one event as for a batch of a thousand: with a `streams` list of thousands of quiet streams, whose events arrive one at a time, a few milliseconds here gather them into batches and cut the CPU per event (see the README's cost table), at the price of that much latency. At most %v.", maxLinger)).
+			Description(fmt.Sprintf("How long a batch may wait for more events, as Kafka producers' `linger.ms`: once an event is read, the batch holding it is handed out when it holds `max_batch_size` events (or 4 MiB of data), or when this long has passed since that event arrived, whichever comes first. `0s` (the default) hands out what arrived at once, never waiting. It makes fewer, larger batches where events arrive one at a time (quiet streams, many of them in one `streams` list) and the output's cost is per batch (a Kafka transaction, an HTTP request), at the price of up to this much latency. At most %v.", maxLinger)).
 			Default("0s").Examples("0s", "5ms", "50ms").
 			Advanced().
 			LintRule(DurationRangeRule(fieldLinger, 0, maxLinger)),
