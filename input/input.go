@@ -382,10 +382,8 @@ func (in *sseInput) start(ctx context.Context) error {
 	if in.started {
 		return nil
 	}
-	select {
-	case <-in.closing:
+	if in.isClosing() {
 		return service.ErrEndOfInput
-	default:
 	}
 	in.h.mu.Lock()
 	readers := make([]*reader, 0, len(in.h.readers))

@@ -627,10 +627,11 @@ func (r *reader) read(es *sse.EventSource) {
 // a chunk for ReadBatch; it reports false once the reader is done.
 //
 // It is apart from read so that read's frame, which stays on the stack
-// while the goroutine waits in Next, is small: an idle stream's reader
-// then uses under a quarter of a 16 KiB stack, which the garbage collector
-// halves (it shrinks a stack only below that), and ten thousand idle
-// streams hold tens of MiB less of stacks.
+// while the goroutine waits in Next, is small: the garbage collector
+// shrinks a stack only while its goroutine uses under a quarter of it, so
+// the less an idle reader uses, the more of ten thousand idle readers'
+// stacks can shrink. The effect on the stacks of 10,000 streams was within
+// the variance between runs (see the README's Performance).
 //
 //go:noinline
 func (r *reader) queue(es *sse.EventSource, ev sse.Event, room int) bool {

@@ -223,16 +223,28 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 		}
 	}
 	h.mu.Unlock()
+	return in.remove(ctx, rs...)
+}
+
+// remove takes rs out of the input, stopping them all before it waits,
+// and waits until their handed-out events are settled; their names must
+// be locked (see nameLocks). If ctx ends first, the streams are gone all
+// the same and abandoned: nothing of them runs or writes after remove
+// returns. It returns the first error.
+func (in *sseInput) remove(ctx context.Context, rs ...*reader) error {
 	for _, r := range rs {
 		r.draining.Store(true)
 		r.stop()
 	}
+	// The readers return promptly: their event sources are closed and
+	// their waits end with r.closing.
 	var first error
 	for _, r := range rs {
 		if err := r.waitDone(ctx); err != nil && first == nil {
 			first = err
 		}
 	}
+	h := in.h
 	h.mu.Lock()
 	for _, r := range rs {
 		h.drop(r)
@@ -244,13 +256,18 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 			i++
 			continue
 		}
-		if !h.await(ctx.Done()) {
+		if h.await(ctx.Done()) {
+			continue
+		}
+		if len(rs) == 1 {
+			first = fmt.Errorf("stream %q: waiting for its events in flight: %w", rs[0].name, ctx.Err())
+		} else {
 			first = fmt.Errorf("waiting for the events in flight of %d streams: %w", len(rs), ctx.Err())
 		}
 	}
 	h.mu.Unlock()
-	// Given up (ctx ended): abandoned, as remove does, with no final write
-	// after the caller's deadline.
+	// Given up (ctx ended): abandoned, with no final write after the
+	// caller's deadline.
 	gaveUp := first != nil
 	for _, r := range rs {
 		in.forget(r)
@@ -263,35 +280,6 @@ func (s *Streams) RemoveAll(ctx context.Context, names []string) error {
 		}
 	}
 	return first
-}
-
-// remove takes r out of the input and waits until its handed-out events
-// are settled; r's name must be locked (see nameLocks). If ctx ends first,
-// the stream is gone all the same and r is abandoned: nothing of it runs
-// or writes after remove returns.
-func (in *sseInput) remove(ctx context.Context, r *reader) error {
-	r.draining.Store(true)
-	r.stop()
-	// The reader returns promptly: its event source is closed and its
-	// waits end with r.closing.
-	err := r.waitDone(ctx)
-	h := in.h
-	h.mu.Lock()
-	h.drop(r)
-	r.stoppedLocked(errRemoved)
-	h.broadcast()
-	for err == nil && r.tracker.unsettled() > 0 {
-		if !h.await(ctx.Done()) {
-			err = fmt.Errorf("stream %q: waiting for its events in flight: %w", r.name, ctx.Err())
-		}
-	}
-	h.mu.Unlock()
-	in.forget(r)
-	if err != nil {
-		r.abandon()
-		return err
-	}
-	return r.close(ctx)
 }
 
 // forget removes r from the readers, and from the counts of open and ended
