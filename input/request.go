@@ -67,11 +67,18 @@ func (e *requestError) Unwrap() []error { return []error{errRequest, e.err} }
 
 func newRequestTemplate(c *benthossse.Config, tokens *tokenSource, fsys fs.FS) *requestTemplate {
 	t := &requestTemplate{url: c.URLTemplate, bearer: c.BearerToken, tokens: tokens, sign: c.Sign, fs: fsys, cursor: c.ResumeCursor != nil}
-	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
-		_, static := c.Headers[k].Static()
-		t.headers = append(t.headers, headerTemplate{name: http.CanonicalHeaderKey(k), value: c.Headers[k], static: static})
-	}
+	t.headers = interpolatedHeaders(nil, c.Headers)
 	return t
+}
+
+// interpolatedHeaders appends to hs the templates of headers, evaluated at
+// each attempt (static when they hold no interpolation), by name.
+func interpolatedHeaders(hs []headerTemplate, headers map[string]*service.InterpolatedString) []headerTemplate {
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		_, static := headers[k].Static()
+		hs = append(hs, headerTemplate{name: http.CanonicalHeaderKey(k), value: headers[k], static: static})
+	}
+	return hs
 }
 
 // withHeaders returns a copy of t with a stream's own headers added,
@@ -99,10 +106,7 @@ func (t *requestTemplate) withHeaders(literal http.Header, interpolated map[stri
 		}
 		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), static: true, literal: v})
 	}
-	for _, k := range slices.Sorted(maps.Keys(interpolated)) {
-		_, static := interpolated[k].Static()
-		c.headers = append(c.headers, headerTemplate{name: http.CanonicalHeaderKey(k), value: interpolated[k], static: static})
-	}
+	c.headers = interpolatedHeaders(c.headers, interpolated)
 	slices.SortFunc(c.headers, func(a, b headerTemplate) int { return strings.Compare(a.name, b.name) })
 	return &c
 }
