@@ -306,11 +306,12 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	if r.goroutines, err = goroutines(cl, debugAddr); err != nil {
 		return r, err
 	}
-	if r.liveKiB, err = live(cl, debugAddr); err != nil {
+	var memstats []byte
+	if r.liveKiB, memstats, err = live(cl, debugAddr); err != nil {
 		return r, err
 	}
 	if c.heapDir != "" {
-		if err := saveHeap(cl, debugAddr, filepath.Join(c.heapDir, name+".heap.pb.gz")); err != nil {
+		if err := saveHeap(cl, debugAddr, filepath.Join(c.heapDir, name+".heap.pb.gz"), memstats); err != nil {
 			return r, err
 		}
 	}
@@ -431,12 +432,15 @@ func get(cl *http.Client, url string) ([]byte, error) {
 }
 
 // live forces a collection and returns the live heap and the stacks
-// (HeapAlloc + StackInuse) from the runtime.MemStats that the heap
-// profile's text form ends with.
-func live(cl *http.Client, addr string) (int64, error) {
+// (HeapAlloc + StackInuse), in KiB, and the runtime.MemStats they were
+// read from, which the heap profile's text form ends with.
+func live(cl *http.Client, addr string) (kib int64, memstats []byte, err error) {
 	b, err := get(cl, "http://"+addr+"/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	if i := bytes.Index(b, []byte("# runtime.MemStats")); i >= 0 {
+		b = b[i:]
 	}
 	var heap, stack int64 = -1, -1
 	for line := range strings.Lines(string(b)) {
@@ -449,9 +453,9 @@ func live(cl *http.Client, addr string) (int64, error) {
 		}
 	}
 	if heap < 0 || stack < 0 {
-		return 0, errors.New("no HeapAlloc or Stack in the heap profile's MemStats")
+		return 0, nil, errors.New("no HeapAlloc or Stack in the heap profile's MemStats")
 	}
-	return (heap + stack) / 1024, nil
+	return (heap + stack) / 1024, b, nil
 }
 
 // goroutines reads the total from the goroutine profile's first line,
@@ -469,9 +473,9 @@ func goroutines(cl *http.Client, addr string) (int, error) {
 	return n, nil
 }
 
-// saveHeap writes the heap profile to path, and the runtime.MemStats that
-// the text form of the profile ends with (heap, stacks, GC) next to it.
-func saveHeap(cl *http.Client, addr, path string) error {
+// saveHeap writes the heap profile to path, and next to it memstats, the
+// runtime.MemStats (heap, stacks, GC) that live read.
+func saveHeap(cl *http.Client, addr, path string, memstats []byte) error {
 	b, err := get(cl, "http://"+addr+"/debug/pprof/heap?gc=1")
 	if err != nil {
 		return err
@@ -479,13 +483,7 @@ func saveHeap(cl *http.Client, addr, path string) error {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	if b, err = get(cl, "http://"+addr+"/debug/pprof/heap?debug=1"); err != nil {
-		return err
-	}
-	if i := bytes.Index(b, []byte("# runtime.MemStats")); i >= 0 {
-		b = b[i:]
-	}
-	if err := os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".memstats.txt", b, 0o644); err != nil {
+	if err := os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".memstats.txt", memstats, 0o644); err != nil {
 		return err
 	}
 	// Where the goroutines wait, grouped: what their stacks hold.
