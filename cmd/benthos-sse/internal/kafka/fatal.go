@@ -28,8 +28,10 @@ func stopProcess(err error) {
 
 // Stop is closed when a component of this package must stop the process: a
 // transactional kafka_franz output was fenced by another instance with the
-// same transactional ID (re-initialising would fence that one in turn), or
-// the outcome of one of its commits could not be settled; or a kafka_offsets cache
+// same transactional ID (re-initialising would fence that one in turn), the
+// outcome of one of its commits could not be settled, or its producer ID
+// failed beyond what franz-go recovers from (a transaction that outlived
+// transaction_timeout, for one); or a kafka_offsets cache
 // serves resume points that no transactional output of the process writes.
 func Stop() <-chan struct{} { return fatal.stop }
 

@@ -144,3 +144,44 @@ offsets_topic: offsets
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"fleet/s0": "2", "fleet/s1": "1"}, kafkaread.Newest(points))
 }
+
+// TestOutput_FleetTakeoverStops: while a fleet instance's batch is between
+// its produce and its commit, another instance starts with the same
+// transactional ID and fences it. The coordinator answers the fenced
+// instance's offset commit PRODUCER_FENCED, and it stops without
+// re-initialising. (It used to abort at its old epoch, which kfake takes for
+// a retried abort and answers with the new instance's epoch: the fenced
+// instance carried on, and fenced the new one instead.)
+func TestOutput_FleetTakeoverStops(t *testing.T) {
+	c := newCluster(t, 2, kfake.SeedTopics(1, "offsets"), kfake.SeedTopics(2, "streams"),
+		kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
+	ed, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("streams"))
+	require.NoError(t, err)
+	defer ed.Close()
+	require.NoError(t, ed.ProduceSync(context.Background(), &kgo.Record{Key: []byte("s0"), Value: []byte(`{"url":"http://127.0.0.1:1/s0"}`)}).FirstErr())
+	ra, a := startFleet(t, c, "a")
+	eventually(t, "a runs the stream", func() bool { return a.len() == 1 })
+	unregister, err := fleet.Register(ra)
+	require.NoError(t, err)
+	defer unregister()
+
+	held, release := make(chan struct{}), make(chan struct{})
+	pause := &stall{wait: func() { close(held); <-release }}
+	yaml := "topic: t\nkey: ${! @sse_stream }\nmax_in_flight: 1\ntransactional_id: takeover-1\noffsets_topic: offsets"
+	o := newOut(t, c, yaml, kgo.WithHooks(pause))
+	require.NoError(t, write(o, service.MessageBatch{fleetMsg(ra, "s0", "1")}))
+	pause.armed.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- write(o, service.MessageBatch{fleetMsg(ra, "s0", "2")}) }()
+	<-held
+	newer := newOut(t, c, yaml)
+	close(release)
+	err = <-done
+	require.Error(t, err)
+	assert.ErrorIs(t, err, kerr.ProducerFenced)
+	assert.Contains(t, err.Error(), `transactional_id "takeover-1" was fenced`)
+	assert.Contains(t, Failure().Error(), `transactional_id "takeover-1" was fenced`)
+	assert.Equal(t, err, write(o, service.MessageBatch{fleetMsg(ra, "s0", "3")}), "the fenced instance writes nothing more")
+	require.NoError(t, write(newer, service.MessageBatch{msg("newer")}), "the newer instance is not fenced back")
+	assert.Equal(t, []string{"s0-1", "newer"}, values(readCommitted(t, c, "t")))
+}

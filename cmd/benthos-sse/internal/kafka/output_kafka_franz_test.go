@@ -35,13 +35,14 @@ func newCluster(t *testing.T, partitions int32, opts ...kfake.Opt) *kfake.Cluste
 }
 
 // newOut builds the output from YAML (the fields after seed_brokers) and
-// connects it.
-func newOut(t *testing.T, c *kfake.Cluster, yaml string) *output {
+// connects it; opts are added to its client's options (test hooks).
+func newOut(t *testing.T, c *kfake.Cluster, yaml string, opts ...kgo.Opt) *output {
 	t.Helper()
 	conf, err := outputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\n%s", strings.Join(c.ListenAddrs(), ","), yaml), nil)
 	require.NoError(t, err)
 	o, err := newOutput(conf, service.MockResources())
 	require.NoError(t, err)
+	o.opts = append(o.opts, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	require.NoError(t, o.Connect(ctx))

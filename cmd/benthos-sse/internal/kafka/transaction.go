@@ -183,8 +183,10 @@ func resumePoints(batch service.MessageBatch) []resumePoint {
 // transaction. It returns nil once the transaction is committed; an error
 // when it is not (aborted: the input writes the batch again); and stops
 // the process (see [Stop]) when this instance was fenced, which only a new
-// instance may resolve, or when the outcome of a commit is unknown and the
-// offsets topic cannot tell it (see settleUnknown).
+// instance may resolve, when the outcome of a commit is unknown and the
+// offsets topic cannot tell it (see settleUnknown), or when franz-go's
+// producer ID holds an error it cannot recover from (see commitRefused and
+// retry), which a transaction that outlived transaction_timeout leaves.
 func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch service.MessageBatch) error {
 	t := o.txn
 	if t.failed != nil {
@@ -232,7 +234,10 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		if f := o.fenced(err); f != nil {
 			return f
 		}
-		return fmt.Errorf("kafka_franz: beginning a transaction: %w", err)
+		// franz-go refuses to begin only when its producer ID holds an
+		// error it cannot recover from: every later batch would fail
+		// the same way, nacked and read again forever.
+		return o.stop(fmt.Errorf("kafka_franz: transactional_id %q: beginning a transaction: %w; stopping, so that a restart re-initialises the transactional ID and resumes from the resume point Kafka committed", t.id, err))
 	}
 	t.open = true
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -260,6 +265,9 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 
 	if fenced.Reader != nil {
 		if err := fenced.Reader.Commit(ctx, cl, fenced.Leases); err != nil {
+			if f := o.fenced(err); f != nil {
+				return f
+			}
 			ferr := fmt.Errorf("kafka_franz: %w; aborted, the batch is written again or dropped by its stream's new owner", err)
 			if aerr := o.abort(ctx, cl); aerr != nil {
 				return errors.Join(ferr, aerr)
@@ -292,7 +300,61 @@ func (o *output) writeTransaction(ctx context.Context, cl *kgo.Client, batch ser
 		}
 		return cerr
 	}
+	if refused(err) {
+		return o.commitRefused(ctx, cl, err)
+	}
 	return o.settleUnknown(ctx, cl, points, err)
+}
+
+// refused reports whether err is a definitive answer of the brokers: an
+// error code Kafka does not call retriable, other than
+// UNKNOWN_SERVER_ERROR (whose outcome franz-go, and so settleUnknown,
+// treats as unknown). franz-go fails its producer ID with such an answer,
+// and recovers from only a few of them (UNKNOWN_PRODUCER_ID, for one):
+// after any other, everything that needs the producer ID fails with it
+// again, however often it is retried.
+func refused(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke) && !ke.Retriable && ke.Code != kerr.UnknownServerError.Code
+}
+
+// commitRefused handles a commit the brokers refused with a definitive
+// answer: the transaction is not committed. It aborts, and if franz-go
+// recovers its producer ID, the batch is nacked and written again; if it
+// cannot (INVALID_TXN_STATE, which is what a commit gets when the brokers
+// already aborted the transaction after transaction_timeout), the process
+// stops, rather than retrying an abort or failing every later batch
+// forever. Re-initialising with a new client would fence any other
+// instance with the same transactional ID.
+func (o *output) commitRefused(ctx context.Context, cl *kgo.Client, cause error) error {
+	t := o.txn
+	if err := o.abort(ctx, cl); err != nil {
+		return errors.Join(fmt.Errorf("kafka_franz: the commit was refused: %w", cause), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	_, _, err := cl.ProducerID(pctx)
+	cancel()
+	if refused(err) {
+		why := ""
+		if errors.Is(cause, kerr.InvalidTxnState) {
+			why = fmt.Sprintf(": the transaction was no longer open, so it outlived transaction_timeout (%v; was the process paused, or a batch slower than that?) and the brokers aborted it, or another instance with the same transactional ID fenced this one", t.timeout)
+		}
+		if !errors.Is(err, cause) {
+			why += fmt.Sprintf("; the producer ID then failed with %v", err)
+		}
+		return o.stop(fmt.Errorf("kafka_franz: transactional_id %q: the brokers refused the commit (%w)%s; nothing of the batch is committed, and franz-go cannot re-initialise the producer ID after that answer; stopping, so that a restart resumes from the resume point Kafka committed", t.id, cause, why))
+	}
+	if err != nil {
+		if err := o.retry(ctx, "Re-initialising the producer ID", func() error {
+			pctx, cancel := context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+			_, _, err := cl.ProducerID(pctx)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("kafka_franz: the commit was refused: %w; aborted, the batch is written again", cause)
 }
 
 // settleUnknown decides a commit whose outcome is unknown (the brokers went
@@ -373,12 +435,20 @@ func (o *output) settleUnknown(ctx context.Context, cl *kgo.Client, points []res
 	return o.stop(fmt.Errorf("kafka_franz: transactional_id %q was fenced: another instance committed resume points %v while the outcome of this one's commit was unknown (%w); stopping without re-initialising", t.id, newest, cause))
 }
 
+// maxRefusals is how many definitive answers of the brokers (see
+// [refused]) in a row retry accepts before it stops the process: franz-go
+// recovers from the few it can at the next attempt.
+const maxRefusals = 3
+
 // retry runs fn until it succeeds, backing off up to 5s and logging the
 // 1st, 2nd, 4th... failure, so that a broker outage holds the batch and
-// back-pressures the pipeline. It gives up when ctx ends or fn's error
-// says this instance was fenced.
+// back-pressures the pipeline. It gives up when ctx ends, and stops the
+// process when fn's error says this instance was fenced or fn was refused
+// maxRefusals times in a row: no retry can succeed then, and the batch
+// would be held, and the pipeline wedged, until shutdown.
 func (o *output) retry(ctx context.Context, what string, fn func() error) error {
 	wait := 100 * time.Millisecond
+	refusals := 0
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil {
@@ -386,6 +456,12 @@ func (o *output) retry(ctx context.Context, what string, fn func() error) error 
 		}
 		if f := o.fenced(err); f != nil {
 			return f
+		}
+		if refusals++; !refused(err) {
+			refusals = 0
+		}
+		if refusals == maxRefusals {
+			return o.stop(fmt.Errorf("kafka_franz: transactional_id %q: %s was refused %d times in a row (%w), which franz-go does not recover from; stopping, so that a restart re-initialises the transactional ID and resumes from the resume point Kafka committed", o.txn.id, strings.ToLower(what[:1])+what[1:], refusals, err))
 		}
 		if attempt&(attempt-1) == 0 {
 			o.log.Warnf("%s for transactional_id %q failed (attempt %d), retrying in %v: %v", what, o.txn.id, attempt, wait, err)

@@ -3,9 +3,11 @@ package kafka
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
@@ -177,6 +179,120 @@ func TestTransaction_UnknownCommitOutcome(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `transactional_id "unknown-1": the outcome of a commit is unknown`)
 	assert.Contains(t, Failure().Error(), "the batch's resume points cannot tell")
+}
+
+// stall is a client hook that, once armed, runs wait when the next record
+// is acknowledged, before the producer sees the acknowledgement: the
+// process pausing (as under SIGSTOP, or a long GC pause) between a
+// transaction's produce and its commit.
+type stall struct {
+	armed atomic.Bool
+	wait  func()
+}
+
+func (s *stall) OnProduceRecordUnbuffered(_ *kgo.Record, err error) {
+	if err == nil && s.armed.Swap(false) {
+		s.wait()
+	}
+}
+
+// TestTransaction_OutlivedTimeoutStops: the process pauses between a
+// batch's produce and its commit for longer than transaction_timeout, and
+// the brokers abort the transaction and bump the producer epoch. The commit
+// is answered INVALID_TXN_STATE, after which franz-go's producer ID is
+// failed for good: the output stops the process, saying why, instead of
+// retrying forever (it used to take the answer for an unknown outcome and
+// retry reading the producer ID until the write's ctx ended, which in
+// Benthos is shutdown). Nothing of the batch is committed.
+func TestTransaction_OutlivedTimeoutStops(t *testing.T) {
+	c := newCluster(t, 1)
+	pause := &stall{wait: func() { time.Sleep(1300 * time.Millisecond) }}
+	o := newOut(t, c, "topic: t\nkey: ${! content() }\nmax_in_flight: 1\ntransactional_id: outlived-1\noffsets_topic: offsets-outlived\ntransaction_timeout: 1s", kgo.WithHooks(pause))
+	require.NoError(t, write(o, service.MessageBatch{event("a", "1")}))
+	pause.armed.Store(true)
+	err := write(o, service.MessageBatch{event("a", "2")})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, kerr.InvalidTxnState)
+	assert.Contains(t, err.Error(), `transactional_id "outlived-1": the brokers refused the commit`)
+	assert.Contains(t, err.Error(), "outlived transaction_timeout (1s")
+	assert.NotContains(t, err.Error(), "deadline exceeded", "ended by the write's ctx, not by the output")
+	select {
+	case <-Stop():
+	default:
+		t.Fatal("the output did not ask the process to stop")
+	}
+	assert.Contains(t, Failure().Error(), `transactional_id "outlived-1": the brokers refused the commit`)
+	assert.Equal(t, err, write(o, service.MessageBatch{event("a", "3")}), "every later write fails the same way")
+	assert.Equal(t, []string{"1"}, values(readCommitted(t, c, "t")))
+	assert.Equal(t, map[string]string{"a": "1"}, kafkaread.Newest(readCommitted(t, c, "offsets-outlived")))
+}
+
+// TestTransaction_UnrecoverableProducerIDStops: once franz-go's producer ID
+// holds an error it cannot recover from, nothing this output retries can
+// succeed, so it stops the process rather than hold a batch, or nack every
+// batch, until shutdown.
+func TestTransaction_UnrecoverableProducerIDStops(t *testing.T) {
+	// answer makes the brokers answer every later request of key with code.
+	answer := func(c *kfake.Cluster, key kmsg.Key, code int16, only func(kmsg.Request) bool) {
+		c.ControlKey(int16(key), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			if !only(kr) {
+				return nil, nil, false
+			}
+			resp := kr.ResponseKind()
+			switch r := resp.(type) {
+			case *kmsg.EndTxnResponse:
+				r.ErrorCode = code
+			case *kmsg.InitProducerIDResponse:
+				r.ErrorCode = code
+			}
+			return resp, nil, true
+		})
+	}
+	all := func(kmsg.Request) bool { return true }
+	for _, tc := range []struct {
+		name, want string
+		setup      func(c *kfake.Cluster)
+	}{{
+		// An abort refused definitively: franz-go reports the retried
+		// abort done, and then refuses to begin any transaction.
+		name: "abort refused",
+		want: "beginning a transaction: producer ID has a fatal, unrecoverable error",
+		setup: func(c *kfake.Cluster) {
+			answer(c, kmsg.EndTxn, kerr.InvalidTxnState.Code, func(kr kmsg.Request) bool { return !kr.(*kmsg.EndTxnRequest).Commit })
+			refuseProduce(c, kerr.MessageTooLarge.Code)
+		},
+	}, {
+		// A commit of unknown outcome, whose settling needs the
+		// producer ID re-initialised, which the brokers refuse.
+		name: "re-initialisation refused",
+		want: "settling the unknown commit was refused 3 times in a row",
+		setup: func(c *kfake.Cluster) {
+			answer(c, kmsg.EndTxn, kerr.UnknownServerError.Code, all)
+			answer(c, kmsg.InitProducerID, kerr.TransactionalIDAuthorizationFailed.Code, all)
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 1)
+			id := "unrecoverable-" + strings.ReplaceAll(tc.name, " ", "-")
+			o := newOut(t, c, txnYAML(id, "offsets-"+id))
+			require.NoError(t, write(o, service.MessageBatch{event("a", "1")}))
+			tc.setup(c)
+			var errs []string
+			for i := 2; i <= 3; i++ { // the first failure may only be a nack
+				err := write(o, service.MessageBatch{event("a", strconv.Itoa(i))})
+				require.Error(t, err)
+				errs = append(errs, err.Error())
+			}
+			for _, err := range errs {
+				assert.NotContains(t, err, "deadline exceeded", "ended by the write's ctx, not by the output")
+			}
+			assert.Contains(t, errs[1], `transactional_id "`+id+`": `+tc.want)
+			require.Error(t, Failure())
+			assert.Contains(t, Failure().Error(), `transactional_id "`+id+`": `+tc.want)
+			assert.Equal(t, []string{"1"}, values(readCommitted(t, c, "t")))
+		})
+	}
 }
 
 // TestOffsetsCache_RefusesWithoutWriter: a kafka_offsets cache whose topic
