@@ -323,6 +323,67 @@ func TestKafkaEOS_Fencing(t *testing.T) {
 	t.Logf("A paused at resume point %d; its last line: %s", paused, lastLine)
 }
 
+// TestKafkaEOS_PausePastTransactionTimeout: the binary is paused (SIGSTOP)
+// for longer than its transaction_timeout (1 s here), again and again at
+// random moments, until a pause falls inside a transaction: the broker then
+// aborts that transaction and bumps the epoch, and the binary exits 1 with a
+// line naming the ID and saying why (a commit refused as INVALID_TXN_STATE,
+// or a produce fenced). Every pause ends within 8 s in an exit or a new
+// commit: the output used to retry settling the refused commit forever,
+// holding its batch. A restart resumes; after its clean stop (SIGTERM) the
+// topic holds every event up to the committed resume point exactly once.
+func TestKafkaEOS_PausePastTransactionTimeout(t *testing.T) {
+	t.Parallel()
+	const topic, txnID = "eos-pause", "pause-1"
+	broker := startKafkaBroker(t, topic)
+	srv := newNumberedServer(t, 1_000_000, 40, 2*time.Millisecond) // 20,000 events/s, never ends here
+	p := newEOSPipeline(t, srv, broker, topic, txnID)
+	p.withVariant(map[string]string{"    offsets_topic: ${OFFSETS_TOPIC:sse-offsets}\n": "    offsets_topic: ${OFFSETS_TOPIC:sse-offsets}\n    transaction_timeout: 1s\n"})
+	// advanced waits until the committed resume point passes after, or
+	// the binary exits.
+	advanced := func(bin *binProc, after int, limit time.Duration) bool {
+		end := time.Now().Add(limit)
+		for !bin.Exited() && committedResume(t, broker.addr) <= after {
+			if time.Now().After(end) {
+				return false
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return true
+	}
+	a := p.start("")
+	require.True(t, advanced(a, 0, waitLimit), "nothing committed within %v:\n%s", waitLimit, a.Output())
+	pauses := 0
+	for ; pauses < 8 && !a.Exited(); pauses++ {
+		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
+		require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
+		time.Sleep(1500 * time.Millisecond)
+		before := committedResume(t, broker.addr)
+		require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
+		if !advanced(a, before, 8*time.Second) {
+			out := a.Output()
+			t.Fatalf("pause %d: neither a commit nor an exit within 8 s of SIGCONT; the log's tail:\n%s", pauses+1, out[max(0, len(out)-4096):])
+		}
+	}
+	if !a.Exited() {
+		t.Logf("none of %d pauses fell inside a transaction", pauses)
+		require.Equal(t, 0, a.Signal(syscall.SIGTERM), "%s", a.Output())
+	} else {
+		lines := strings.Split(strings.TrimSpace(a.Output()), "\n")
+		lastLine := lines[len(lines)-1]
+		require.Equal(t, 1, a.Wait(waitLimit), "%s", a.Output())
+		for _, w := range []string{"Exiting with code 1", `transactional_id \"` + txnID + `\"`} {
+			assert.Contains(t, lastLine, w)
+		}
+		assert.True(t, strings.Contains(lastLine, "outlived transaction_timeout (1s") || strings.Contains(lastLine, "was fenced"), "says why: %s", lastLine)
+		t.Logf("exit 1 after pause %d: %s", pauses, lastLine)
+		b := p.start("")
+		require.True(t, advanced(b, committedResume(t, broker.addr)+1000, waitLimit), "the restart commits nothing:\n%s", b.Output())
+		require.Equal(t, 0, b.Signal(syscall.SIGTERM), "%s", b.Output())
+	}
+	requireExactlyOnce(t, recordNumbers(t, readCommitted(t, broker.addr, topic)), committedResume(t, broker.addr), all)
+}
+
 // TestKafkaEOS_Refusals: lint refuses a transactional output that cannot
 // be exactly once, naming the line and the field; the input's max_in_flight
 // with a kafka_offsets checkpoint cache, which lint cannot see together
