@@ -489,9 +489,16 @@ func maxReconnect(c *benthossse.Config) time.Duration {
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
-// incr adds n to a counter of this stream.
+// incr adds n to a counter of this stream. Without labels of its own it
+// passes the stream's as they are: appending them to nothing copied them,
+// four allocations per batch of events at 10,000 streams (4% of the input's
+// allocations).
 func (r *reader) incr(m *service.MetricCounter, n int64, labels ...string) {
-	if n > 0 {
+	switch {
+	case n <= 0:
+	case len(labels) == 0:
+		m.Incr(n, r.labels...)
+	default:
 		m.Incr(n, append(labels, r.labels...)...)
 	}
 }
