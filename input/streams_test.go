@@ -344,6 +344,20 @@ func TestStreams_PutRefusesBadStreams(t *testing.T) {
 		assert.Contains(t, err.Error(), tt.want)
 	}
 	assert.Empty(t, s.List())
+
+	// Against the input's settings: its bearer_token would replace a
+	// stream's own Authorization header.
+	s, _ = newTestStreams(t, "bearer_token: t", StreamsOptions{KeepRunning: true})
+	own := StreamConfig{Name: "n", URL: "http://a/", Headers: http.Header{"authorization": {"Basic x"}}}
+	for _, put := range []func() error{
+		func() error { return s.Put(ctx, own) },
+		func() error { return s.PutAll(ctx, []StreamConfig{own}) },
+	} {
+		err := put()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `field "headers.authorization": the input's bearer_token sets the Authorization header of every request, replacing the stream's own: keep one`)
+	}
+	assert.Empty(t, s.List())
 }
 
 // TestStreams_RemoveAll removes several streams at once: it returns only
