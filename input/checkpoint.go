@@ -349,14 +349,19 @@ func (c *checkpointer) close(ctx context.Context) error {
 // cancelled), and later changes write nothing. For a stream given up on,
 // whose checkpoint may by then belong to the stream's next run.
 func (c *checkpointer) abandon() {
-	c.mu.Lock()
-	c.closed = true
-	done := c.done
-	c.mu.Unlock()
-	c.cancel()
-	if done != nil {
+	if done := c.release(); done != nil {
 		<-done
 	}
+}
+
+// release is abandon without waiting: the write in flight, cancelled,
+// ends by itself; it returns that write's done channel, or nil.
+func (c *checkpointer) release() (done <-chan struct{}) {
+	c.mu.Lock()
+	c.closed, done = true, c.done
+	c.mu.Unlock()
+	c.cancel()
+	return done
 }
 
 // probeTimeout bounds the start-up probe of the checkpoint cache.

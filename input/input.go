@@ -557,11 +557,20 @@ func (in *sseInput) Close(ctx context.Context) error {
 		r.stop()
 	}
 	var first error
-	for _, r := range readers {
+	for i, r := range readers {
 		if err := r.close(ctx); err != nil && first == nil {
 			first = err
 		}
 		if ctx.Err() != nil {
+			// Out of time: the streams not closed yet are let go without
+			// their final checkpoint (they resume from the one before),
+			// rather than left behind with a checkpoint writer that a
+			// later acknowledgement would start and a place in the
+			// activity watcher, which would keep them for the life of
+			// the process.
+			for _, r := range readers[i:] {
+				r.release()
+			}
 			return ctx.Err()
 		}
 	}

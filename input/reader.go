@@ -891,6 +891,19 @@ func (r *reader) abandon() {
 	}
 }
 
+// release is abandon without waiting for a checkpoint write in progress,
+// which is cancelled and ends by itself: for Close, which must return once
+// its ctx ends.
+func (r *reader) release() {
+	r.in.startMu.Lock()
+	ckpt := r.ckpt
+	r.in.startMu.Unlock()
+	activity.remove(r)
+	if ckpt != nil {
+		ckpt.release()
+	}
+}
+
 // ended maps why the stream stopped to what Benthos expects, logging it
 // and recording a failure for the exit code when it could not go on.
 func (r *reader) ended(err error) error {
