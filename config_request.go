@@ -86,6 +86,23 @@ const oauth2ExclusiveExpr = `if this.oauth2.enabled.or(false) == true {
   ].filter(x -> x != null)
 }`
 
+// authorizationLet is authorizationField in Bloblang: $auth holds the
+// fields of the input that set every request's Authorization header.
+const authorizationLet = `let auth = [
+  if this.bearer_token.or("") != "" { "bearer_token" },
+  if this.oauth2.enabled.or(false) == true { "oauth2" },
+  if this.basic_auth.enabled.or(false) == true { "basic_auth" },
+  if this.jwt.enabled.or(false) == true { "jwt" },
+  if this.oauth.enabled.or(false) == true { "oauth" },
+].filter(x -> x != null)`
+
+// streamAuthorizationExpr is Config.CheckStream in Bloblang, for every
+// entry of streams (it needs $auth): on the input's first line, as only the
+// input sees both, with the entry's index and name.
+const streamAuthorizationExpr = `if $auth.length() > 0 {
+  this.streams.or([]).enumerated().filter(e -> e.value.headers.or({}).keys().any(k -> k.lowercase() == "authorization")).map_each(e -> "streams.%v%v: headers.Authorization: the input's %v sets the Authorization header of every request, replacing the stream's own: keep one".format(e.index, if e.value.name.or("") != "" { " (" + e.value.name + ")" } else { "" }, $auth.index(0)))
+} else { [] }`
+
 // parseRequest reads url, headers and bearer_token: the templates that
 // every connection attempt evaluates.
 func parseRequest(conf *service.ParsedConfig, c *Config) error {
@@ -214,6 +231,25 @@ func parseOAuth2(conf *service.ParsedConfig, c *Config) error {
 	}
 	c.OAuth2 = oc
 	return nil
+}
+
+// authorizationField names the field of the input that sets every
+// request's Authorization header (see Config.Authorization), or "".
+func authorizationField(conf *service.ParsedConfig, c *Config) string {
+	switch {
+	case c.BearerToken != nil:
+		return fieldBearerToken
+	case c.OAuth2 != nil:
+		return fieldOAuth2
+	}
+	for _, f := range []string{"basic_auth", "jwt", "oauth"} {
+		if conf.Contains(f, "enabled") {
+			if on, _ := conf.FieldBool(f, "enabled"); on {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 // parseResume reads resume.cursor.

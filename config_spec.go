@@ -178,13 +178,16 @@ func ConfigSpec() *service.ConfigSpec {
 		Fields(SharedFields()...).
 		// One rule: a spec keeps only the last LintRule it is given.
 		LintRule(`let streams = this.streams.or([]).length() > 0
+`+authorizationLet+`
 root = if this.url.or("") == "" && this.from.or("") == "" && !$streams {
   [ "`+errNoSource+`" ]
 } else if this.url.or("") != "" && this.from.or("") != "" {
   [ "`+errBothSources+`" ]
 } else if $streams && (this.url.or("") != "" || this.from.or("") != "") {
   [ "`+errStreamsAndSource+`" ]
-} else `+oauth2ExclusiveExpr).
+} else {
+  (`+oauth2ExclusiveExpr+`).or([]).merge(`+streamAuthorizationExpr+`)
+}`).
 		Example("Live stream",
 			"Reads Wikimedia's public recent-changes feed, resuming from a checkpoint after a restart.",
 			`
@@ -568,9 +571,14 @@ type Config struct {
 	// TLS is nil when TLS customisation is disabled.
 	TLS *tls.Config
 	// Sign applies the oauth, basic_auth and jwt settings to a request.
-	Sign     func(fs.FS, *http.Request) error
-	ProxyURL *url.URL
-	Timeout  time.Duration
+	Sign func(fs.FS, *http.Request) error
+	// Authorization is the field that sets the Authorization header of
+	// every request, after the headers: bearer_token, oauth2, basic_auth,
+	// jwt or oauth; empty when none does. A stream's own Authorization
+	// header would be replaced by it, so CheckStream refuses one.
+	Authorization string
+	ProxyURL      *url.URL
+	Timeout       time.Duration
 
 	IdleTimeout         time.Duration
 	ReconnectInitial    time.Duration
@@ -639,7 +647,10 @@ func ParseConfig(conf *service.ParsedConfig) (*Config, error) {
 	case c.URL != "" && c.From != "":
 		return nil, errors.New(errBothSources)
 	}
-	return c, parseShared(conf, c)
+	if err := parseShared(conf, c); err != nil {
+		return nil, err
+	}
+	return c, c.checkStreams()
 }
 
 // ParseSharedConfig reads the fields of SharedFields from conf (and
@@ -654,7 +665,10 @@ func ParseSharedConfig(conf *service.ParsedConfig) (*Config, error) {
 	if c.Streams, err = parseStreams(conf); err != nil {
 		return nil, err
 	}
-	return c, parseShared(conf, c)
+	if err := parseShared(conf, c); err != nil {
+		return nil, err
+	}
+	return c, c.checkStreams()
 }
 
 // parseShared reads the fields of SharedFields into c.
@@ -703,6 +717,7 @@ func parseShared(conf *service.ParsedConfig, c *Config) error {
 	if err := parseOAuth2(conf, c); err != nil {
 		return err
 	}
+	c.Authorization = authorizationField(conf, c)
 	if err := parseResume(conf, c); err != nil {
 		return err
 	}

@@ -103,6 +103,33 @@ func (s Stream) Check() error {
 	return nil
 }
 
+// CheckStream checks s against the input's own settings, as Check checks
+// it alone: a stream may not set an Authorization header of its own when a
+// field of the input (Authorization) sets that header on every request,
+// after the headers, which would send the input's credential in place of
+// the stream's without a word.
+func (c *Config) CheckStream(s Stream) error {
+	if c.Authorization == "" {
+		return nil
+	}
+	for _, k := range slices.Concat(slices.Collect(maps.Keys(s.Headers)), slices.Collect(maps.Keys(s.InterpolatedHeaders))) {
+		if strings.EqualFold(k, "Authorization") {
+			return FieldError(fieldHeaders+"."+k, fmt.Errorf("the input's %s sets the Authorization header of every request, replacing the stream's own: keep one", c.Authorization))
+		}
+	}
+	return nil
+}
+
+// checkStreams is CheckStream for every entry of `streams`.
+func (c *Config) checkStreams() error {
+	for i, s := range c.Streams {
+		if err := c.CheckStream(s); err != nil {
+			return fmt.Errorf("%s.%d (%s): %w", fieldStreams, i, s.Name, err)
+		}
+	}
+	return nil
+}
+
 // checkHeader checks a header of a stream: a name that is an HTTP token,
 // and values that can be sent.
 func checkHeader(name string, values ...string) error {
@@ -191,7 +218,7 @@ func streamsField() *service.ConfigField {
 			Example(`{"topic":"prices"}`).
 			Optional(),
 		service.NewInterpolatedStringMapField(fieldHeaders).
-			Description("Headers added to the input's `headers` for this stream, replacing those of the same name. Interpolated, evaluated at every attempt, and secrets, as the input's are: a per-stream credential rotates the same way (see `headers`).").
+			Description("Headers added to the input's `headers` for this stream, replacing those of the same name. Interpolated, evaluated at every attempt, and secrets, as the input's are: a per-stream credential rotates the same way (see `headers`). An `Authorization` header of a stream's own is refused (by lint, at start, and by a Go `Put`) when the input sets that header for every request (`bearer_token`, `oauth2`, `basic_auth`, `jwt` or `oauth`), which would replace it: to give some streams a credential of their own, set the default in the input's `headers.Authorization` instead, which an entry's replaces.").
 			Example(map[string]any{"X-Tenant": "acme"}).
 			Example(map[string]any{"X-Api-Key": `${! file(path: "/var/run/secrets/acme-key", no_cache: true).string().trim() }`}).
 			Default(map[string]any{}).Secret().

@@ -65,6 +65,11 @@ func TestStreams_Lint(t *testing.T) {
 		{"bad name", "sse:\n  streams:\n    - url: http://a/1\n      name: \"a\\x01\"\n", 4, "streams: name"},
 		{"malformed header interpolation", "sse:\n  streams:\n    - url: http://a/1\n    - url: http://a/2\n      headers:\n        X-Key: '${! file(\"k\" }'\n", 6, "expected comma or closing bracket"},
 		{"bad method", "sse:\n  streams:\n    - url: http://a/1\n      method: get\n", 4, "streams: method get is not an HTTP method"},
+		{"own Authorization and bearer_token", "sse:\n  bearer_token: t\n  streams:\n    - url: http://a/1\n    - name: b\n      url: http://a/2\n      headers:\n        authorization: Basic x\n", 2, "streams.1 (b): headers.Authorization: the input's bearer_token sets the Authorization header of every request, replacing the stream's own: keep one"},
+		{"own Authorization and oauth2", "sse:\n  oauth2: {enabled: true, token_url: http://a/t}\n  streams:\n    - url: http://a/1\n      headers: {Authorization: Basic x}\n", 2, "streams.0: headers.Authorization: the input's oauth2 sets"},
+		{"own Authorization and basic_auth", "sse:\n  basic_auth: {enabled: true, username: u}\n  streams:\n    - url: http://a/1\n      headers: {Authorization: Basic x}\n", 2, "streams.0: headers.Authorization: the input's basic_auth sets"},
+		{"own Authorization alone", "sse:\n  streams:\n    - url: http://a/1\n      headers: {Authorization: Basic x}\n", 0, ""},
+		{"bearer_token and other headers", "sse:\n  bearer_token: t\n  streams:\n    - url: http://a/1\n      headers: {X-Key: x}\n", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +126,8 @@ headers: {X-Shared: s}
 		{"url: http://a/\nstreams: [{url: http://a/1}]", "streams cannot be set with url or from"},
 		{"streams: [{url: http://a/1, headers: {X-K: '${! env(\"K\" }'}}]", `field "streams.0.headers"`},
 		{"streams: [{url: http://a/1, headers: {X-K: \"a\\nb\"}}]", `streams.0 (a/1): field "headers.X-K": the value holds a control character`},
+		{"bearer_token: t\nstreams: [{url: http://a/1}, {url: http://a/2, headers: {authorization: x}}]", `streams.1 (a/2): field "headers.Authorization": the input's bearer_token sets the Authorization header of every request, replacing the stream's own: keep one`},
+		{"jwt: {enabled: true, private_key_file: k}\nstreams: [{url: http://a/1, headers: {Authorization: x}}]", `streams.0 (a/1): field "headers.Authorization": the input's jwt sets`},
 	} {
 		_, err := parseYAML(t, tt.yaml)
 		require.Error(t, err, tt.yaml)

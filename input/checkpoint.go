@@ -25,7 +25,8 @@ type tracker struct {
 	pending []batch // batches not yet below the watermark, in order
 	mark    string  // the watermark's last event ID
 	hasMark bool
-	inQueue int // events in pending batches that are not yet settled
+	inQueue int    // events in pending batches that are not yet settled
+	lastID  string // the last id tracked, copied: the next batch of a stream without ids shares it
 }
 
 type batch struct {
@@ -41,10 +42,18 @@ func (t *tracker) track(id string, events int) uint64 {
 	defer t.mu.Unlock()
 	// A copy: the event source's ID is a view of an event's block, which the
 	// watermark and the last checkpoint written would otherwise keep alive.
-	t.pending = append(t.pending, batch{id: strings.Clone(id), events: events})
+	// One copy per ID: batches of a stream whose events carry no new ID
+	// share the last.
+	if id != t.lastID {
+		t.lastID = strings.Clone(id)
+	}
+	t.pending = append(t.pending, batch{id: t.lastID, events: events})
 	t.inQueue += events
 	return t.base + uint64(len(t.pending)) - 1
 }
+
+// maxKeptPending bounds the tracker's backing array kept once it is empty.
+const maxKeptPending = 16
 
 // settle marks a batch as done and reports whether the watermark moved.
 func (t *tracker) settle(seq uint64) bool {
@@ -57,6 +66,7 @@ func (t *tracker) settle(seq uint64) bool {
 	t.pending[i].settled = true
 	t.inQueue -= t.pending[i].events
 	moved := false
+	pending := t.pending
 	for len(t.pending) > 0 && t.pending[0].settled {
 		t.mark, t.hasMark, moved = t.pending[0].id, true, true
 		t.pending[0] = batch{}
@@ -64,7 +74,13 @@ func (t *tracker) settle(seq uint64) bool {
 		t.base++
 	}
 	if len(t.pending) == 0 {
-		t.pending = t.pending[:0:0] // let the backing array go
+		// Keep a small array for the next batch (at 1 event/s a stream
+		// empties it after nearly every batch); let a large one go.
+		if cap(pending) <= maxKeptPending {
+			t.pending = pending[:0] // from the array's start, not past what was settled
+		} else {
+			t.pending = nil
+		}
 	}
 	return moved
 }
@@ -333,14 +349,19 @@ func (c *checkpointer) close(ctx context.Context) error {
 // cancelled), and later changes write nothing. For a stream given up on,
 // whose checkpoint may by then belong to the stream's next run.
 func (c *checkpointer) abandon() {
-	c.mu.Lock()
-	c.closed = true
-	done := c.done
-	c.mu.Unlock()
-	c.cancel()
-	if done != nil {
+	if done := c.release(); done != nil {
 		<-done
 	}
+}
+
+// release is abandon without waiting: the write in flight, cancelled,
+// ends by itself; it returns that write's done channel, or nil.
+func (c *checkpointer) release() (done <-chan struct{}) {
+	c.mu.Lock()
+	c.closed, done = true, c.done
+	c.mu.Unlock()
+	c.cancel()
+	return done
 }
 
 // probeTimeout bounds the start-up probe of the checkpoint cache.

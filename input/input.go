@@ -491,27 +491,30 @@ func (in *sseInput) take() (service.MessageBatch, []part) {
 		return c.msgs, []part{{c.r, c.r.tracker.track(c.id, len(c.msgs))}}
 	}
 	batch := make(service.MessageBatch, 0, n)
+	// Each stream's share, in the order of its first chunk: its events and
+	// its last chunk's resume point. r.share finds a stream's share without
+	// a map, which at many streams was one more allocation per batch.
 	type share struct {
+		r      *reader
 		events int
 		id     string
 	}
-	shares := map[*reader]*share{}
-	var order []*reader
+	shares := make([]share, 0, k)
 	for _, c := range chunks {
 		batch = append(batch, c.msgs...)
-		s := shares[c.r]
-		if s == nil {
-			s = &share{}
-			shares[c.r] = s
-			order = append(order, c.r)
+		if c.r.share == 0 {
+			shares = append(shares, share{r: c.r})
+			c.r.share = len(shares)
 		}
+		s := &shares[c.r.share-1]
 		s.events += len(c.msgs)
 		s.id = c.id
 	}
 	h.dequeue(k)
-	parts := make([]part, len(order))
-	for i, r := range order {
-		parts[i] = part{r, r.tracker.track(shares[r].id, shares[r].events)}
+	parts := make([]part, len(shares))
+	for i, s := range shares {
+		s.r.share = 0
+		parts[i] = part{s.r, s.r.tracker.track(s.id, s.events)}
 	}
 	return batch, parts
 }
@@ -554,11 +557,20 @@ func (in *sseInput) Close(ctx context.Context) error {
 		r.stop()
 	}
 	var first error
-	for _, r := range readers {
+	for i, r := range readers {
 		if err := r.close(ctx); err != nil && first == nil {
 			first = err
 		}
 		if ctx.Err() != nil {
+			// Out of time: the streams not closed yet are let go without
+			// their final checkpoint (they resume from the one before),
+			// rather than left behind with a checkpoint writer that a
+			// later acknowledgement would start and a place in the
+			// activity watcher, which would keep them for the life of
+			// the process.
+			for _, r := range readers[i:] {
+				r.release()
+			}
 			return ctx.Err()
 		}
 	}

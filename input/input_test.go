@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
@@ -519,4 +520,73 @@ func TestInput_GivesUpAfterMaxElapsedTime(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "it kept trying for max_elapsed_time")
 	assert.GreaterOrEqual(t, len(srv.Requests()), 3, "it retried before giving up")
 	assert.Empty(t, c.snapshot())
+}
+
+func TestTracker_CopiesEachIDOnce(t *testing.T) {
+	var tr tracker
+	view := strings.Repeat("x", 64)[:8] // a view of a larger block, as the event source's IDs are
+	s := tr.track(view, 1)
+	tr.settle(s)
+	mark, _ := tr.watermark()
+	assert.Equal(t, view, mark)
+	assert.NotSame(t, unsafe.StringData(view), unsafe.StringData(mark), "the watermark must not keep the event's block alive")
+
+	// A stream without new IDs, a batch at a time, as at many idle streams:
+	// neither the ID nor the pending list is allocated again.
+	allocs := testing.AllocsPerRun(100, func() { tr.settle(tr.track(view, 1)) })
+	assert.Zero(t, allocs)
+	again, _ := tr.watermark()
+	assert.Same(t, unsafe.StringData(mark), unsafe.StringData(again))
+}
+
+func TestTake_SharesPerStreamInArrivalOrder(t *testing.T) {
+	in := &sseInput{conf: &benthossse.Config{MaxBatchSize: 4}, h: newHandoff()}
+	a, b, c := &reader{in: in}, &reader{in: in}, &reader{in: in}
+	msgs := func(names ...string) service.MessageBatch {
+		var out service.MessageBatch
+		for _, n := range names {
+			out = append(out, service.NewMessage([]byte(n)))
+		}
+		return out
+	}
+	for _, ch := range []*chunk{
+		{r: a, msgs: msgs("a1", "a2"), id: "a2"},
+		{r: b, msgs: msgs("b1"), id: "b1"},
+		{r: a, msgs: msgs("a3"), id: "a3"},
+		{r: c, msgs: msgs("c1", "c2"), id: "c2"},
+	} {
+		ch.r.queued++
+		ch.r.last = ch
+		in.h.queue = append(in.h.queue, ch)
+		in.h.events += len(ch.msgs)
+	}
+	contents := func(batch service.MessageBatch) []string {
+		var out []string
+		for _, m := range batch {
+			b, _ := m.AsBytes()
+			out = append(out, string(b))
+		}
+		return out
+	}
+
+	batch, parts := in.take()
+	assert.Equal(t, []string{"a1", "a2", "b1", "a3"}, contents(batch), "whole chunks in arrival order, up to max_batch_size")
+	require.Len(t, parts, 2, "one share per stream")
+	assert.Same(t, a, parts[0].r)
+	assert.Same(t, b, parts[1].r)
+	assert.Equal(t, 3, a.tracker.unsettled(), "a's share: both its chunks")
+	assert.Equal(t, 1, b.tracker.unsettled())
+	for _, r := range []*reader{a, b, c} {
+		assert.Zero(t, r.share, "take leaves no share index behind")
+	}
+	assert.True(t, a.tracker.settle(parts[0].seq))
+	mark, _ := a.tracker.watermark()
+	assert.Equal(t, "a3", mark, "a stream's share ends at its last chunk's resume point")
+
+	batch, parts = in.take()
+	assert.Equal(t, []string{"c1", "c2"}, contents(batch))
+	require.Len(t, parts, 1)
+	assert.Same(t, c, parts[0].r)
+	assert.Empty(t, in.h.queue)
+	assert.Zero(t, in.h.events)
 }

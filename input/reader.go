@@ -162,11 +162,20 @@ func (h *handoff) dequeue(k int) {
 		}
 	}
 	clear(h.queue[:k])
-	h.queue = h.queue[k:]
-	if len(h.queue) == 0 {
-		h.queue = nil // let the backing array go
+	switch {
+	case k < len(h.queue):
+		h.queue = h.queue[k:]
+	case cap(h.queue) <= maxKeptQueue:
+		// Emptied: the next chunk reuses the array instead of growing a
+		// new one, as it would after nearly every batch at many streams.
+		h.queue = h.queue[:0]
+	default:
+		h.queue = nil // let a large array go
 	}
 }
+
+// maxKeptQueue bounds the queue's backing array kept once it is empty.
+const maxKeptQueue = 256
 
 // locked runs f with h.mu held.
 func (h *handoff) locked(f func() bool) bool {
@@ -254,6 +263,7 @@ type reader struct {
 	end     error         // why the reader stopped; nil while it runs
 	queued  int           // chunks of this stream in the queue
 	last    *chunk        // the last of them
+	share   int           // 1 + the index of this stream's share of the batch take is making; 0 outside take
 	started bool
 	startID string // the Last-Event-ID the stream started from
 }
@@ -489,9 +499,16 @@ func maxReconnect(c *benthossse.Config) time.Duration {
 	return max(c.ReconnectMax, c.ReconnectInitial, minReconnect)
 }
 
-// incr adds n to a counter of this stream.
+// incr adds n to a counter of this stream. Without labels of its own it
+// passes the stream's as they are: appending them to nothing copied them,
+// four allocations per batch of events at 10,000 streams (4% of the input's
+// allocations).
 func (r *reader) incr(m *service.MetricCounter, n int64, labels ...string) {
-	if n > 0 {
+	switch {
+	case n <= 0:
+	case len(labels) == 0:
+		m.Incr(n, r.labels...)
+	default:
 		m.Incr(n, append(labels, r.labels...)...)
 	}
 }
@@ -871,6 +888,19 @@ func (r *reader) abandon() {
 	activity.remove(r)
 	if ckpt != nil {
 		ckpt.abandon()
+	}
+}
+
+// release is abandon without waiting for a checkpoint write in progress,
+// which is cancelled and ends by itself: for Close, which must return once
+// its ctx ends.
+func (r *reader) release() {
+	r.in.startMu.Lock()
+	ckpt := r.ckpt
+	r.in.startMu.Unlock()
+	activity.remove(r)
+	if ckpt != nil {
+		ckpt.release()
 	}
 }
 

@@ -77,7 +77,7 @@ func NewStreams(conf *service.ParsedConfig, res *service.Resources, opts Streams
 // error naming the field for an invalid sc, and the error of a checkpoint
 // that cannot be read (the stream is then not added).
 func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
-	if err := sc.Check(); err != nil {
+	if err := s.check(sc); err != nil {
 		return err
 	}
 	in := s.in
@@ -86,6 +86,14 @@ func (s *Streams) Put(ctx context.Context, sc StreamConfig) error {
 		return errInputClosed
 	}
 	return in.put(ctx, sc)
+}
+
+// check validates sc alone and against the input's settings.
+func (s *Streams) check(sc StreamConfig) error {
+	if err := sc.Check(); err != nil {
+		return err
+	}
+	return s.in.conf.CheckStream(sc)
 }
 
 // errInputClosed is returned by Put and PutAll once Close was called.
@@ -125,7 +133,7 @@ func (in *sseInput) put(ctx context.Context, sc StreamConfig) error {
 func (s *Streams) PutAll(ctx context.Context, scs []StreamConfig) error {
 	last := map[string]int{}
 	for i, sc := range scs {
-		if err := sc.Check(); err != nil {
+		if err := s.check(sc); err != nil {
 			return fmt.Errorf("stream %q: %w", sc.Name, err)
 		}
 		last[sc.Name] = i

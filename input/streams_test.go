@@ -3,10 +3,12 @@ package input
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,6 +344,20 @@ func TestStreams_PutRefusesBadStreams(t *testing.T) {
 		err := s.Put(ctx, tt.sc)
 		require.Error(t, err, "%+v", tt.sc)
 		assert.Contains(t, err.Error(), tt.want)
+	}
+	assert.Empty(t, s.List())
+
+	// Against the input's settings: its bearer_token would replace a
+	// stream's own Authorization header.
+	s, _ = newTestStreams(t, "bearer_token: t", StreamsOptions{KeepRunning: true})
+	own := StreamConfig{Name: "n", URL: "http://a/", Headers: http.Header{"authorization": {"Basic x"}}}
+	for _, put := range []func() error{
+		func() error { return s.Put(ctx, own) },
+		func() error { return s.PutAll(ctx, []StreamConfig{own}) },
+	} {
+		err := put()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `field "headers.authorization": the input's bearer_token sets the Authorization header of every request, replacing the stream's own: keep one`)
 	}
 	assert.Empty(t, s.List())
 }
@@ -685,4 +701,52 @@ func TestStreams_PutAllSameNameTwice(t *testing.T) {
 	for _, h := range all {
 		require.NoError(t, h.ack(ctx, nil))
 	}
+}
+
+// TestStreams_CloseOutOfTime: a Close whose ctx has ended returns its
+// error and lets every stream go, not only those it reached: none is left
+// in the activity watcher, none writes a checkpoint when its events in
+// flight are acknowledged afterwards, and no goroutine is left.
+func TestStreams_CloseOutOfTime(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	srv, s, res, ctx := newFleetStreams(t)
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		require.NoError(t, s.Put(ctx, StreamConfig{Name: n, URL: srv.URL + "/s/" + n}))
+	}
+	require.NoError(t, s.Connect(ctx))
+	var all []held
+	readUntil(t, s, &all, func(m []string) bool {
+		return countPrefix(m, "a|") >= 2 && countPrefix(m, "b|") >= 2 && countPrefix(m, "c|") >= 2
+	})
+	h := s.in.h
+	h.mu.Lock()
+	readers := slices.Collect(maps.Values(h.readers))
+	h.mu.Unlock()
+
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, s.Close(expired), context.Canceled)
+	for _, r := range readers {
+		activity.mu.Lock()
+		_, watched := activity.inputs[r]
+		activity.mu.Unlock()
+		assert.False(t, watched, "stream %s is left in the activity watcher", r.name)
+	}
+	for _, h := range all {
+		require.NoError(t, h.ack(ctx, nil))
+	}
+	for _, r := range readers {
+		r.ckpt.mu.Lock()
+		closed, writing := r.ckpt.closed, r.ckpt.done != nil
+		r.ckpt.mu.Unlock()
+		assert.True(t, closed, "stream %s's checkpoint writer is left open", r.name)
+		assert.False(t, writing, "an acknowledgement after Close starts a checkpoint write of stream %s", r.name)
+		store := &checkpointStore{res: res, cache: "ck", key: "fleet." + r.name}
+		_, _, ok, _, _, err := store.load(ctx)
+		require.NoError(t, err)
+		assert.False(t, ok, "stream %s wrote a checkpoint after Close", r.name)
+	}
+	srv.Close()
+	goleak.VerifyNone(t, ignore)
 }

@@ -406,6 +406,14 @@ var badConfigs = []badConfig{
 		run:   `field "headers.X-A"`,
 	},
 	{
+		// On the input's first line: only the input sees both.
+		name:  "a stream's own Authorization with bearer_token",
+		input: "sse:\n    bearer_token: t\n    streams:\n      - url: http://127.0.0.1:1/a\n      - name: b\n        url: http://127.0.0.1:1/b\n        headers:\n          Authorization: Basic eDp5",
+		lint:  "streams.1 (b): headers.Authorization: the input's bearer_token sets the Authorization header of every request, replacing the stream's own: keep one",
+		line:  5,
+		run:   `streams.1 (b): field "headers.Authorization": the input's bearer_token sets the Authorization header`,
+	},
+	{
 		name:  "url without a host",
 		input: "sse:\n    url: \"http:///events\"",
 		lint:  "url: http:///events has no host",

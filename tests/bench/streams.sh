@@ -9,7 +9,8 @@
 # the same run. See cmd/streams.
 #
 # Usage: tests/bench/streams.sh [-n 100,1000,10000] [-window 10s] [-rounds 1]
-#        [-clients list,sse,generate,go-sse] [-heap DIR] [-cpuprofile DIR] (flags of
+#        [-clients list,sse,generate,go-sse] [-heap DIR] [-cpuprofile DIR]
+#        [-memlimit 450MiB] (flags of
 #        cmd/streams). About four minutes per round.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -56,6 +56,7 @@ type config struct {
 	heapDir        string
 	cpuDir         string
 	linger         time.Duration
+	memLimit       string
 	keep           string
 }
 
@@ -65,15 +66,16 @@ func main() {
 	flag.StringVar(&c.benthos, "benthos", "", "path of the benthos-sse binary")
 	flag.StringVar(&c.gosse, "gosse", "", "path of the gossestreams binary")
 	flag.StringVar(&ns, "n", "100,1000,10000", "comma-separated stream counts")
-	flag.StringVar(&clients, "clients", "list,sse,generate,go-sse", "comma-separated clients to run: list, list-linger (the list with -linger), sse, generate, go-sse")
+	flag.StringVar(&clients, "clients", "list,sse,generate,go-sse", "comma-separated clients to run: list, list-linger (the list with -linger), list-memlimit (the list under GOMEMLIMIT=-memlimit), sse, generate, go-sse")
 	flag.DurationVar(&c.linger, "linger", 5*time.Millisecond, "the list-linger client's linger")
+	flag.StringVar(&c.memLimit, "memlimit", "450MiB", "the list-memlimit client's GOMEMLIMIT: the Go runtime's soft memory limit, which makes it collect before the heap doubles once the process nears the limit")
 	flag.IntVar(&c.ports, "ports", 8, "listening ports the streams are spread over")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "wait after every stream is open, before measuring")
 	flag.DurationVar(&c.window, "window", 10*time.Second, "how long CPU and events are measured")
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 3*time.Minute, "bound on starting a client and opening its streams")
 	flag.IntVar(&c.rounds, "rounds", 1, "runs of each client at each N; the table shows medians")
 	flag.StringVar(&c.heapDir, "heap", "", "directory to write each client's heap profile (pprof) to at the end of its window")
-	flag.StringVar(&c.cpuDir, "cpuprofile", "", "directory to write each client's CPU profile (pprof) of its window to")
+	flag.StringVar(&c.cpuDir, "cpuprofile", "", "directory to write each client's CPU profile and allocations profile (pprof) of its window to")
 	flag.StringVar(&c.keep, "keep", "", "directory to keep the generated configs and the clients' logs in")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
@@ -85,7 +87,7 @@ func main() {
 	}
 	c.clients = strings.Split(clients, ",")
 	for _, cl := range c.clients {
-		if !slices.Contains([]string{"list", "list-linger", "sse", "generate", "go-sse"}, cl) {
+		if !slices.Contains([]string{"list", "list-linger", "list-memlimit", "sse", "generate", "go-sse"}, cl) {
 			log.Fatalf("-clients: unknown client %q", cl)
 		}
 	}
@@ -197,7 +199,7 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 	var cmd *exec.Cmd
 	var debugAddr string
 	switch client {
-	case "list", "list-linger", "sse", "generate":
+	case "list", "list-linger", "list-memlimit", "sse", "generate":
 		debugAddr, err = freeAddr()
 		if err != nil {
 			return r, err
@@ -208,6 +210,9 @@ func measure(c config, srv *server, dir, client string, n, round int) (result, e
 		}
 		cmd = exec.Command(c.benthos, "-c", cfg)
 		cmd.Stdout, cmd.Stderr = logf, logf
+		if client == "list-memlimit" {
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT="+c.memLimit)
+		}
 	case "go-sse":
 		list := filepath.Join(dir, name+".urls")
 		if err := os.WriteFile(list, []byte(strings.Join(urls, "\n")+"\n"), 0o644); err != nil {
@@ -341,7 +346,7 @@ func benthosConfig(client, addr string, urls []string, linger time.Duration) []b
 	fmt.Fprintf(&b, "http:\n  address: %s\n  debug_endpoints: true\n", addr)
 	b.WriteString("logger:\n  level: warn\n")
 	b.WriteString("metrics:\n  json_api: {}\n  mapping: 'root = if ![\"output_sent\", \"input_connection_up\"].contains(this) { deleted() }'\n")
-	if client == "list" || client == "list-linger" {
+	if strings.HasPrefix(client, "list") {
 		b.WriteString("input:\n  sse:\n")
 		if client == "list-linger" {
 			fmt.Fprintf(&b, "    linger: %v\n", linger)
@@ -493,14 +498,35 @@ func saveHeap(cl *http.Client, addr, path string, memstats []byte) error {
 	return os.WriteFile(strings.TrimSuffix(path, ".heap.pb.gz")+".goroutines.txt", b, 0o644)
 }
 
-// saveProfile writes a CPU profile of the client over the window.
+// saveProfile writes a CPU profile of the client over the window to path,
+// and beside it the heap profile at the window's start and end, each right
+// after a forced collection (.allocs0.pb.gz, .allocs1.pb.gz), so that
+//
+//	go tool pprof -sample_index=alloc_space -base X.allocs0.pb.gz X.allocs1.pb.gz
+//
+// shows the window's allocations alone: a heap profile is as of the last
+// collection, so without them the start-up's allocations would leak in.
 func saveProfile(cl *http.Client, addr string, window time.Duration, path string) error {
+	base := strings.TrimSuffix(path, ".cpu.pb.gz")
+	heap := func(suffix string) error {
+		b, err := get(cl, "http://"+addr+"/debug/pprof/heap?gc=1")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(base+suffix, b, 0o644)
+	}
+	if err := heap(".allocs0.pb.gz"); err != nil {
+		return err
+	}
 	secs := max(1, int(window/time.Second)-1)
 	b, err := get(cl, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	return heap(".allocs1.pb.gz")
 }
 
 // cpuTime is the process's user+system time from /proc/PID/stat.
@@ -691,7 +717,7 @@ func printTable(w io.Writer, c config, all []result) {
 			bc, _ := med(key{"sse", n}, cpuPerEvent)
 			broker = fmt.Sprintf("| %.1f | %.1f |", br, bc)
 		}
-		for _, cl := range []string{"list", "list-linger"} {
+		for _, cl := range []string{"list", "list-linger", "list-memlimit"} {
 			lr, ok := med(key{cl, n}, rss)
 			if !ok {
 				continue
@@ -699,8 +725,11 @@ func printTable(w io.Writer, c config, all []result) {
 			ll, _ := med(key{cl, n}, lv)
 			lc, _ := med(key{cl, n}, cpuPerEvent)
 			name := cl
-			if cl == "list-linger" {
+			switch cl {
+			case "list-linger":
 				name = fmt.Sprintf("list, linger %v", c.linger)
+			case "list-memlimit":
+				name = "list, GOMEMLIMIT=" + c.memLimit
 			}
 			fmt.Fprintf(w, "| %d | %s | %.1f / %.1f = %.2f | %.1f / %.1f = %.2f | %.1f / %.1f = %.2f %s\n", n, name, lr, gr, lr/gr, ll, gl, ll/gl, lc, gc, lc/gc, broker)
 		}
