@@ -38,16 +38,17 @@ func init() {
 	service.MustRegisterBatchScannerCreator("sse", benthossse.ScannerConfigSpec(), newScannerCreator)
 }
 
-// wrap adds Benthos' replay of rejected batches and the bound on batches in
-// flight, both read from conf, around in.
+// wrap reads auto_replay_nacks from conf: the input replays rejected
+// batches and bounds the batches in flight itself (flight.go), where
+// Benthos' inputs are wrapped in AutoRetryNacksBatched and
+// InputBatchedWithMaxInFlight.
 func wrap(conf *service.ParsedConfig, in *sseInput) (service.BatchInput, error) {
-	retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
+	replay, err := conf.FieldBool(service.AutoRetryNacksToggleFieldName)
 	if err != nil {
 		return nil, err
 	}
-	// Outermost, so that a rejected batch is queued for replay before the
-	// next batch may be read.
-	return service.InputBatchedWithMaxInFlight(in.conf.MaxInFlight, retrying), nil
+	in.replayNacks = replay
+	return in, nil
 }
 
 // minReconnect floors every reconnection wait, so that neither a zero
@@ -118,6 +119,9 @@ type sseInput struct {
 	many bool
 	// keepRunning: the input does not end when every stream has ended.
 	keepRunning bool
+	// replayNacks: auto_replay_nacks, a rejected batch is handed out again
+	// (flight.go); set by wrap.
+	replayNacks bool
 	// single is the one stream of an input that is not many.
 	single *reader
 
@@ -247,7 +251,20 @@ func (in *sseInput) add(r *reader) error {
 // policy decide the waits, not Benthos' own connect backoff. With many
 // streams it returns nil once any stream is open, and after failed attempts
 // an error naming the streams that are not.
+//
+// An input that ended while batches are in flight or wait for replay
+// reports itself connected (nil), so that ReadBatch hands them out and
+// waits for them before it ends.
 func (in *sseInput) Connect(ctx context.Context) error {
+	err := in.connect(ctx)
+	if errors.Is(err, service.ErrEndOfInput) && in.h.locked(in.h.unsettled) {
+		return nil
+	}
+	return err
+}
+
+// connect is Connect, ending when the input ended.
+func (in *sseInput) connect(ctx context.Context) error {
 	if err := in.start(ctx); err != nil {
 		return err
 	}
@@ -402,13 +419,36 @@ func (in *sseInput) start(ctx context.Context) error {
 
 // ReadBatch hands out the events the readers read ahead: the next event
 // together with those that arrived behind it, from any stream, in arrival
-// order, up to max_batch_size, never waiting to fill a batch. It returns
+// order, up to max_batch_size, never waiting to fill a batch (but for
+// linger). A rejected batch comes first, and with max_in_flight it waits
+// while that many batches are in flight (flight.go). It returns
 // service.ErrNotConnected once no stream is open and everything read was
-// handed out.
+// handed out, and ends once every stream ended and nothing is in flight.
 func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	h := in.h
 	h.mu.Lock()
 	for {
+		if len(h.replay) > 0 {
+			d := h.replay[0]
+			h.replay[0] = nil
+			h.replay = h.replay[1:]
+			h.mu.Unlock()
+			if !d.pause(ctx.Done(), in.closing) {
+				h.mu.Lock()
+				h.replay = append([]*delivery{d}, h.replay...)
+				h.mu.Unlock()
+				return nil, nil, ctx.Err()
+			}
+			batch, ack := in.deliver(d)
+			return batch, ack, nil
+		}
+		if max := in.conf.MaxInFlight; max > 0 && h.inFlight >= max {
+			if !h.await(ctx.Done()) {
+				h.mu.Unlock()
+				return nil, nil, ctx.Err()
+			}
+			continue
+		}
 		if len(h.queue) > 0 && in.conf.Linger > 0 && !h.full(in.conf.MaxBatchSize) && !in.isClosing() {
 			if until := h.queue[0].at.Add(in.conf.Linger); time.Now().Before(until) {
 				if !h.linger(until, ctx.Done(), in.closing) {
@@ -420,30 +460,29 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 		}
 		if len(h.queue) > 0 {
 			batch, parts := in.take()
+			h.inFlight++
 			h.broadcast()
 			h.mu.Unlock()
 			for _, p := range parts {
 				p.r.lagChanged()
 			}
-			return batch, func(ctx context.Context, err error) error {
-				if err != nil {
-					// auto_replay_nacks: false; the pipeline dropped the batch.
-					in.log.Warnf("Dropping %d rejected events (auto_replay_nacks is false): %s", len(batch), logErr(err))
-				}
-				for _, p := range parts {
-					p.r.settled(p.seq)
-				}
-				return nil
-			}, nil
+			batch, ack := in.deliver(&delivery{batch: batch, parts: parts})
+			return batch, ack, nil
 		}
-		if !in.many {
-			if r := in.single; r.end != nil {
-				h.mu.Unlock()
-				return nil, nil, in.finish(r.end)
+		if in.many && in.allEnded() || !in.many && in.single.end != nil {
+			if h.inFlight > 0 {
+				// What is in flight is settled, or replayed, first.
+				if !h.await(ctx.Done()) {
+					h.mu.Unlock()
+					return nil, nil, ctx.Err()
+				}
+				continue
 			}
-		} else if in.allEnded() {
 			h.mu.Unlock()
-			return nil, nil, in.finish(nil)
+			if in.many {
+				return nil, nil, in.finish(nil)
+			}
+			return nil, nil, in.finish(in.single.end)
 		}
 		if h.open == 0 {
 			h.mu.Unlock()

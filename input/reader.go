@@ -72,6 +72,9 @@ type handoff struct {
 	events int      // messages in queue
 	bytes  int      // event data in queue
 
+	inFlight int         // batches handed out and not yet settled (flight.go)
+	replay   []*delivery // rejected batches to hand out again, oldest first
+
 	readers  map[string]*reader // by name; "" is the one stream of a single-stream input
 	open     int                // readers whose stream is open
 	ended    int                // readers that stopped
