@@ -344,18 +344,11 @@ func (c *checkpointer) close(ctx context.Context) error {
 	return nil
 }
 
-// abandon stops the writer without a final write: a write in flight is
-// cancelled and waited for (a cache call returns once its ctx is
-// cancelled), and later changes write nothing. For a stream given up on,
-// whose checkpoint may by then belong to the stream's next run.
-func (c *checkpointer) abandon() {
-	if done := c.release(); done != nil {
-		<-done
-	}
-}
-
-// release is abandon without waiting: the write in flight, cancelled,
-// ends by itself; it returns that write's done channel, or nil.
+// release stops the writer without a final write: a write in flight is
+// cancelled (a cache call returns once its ctx is cancelled), and later
+// changes write nothing. For a stream given up on, whose checkpoint may by
+// then belong to the stream's next run. It returns the done channel of the
+// write in flight, or nil, for a caller that waits for it.
 func (c *checkpointer) release() (done <-chan struct{}) {
 	c.mu.Lock()
 	c.closed, done = true, c.done

@@ -70,17 +70,19 @@ func TestCheckpointer_CloseReturnsTheFinalWriteError(t *testing.T) {
 	assert.Contains(t, err.Error(), `checkpoint.cache "missing"`)
 }
 
-// TestCheckpointer_AbandonWritesNothing checks that abandon, unlike close,
+// TestCheckpointer_ReleaseWritesNothing checks that release, unlike close,
 // makes no final write, and that a watermark moving afterwards starts no
 // writer: the stream was given up on, and its checkpoint may belong to its
 // next run by then.
-func TestCheckpointer_AbandonWritesNothing(t *testing.T) {
+func TestCheckpointer_ReleaseWritesNothing(t *testing.T) {
 	res := service.MockResources(service.MockResourcesOptAddCache("ck"))
 	store := &checkpointStore{res: res, cache: "ck", key: "k"}
 	var tr tracker
 	c := newCheckpointer(store, &tr, 0, res.Logger(), nil, nil)
 	require.True(t, tr.settle(tr.track("1", 1)))
-	c.abandon()
+	if done := c.release(); done != nil {
+		<-done
+	}
 	require.True(t, tr.settle(tr.track("2", 1)))
 	c.changed()
 	c.mu.Lock()
@@ -89,8 +91,8 @@ func TestCheckpointer_AbandonWritesNothing(t *testing.T) {
 	_, _, ok, _, _, err := store.load(context.Background())
 	require.NoError(t, err)
 	assert.False(t, ok, "a checkpoint was written")
-	assert.NoError(t, c.close(context.Background()), "close after abandon does nothing")
+	assert.NoError(t, c.close(context.Background()), "close after release does nothing")
 	_, _, ok, _, _, err = store.load(context.Background())
 	require.NoError(t, err)
-	assert.False(t, ok, "close after abandon wrote a checkpoint")
+	assert.False(t, ok, "close after release wrote a checkpoint")
 }

@@ -11,6 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// flightContext bounds a test.
+func flightContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // flightStreams starts a Streams input, with the shared fields of yaml, of
 // one stream whose server sends body and then ends it (204), and waits
 // until want events are queued.
@@ -70,8 +77,7 @@ func TestFlight_Replays(t *testing.T) {
 		}, []string{"e2", "e4"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx := flightContext(t)
 			s := flightStreams(ctx, t, "", fourEvents, 4)
 			b, ack, err := s.ReadBatch(ctx)
 			require.NoError(t, err)
@@ -105,8 +111,7 @@ func TestFlight_Replays(t *testing.T) {
 // TestFlight_MaxInFlight: ReadBatch waits while max_in_flight batches are
 // in flight, and goes on once one is acknowledged.
 func TestFlight_MaxInFlight(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := flightContext(t)
 	s := flightStreams(ctx, t, "max_in_flight: 2\nmax_batch_size: 1", fourEvents, 1)
 	_, ack1, err := s.ReadBatch(ctx)
 	require.NoError(t, err)
@@ -129,8 +134,7 @@ func TestFlight_MaxInFlight(t *testing.T) {
 // in flight, hands out its replay if it is rejected, and ends only once it
 // is accepted.
 func TestFlight_EndWaitsForWhatIsInFlight(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := flightContext(t)
 	s := flightStreams(ctx, t, "", "id: 1\ndata: e1\n\n", 1)
 	b, ack, err := s.ReadBatch(ctx)
 	require.NoError(t, err)
@@ -163,8 +167,7 @@ func TestFlight_EndWaitsForWhatIsInFlight(t *testing.T) {
 // TestFlight_NoReplay: with auto_replay_nacks: false a rejected batch is
 // settled, not handed out again.
 func TestFlight_NoReplay(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := flightContext(t)
 	s := flightStreams(ctx, t, "auto_replay_nacks: false", fourEvents, 4)
 	_, ack, err := s.ReadBatch(ctx)
 	require.NoError(t, err)

@@ -885,26 +885,23 @@ func (r *reader) close(ctx context.Context) error {
 // progress is cancelled and waited for. The reader, stopped, returns by
 // itself (and queues nothing more: its stream has ended).
 func (r *reader) abandon() {
-	r.in.startMu.Lock()
-	ckpt := r.ckpt
-	r.in.startMu.Unlock()
-	activity.remove(r)
-	if ckpt != nil {
-		ckpt.abandon()
+	if done := r.release(); done != nil {
+		<-done
 	}
 }
 
 // release is abandon without waiting for a checkpoint write in progress,
 // which is cancelled and ends by itself: for Close, which must return once
-// its ctx ends.
-func (r *reader) release() {
+// its ctx ends. It returns that write's done channel, or nil.
+func (r *reader) release() <-chan struct{} {
 	r.in.startMu.Lock()
 	ckpt := r.ckpt
 	r.in.startMu.Unlock()
 	activity.remove(r)
-	if ckpt != nil {
-		ckpt.release()
+	if ckpt == nil {
+		return nil
 	}
+	return ckpt.release()
 }
 
 // ended maps why the stream stopped to what Benthos expects, logging it
