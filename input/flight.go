@@ -113,8 +113,9 @@ func (d *delivery) walk(be *service.BatchError) service.MessageBatch {
 }
 
 // pause waits before a replay past the second, as Benthos' replay does,
-// so that a batch rejected for good does not spin; it returns false if
-// done is closed first.
+// so that a batch rejected for good does not spin; Close (closing) ends
+// the wait, as it ends linger's. It returns false, with the replay not
+// made, if done is closed first.
 func (d *delivery) pause(done, closing <-chan struct{}) bool {
 	d.replays++
 	if d.replays <= 2 {
@@ -126,9 +127,9 @@ func (d *delivery) pause(done, closing <-chan struct{}) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-done:
-		return false
 	case <-closing:
+		return true
+	case <-done:
 		return false
 	}
 }

@@ -177,3 +177,27 @@ func TestFlight_NoReplay(t *testing.T) {
 	_, _, err = s.ReadBatch(ctx)
 	assert.ErrorIs(t, err, service.ErrEndOfInput)
 }
+
+// TestFlight_PauseBeforeLaterReplays: the first two replays of a batch are
+// made at once; a later one waits, which ctx's end interrupts (no replay
+// made) and Close's ends (the replay made, as linger's wait ends).
+func TestFlight_PauseBeforeLaterReplays(t *testing.T) {
+	closed := make(chan struct{})
+	close(closed)
+	var d delivery
+	assert.True(t, d.pause(closed, nil), "the first replay waits for nothing")
+	assert.True(t, d.pause(closed, nil), "the second replay waits for nothing")
+	d.wait = maxReplayWait // a wait no timer ends before ctx's end is seen
+	assert.False(t, d.pause(closed, nil), "the third waited through ctx's end")
+	assert.True(t, d.pause(nil, closed), "Close ends the wait")
+
+	later := delivery{replays: 2}
+	later.pause(nil, closed)
+	assert.Equal(t, firstReplayWait, later.wait)
+	later.pause(nil, closed)
+	assert.Greater(t, later.wait, firstReplayWait, "the wait grows")
+	for range 100 {
+		later.pause(nil, closed)
+	}
+	assert.Equal(t, maxReplayWait, later.wait, "up to its bound")
+}
