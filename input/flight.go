@@ -122,20 +122,12 @@ func (d *delivery) pause(done, closing <-chan struct{}) bool {
 		return true
 	}
 	d.wait = min(max(firstReplayWait, d.wait*3/2), maxReplayWait)
-	t := time.NewTimer(d.wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-closing:
-		return true
-	case <-done:
-		return false
-	}
+	return sleep(d.wait, nil, closing, done)
 }
 
-// unsettled reports whether a batch is in flight or waits for replay;
-// h.mu must be held.
+// unsettled reports whether a batch is in flight (a rejected one waiting
+// for its replay still is: only its acceptance settles it); h.mu must be
+// held.
 func (h *handoff) unsettled() bool {
-	return h.inFlight > 0 || len(h.replay) > 0
+	return h.inFlight > 0
 }

@@ -470,7 +470,7 @@ func (in *sseInput) ReadBatch(ctx context.Context) (service.MessageBatch, servic
 			return batch, ack, nil
 		}
 		if in.many && in.allEnded() || !in.many && in.single.end != nil {
-			if h.inFlight > 0 {
+			if h.unsettled() {
 				// What is in flight is settled, or replayed, first.
 				if !h.await(ctx.Done()) {
 					h.mu.Unlock()

@@ -141,10 +141,18 @@ func (h *handoff) linger(until time.Time, done, closing <-chan struct{}) bool {
 	filled := h.filled
 	h.mu.Unlock()
 	defer h.mu.Lock()
-	t := time.NewTimer(time.Until(until))
+	return sleep(time.Until(until), filled, closing, done)
+}
+
+// sleep waits for d, or until wake or closing is closed (a nil channel
+// never is), and reports true; it reports false, without waiting further,
+// once done is closed. Close (closing) ends a wait of ReadBatch's early,
+// as ctx's end (done) interrupts it.
+func sleep(d time.Duration, wake, closing, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-filled:
+	case <-wake:
 		return true
 	case <-t.C:
 		return true
