@@ -3,6 +3,7 @@ package benthossse
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"net/url"
 	"slices"
@@ -74,16 +75,12 @@ func oauth2Field() *service.ConfigField {
 
 // oauth2ExclusiveExpr is a Bloblang expression for the lint messages that
 // refuse oauth2 together with another source of the Authorization header
-// (null when there is none).
+// (null when there is none); it needs $auth (authorizationLet).
 const oauth2ExclusiveExpr = `if this.oauth2.enabled.or(false) == true {
   [
     if this.oauth2.token_url.or("") == "" { "oauth2.token_url must be set when oauth2 is enabled" },
-    if this.bearer_token.or("") != "" { "oauth2 and bearer_token both set the Authorization header: keep one" },
     if this.headers.or({}).keys().any(k -> k.lowercase() == "authorization") { "oauth2 and headers.Authorization both set the Authorization header: keep one" },
-    if this.basic_auth.enabled.or(false) == true { "oauth2 and basic_auth both set the Authorization header: keep one" },
-    if this.jwt.enabled.or(false) == true { "oauth2 and jwt both set the Authorization header: keep one" },
-    if this.oauth.enabled.or(false) == true { "oauth2 and oauth both set the Authorization header: keep one" },
-  ].filter(x -> x != null)
+  ].filter(x -> x != null).merge($auth.filter(a -> a != "oauth2").map_each(a -> "oauth2 and %s both set the Authorization header: keep one".format(a)))
 }`
 
 // authorizationLet is authorizationField in Bloblang: $auth holds the
@@ -216,25 +213,30 @@ func parseOAuth2(conf *service.ParsedConfig, c *Config) error {
 			}
 		}
 	}
-	switch {
-	case c.BearerToken != nil:
-		return errors.New("oauth2 and bearer_token both set the Authorization header: keep one")
-	case slices.ContainsFunc(slices.Collect(maps.Keys(c.Headers)), func(k string) bool { return strings.EqualFold(k, "Authorization") }):
+	if _, ok := authorizationKey(maps.Keys(c.Headers)); ok {
 		return errors.New("oauth2 and headers.Authorization both set the Authorization header: keep one")
 	}
-	for _, other := range []string{"basic_auth", "jwt", "oauth"} {
-		if conf.Contains(other, "enabled") {
-			if on, _ := conf.FieldBool(other, "enabled"); on {
-				return fmt.Errorf("oauth2 and %s both set the Authorization header: keep one", other)
-			}
-		}
+	if other := authorizationField(conf, c); other != "" {
+		return fmt.Errorf("oauth2 and %s both set the Authorization header: keep one", other)
 	}
 	c.OAuth2 = oc
 	return nil
 }
 
-// authorizationField names the field of the input that sets every
-// request's Authorization header (see Config.Authorization), or "".
+// authorizationKey returns the key of keys that is Authorization, in any
+// case.
+func authorizationKey(keys iter.Seq[string]) (string, bool) {
+	for k := range keys {
+		if strings.EqualFold(k, "Authorization") {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// authorizationField names the field of the input, other than oauth2 when
+// c.OAuth2 is not yet set, that sets every request's Authorization header
+// (see Config.Authorization), or "".
 func authorizationField(conf *service.ParsedConfig, c *Config) string {
 	switch {
 	case c.BearerToken != nil:

@@ -112,10 +112,12 @@ func (c *Config) CheckStream(s Stream) error {
 	if c.Authorization == "" {
 		return nil
 	}
-	for _, k := range slices.Concat(slices.Collect(maps.Keys(s.Headers)), slices.Collect(maps.Keys(s.InterpolatedHeaders))) {
-		if strings.EqualFold(k, "Authorization") {
-			return FieldError(fieldHeaders+"."+k, fmt.Errorf("the input's %s sets the Authorization header of every request, replacing the stream's own: keep one", c.Authorization))
-		}
+	k, ok := authorizationKey(maps.Keys(s.Headers))
+	if !ok {
+		k, ok = authorizationKey(maps.Keys(s.InterpolatedHeaders))
+	}
+	if ok {
+		return FieldError(fieldHeaders+"."+k, fmt.Errorf("the input's %s sets the Authorization header of every request, replacing the stream's own: keep one", c.Authorization))
 	}
 	return nil
 }
