@@ -331,9 +331,7 @@ func (o *output) commitRefused(ctx context.Context, cl *kgo.Client, cause error)
 	if err := o.abort(ctx, cl); err != nil {
 		return errors.Join(fmt.Errorf("kafka_franz: the commit was refused: %w", cause), err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, o.timeout)
-	_, _, err := cl.ProducerID(pctx)
-	cancel()
+	err := o.producerID(ctx, cl)
 	if refused(err) {
 		why := ""
 		if errors.Is(cause, kerr.InvalidTxnState) {
@@ -346,15 +344,21 @@ func (o *output) commitRefused(ctx context.Context, cl *kgo.Client, cause error)
 	}
 	if err != nil {
 		if err := o.retry(ctx, "Re-initialising the producer ID", func() error {
-			pctx, cancel := context.WithTimeout(ctx, o.timeout)
-			defer cancel()
-			_, _, err := cl.ProducerID(pctx)
-			return err
+			return o.producerID(ctx, cl)
 		}); err != nil {
 			return err
 		}
 	}
 	return fmt.Errorf("kafka_franz: the commit was refused: %w; aborted, the batch is written again", cause)
+}
+
+// producerID asks franz-go for the producer ID, which (re-)initialises it
+// when an abort left that to the next use, bounded by the output's timeout.
+func (o *output) producerID(ctx context.Context, cl *kgo.Client) error {
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	_, _, err := cl.ProducerID(pctx)
+	return err
 }
 
 // settleUnknown decides a commit whose outcome is unknown (the brokers went
@@ -399,10 +403,7 @@ func (o *output) settleUnknown(ctx context.Context, cl *kgo.Client, points []res
 	if err := o.retry(ctx, "Settling the unknown commit", func() error {
 		// The abort re-initialises the ID lazily: now, so that a
 		// transaction whose commit never arrived is ended before the read.
-		pctx, cancel := context.WithTimeout(ctx, o.timeout)
-		_, _, err := cl.ProducerID(pctx)
-		cancel()
-		if err != nil {
+		if err := o.producerID(ctx, cl); err != nil {
 			return err
 		}
 		rctx, cancel := context.WithTimeout(ctx, t.timeout)
