@@ -75,7 +75,7 @@ func main() {
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 3*time.Minute, "bound on starting a client and opening its streams")
 	flag.IntVar(&c.rounds, "rounds", 1, "runs of each client at each N; the table shows medians")
 	flag.StringVar(&c.heapDir, "heap", "", "directory to write each client's heap profile (pprof) to at the end of its window")
-	flag.StringVar(&c.cpuDir, "cpuprofile", "", "directory to write each client's CPU profile and allocations profile (pprof) of its window to")
+	flag.StringVar(&c.cpuDir, "cpuprofile", "", "directory to write each client's CPU profile and allocations profile (pprof) of its window to (the two forced collections these take count in that run's CPU figures)")
 	flag.StringVar(&c.keep, "keep", "", "directory to keep the generated configs and the clients' logs in")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
